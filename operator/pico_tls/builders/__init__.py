@@ -1,0 +1,1 @@
+"""Pure builders: parsed specs and key material in, Kubernetes manifests (dicts) out."""

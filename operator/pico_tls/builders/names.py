@@ -1,0 +1,79 @@
+"""Names and labels of every object the operator writes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pico_tls.spec import API_VERSION, GROUP
+
+FIELD_MANAGER = "pico-tls-operator"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+PLATFORM_LABEL = f"{GROUP}/platform"
+COMPONENT_LABEL = f"{GROUP}/component"
+MOUNTED_CONTENT = f"{GROUP}/mounted-content"
+CONTENT_FINGERPRINT = f"{GROUP}/content-fingerprint"
+APPLIED_HASH = f"{GROUP}/applied-hash"
+PROPERTIES_MOUNT = "/etc/pico/properties"
+PROPERTIES_FILE = "rcp-tls.properties"
+SECRET_PROPERTIES_FILE = "rcp-tls-secret.properties"
+STORE_PASSWORD_KEY = "keystore.password"
+KEY_PASSWORD_KEY = "key.password"
+
+
+def tls_secret(name: str) -> str:
+    return f"{name}-rcp-tls"
+
+
+def state_secret(mounted_secret: str) -> str:
+    """The unmounted Secret that keeps a party's private key and passwords."""
+    return f"{mounted_secret}-state"
+
+
+def desktop_secret(name: str) -> str:
+    return f"{name}-desktop-key"
+
+
+def ca_secret(platform: str) -> str:
+    return f"{platform}-ca"
+
+
+def headless_service(platform: str) -> str:
+    return f"{platform}-headless"
+
+
+def platform_host(platform: str, namespace: str) -> str:
+    return f"{platform}.{namespace}.svc"
+
+
+def labels(platform: str, component: str, instance: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "pico",
+        "app.kubernetes.io/instance": instance,
+        "app.kubernetes.io/component": component,
+        MANAGED_BY: FIELD_MANAGER,
+        PLATFORM_LABEL: platform,
+        COMPONENT_LABEL: component,
+    }
+
+
+def owner_reference(body: Mapping[str, Any]) -> dict[str, Any]:
+    """An owner reference to a custom resource, so its objects are garbage-collected with it."""
+    meta = body["metadata"]
+    return {
+        "apiVersion": body.get("apiVersion", API_VERSION),
+        "kind": body["kind"],
+        "name": meta["name"],
+        "uid": meta.get("uid", ""),
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def metadata(
+    name: str, namespace: str, object_labels: Mapping[str, str], owner: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": dict(object_labels)}
+    if owner is not None and owner["metadata"].get("uid"):
+        meta["ownerReferences"] = [owner_reference(owner)]
+    return meta

@@ -1,0 +1,87 @@
+"""Secret manifests: mounted keystore Secrets, unmounted state Secrets, the CA Secret."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+from cryptography import x509
+
+from pico_tls.builders import names, properties
+from pico_tls.keystore import StoreFormat, file_name
+from pico_tls.material import Identity
+from pico_tls.pki.certs import CertificateAuthority, cert_to_pem
+from pico_tls.pki.keys import key_to_pem
+
+
+def _b64(data: bytes | str) -> str:
+    raw = data.encode() if isinstance(data, str) else data
+    return base64.b64encode(raw).decode()
+
+
+def decode_data(secret: Mapping[str, Any]) -> dict[str, bytes]:
+    return {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+
+
+def _secret(meta: dict[str, Any], data: Mapping[str, bytes | str], **annotations: str) -> dict[str, Any]:
+    if annotations:
+        meta = {**meta, "annotations": dict(annotations)}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta,
+        "type": "Opaque",
+        "data": {k: _b64(v) for k, v in sorted(data.items())},
+    }
+
+
+def keystore_secret_data(
+    fmt: StoreFormat,
+    keystore: bytes,
+    identity: Identity,
+    ca: CertificateAuthority | None,
+    *,
+    with_properties: bool = True,
+    extra_certs: Mapping[str, x509.Certificate] | None = None,
+) -> dict[str, bytes | str]:
+    """The keys of a mounted keystore Secret (or a desktop's key Secret)."""
+    data: dict[str, bytes | str] = {
+        file_name(fmt): keystore,
+        names.STORE_PASSWORD_KEY: identity.passwords.store,
+        names.KEY_PASSWORD_KEY: identity.passwords.key,
+        "tls.crt": cert_to_pem(identity.certificate),
+    }
+    if ca is not None:
+        data["ca.crt"] = cert_to_pem(ca.certificate)
+    for key, cert in (extra_certs or {}).items():
+        data[key] = cert_to_pem(cert)
+    if with_properties:
+        data[names.SECRET_PROPERTIES_FILE] = properties.render(
+            properties.password_properties(identity.passwords.store, identity.passwords.key),
+            properties.SECRET_HEADER,
+        )
+    return data
+
+
+def keystore_secret(
+    meta: dict[str, Any], data: Mapping[str, bytes | str], fingerprint: str
+) -> dict[str, Any]:
+    return _secret(meta, data, **{names.CONTENT_FINGERPRINT: fingerprint})
+
+
+def state_secret(meta: dict[str, Any], identity: Identity) -> dict[str, Any]:
+    """The private key, certificate and passwords that let a deleted Secret come back."""
+    return _secret(
+        meta,
+        {
+            "tls.key": key_to_pem(identity.key),
+            "tls.crt": cert_to_pem(identity.certificate),
+            names.STORE_PASSWORD_KEY: identity.passwords.store,
+            names.KEY_PASSWORD_KEY: identity.passwords.key,
+        },
+    )
+
+
+def ca_secret(meta: dict[str, Any], ca: CertificateAuthority) -> dict[str, Any]:
+    return _secret(meta, {"tls.crt": cert_to_pem(ca.certificate), "tls.key": key_to_pem(ca.key)})

@@ -1,0 +1,209 @@
+"""StatefulSet, Services and Deployments that run the pico instances and mount their TLS.
+
+The pod template carries one annotation, the hash of what the pod mounts, so a pod rolls
+exactly when its keystore, passwords or properties change, never otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pico_tls.builders import names
+from pico_tls.spec import ContainerSpec, PlatformSpec, PodTemplateSpec
+
+EC_WEB_PORT = 9090
+STORE_PASSWORD_ENV = "PICO_RCP_TLS_KEYSTORE_PASSWORD"
+KEY_PASSWORD_ENV = "PICO_RCP_TLS_KEY_PASSWORD"
+
+
+def mounted_content_hash(*parts: str) -> str:
+    """Hash of what a pod mounts, from content fingerprints (never raw keystore bytes)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def manifest_hash(manifest: Mapping[str, Any]) -> str:
+    """Stable hash of a manifest we write, kept on it to skip writes that change nothing."""
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
+
+
+def with_applied_hash(manifest: dict[str, Any]) -> dict[str, Any]:
+    meta = manifest["metadata"]
+    annotations = {**meta.get("annotations", {}), names.APPLIED_HASH: manifest_hash(manifest)}
+    return {**manifest, "metadata": {**meta, "annotations": annotations}}
+
+
+def _selector(component: str, instance: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "pico",
+        "app.kubernetes.io/instance": instance,
+        "app.kubernetes.io/component": component,
+    }
+
+
+def _pod_template(
+    *,
+    container_name: str,
+    image: str,
+    pull_policy: str | None,
+    pod: PodTemplateSpec,
+    selector: Mapping[str, str],
+    tls_secret: str | None,
+    mount_path: str,
+    configmap: str,
+    ports: list[dict[str, Any]],
+    probe_port: str,
+    content_hash: str,
+) -> dict[str, Any]:
+    env: list[dict[str, Any]] = [dict(e) for e in pod.env]
+    mounts: list[dict[str, Any]] = [
+        {"name": "pico-properties", "mountPath": names.PROPERTIES_MOUNT, "readOnly": True}
+    ]
+    volumes: list[dict[str, Any]] = [
+        {"name": "pico-properties", "configMap": {"name": configmap}}
+    ]
+    property_files = [f"{names.PROPERTIES_MOUNT}/{names.PROPERTIES_FILE}"]
+    if tls_secret is not None:
+        for var, key in ((STORE_PASSWORD_ENV, names.STORE_PASSWORD_KEY),
+                         (KEY_PASSWORD_ENV, names.KEY_PASSWORD_KEY)):
+            env.append({"name": var, "valueFrom": {"secretKeyRef": {"name": tls_secret, "key": key}}})
+        mounts.append({"name": "pico-tls", "mountPath": mount_path, "readOnly": True})
+        volumes.append({"name": "pico-tls", "secret": {"secretName": tls_secret, "defaultMode": 0o440}})
+        property_files.append(f"{mount_path}/{names.SECRET_PROPERTIES_FILE}")
+    env.append({"name": "PICO_PROPERTIES_FILES", "value": ":".join(property_files)})
+    container: dict[str, Any] = {
+        "name": container_name,
+        "image": image,
+        "ports": ports,
+        "env": env,
+        "volumeMounts": mounts + [dict(m) for m in pod.volume_mounts],
+        # A TCP probe needs no client certificate, so required client auth cannot break it.
+        "readinessProbe": {"tcpSocket": {"port": probe_port}, "periodSeconds": 10},
+    }
+    if pull_policy:
+        container["imagePullPolicy"] = pull_policy
+    if pod.resources:
+        container["resources"] = dict(pod.resources)
+    if pod.security_context:
+        container["securityContext"] = dict(pod.security_context)
+    spec: dict[str, Any] = {
+        "containers": [container],
+        "volumes": volumes + [dict(v) for v in pod.volumes],
+    }
+    for key, value in (("nodeSelector", pod.node_selector), ("affinity", pod.affinity),
+                       ("securityContext", pod.pod_security_context)):
+        if value:
+            spec[key] = dict(value)
+    if pod.tolerations:
+        spec["tolerations"] = [dict(t) for t in pod.tolerations]
+    return {
+        "metadata": {
+            "labels": {**pod.labels, **selector},
+            "annotations": {**pod.annotations, names.MOUNTED_CONTENT: content_hash},
+        },
+        "spec": spec,
+    }
+
+
+def platform_statefulset(
+    platform: PlatformSpec, meta: dict[str, Any], content_hash: str
+) -> dict[str, Any]:
+    selector = _selector("platform", platform.name)
+    tls = platform.tls
+    template = _pod_template(
+        container_name="platform",
+        image=platform.image,
+        pull_policy=platform.image_pull_policy,
+        pod=platform.pod,
+        selector=selector,
+        tls_secret=names.tls_secret(platform.name) if tls.enabled else None,
+        mount_path=tls.mount_path,
+        configmap=names.tls_secret(platform.name),
+        ports=[
+            {"name": "rcp", "containerPort": platform.service.rcp_port},
+            {"name": "web", "containerPort": platform.service.web_port},
+        ],
+        probe_port="rcp",
+        content_hash=content_hash,
+    )
+    return with_applied_hash({
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": meta,
+        "spec": {
+            "replicas": 1,
+            "serviceName": names.headless_service(platform.name),
+            "selector": {"matchLabels": selector},
+            "podManagementPolicy": "OrderedReady",
+            "updateStrategy": {"type": "RollingUpdate"},
+            "template": template,
+        },
+    })
+
+
+def platform_services(
+    platform: PlatformSpec, meta: dict[str, Any], headless_meta: dict[str, Any]
+) -> list[dict[str, Any]]:
+    selector = _selector("platform", platform.name)
+    ports = [
+        {"name": "rcp", "port": platform.service.rcp_port, "targetPort": "rcp"},
+        {"name": "web", "port": platform.service.web_port, "targetPort": "web"},
+    ]
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta,
+        "spec": {"type": platform.service.type, "selector": selector, "ports": ports},
+    }
+    headless = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": headless_meta,
+        "spec": {
+            "clusterIP": "None",
+            "publishNotReadyAddresses": True,
+            "selector": selector,
+            "ports": ports,
+        },
+    }
+    return [with_applied_hash(service), with_applied_hash(headless)]
+
+
+def container_deployment(
+    container: ContainerSpec,
+    platform: PlatformSpec,
+    meta: dict[str, Any],
+    content_hash: str,
+) -> dict[str, Any]:
+    selector = _selector("execution-container", container.name)
+    template = _pod_template(
+        container_name="ec",
+        image=container.image,
+        pull_policy=container.image_pull_policy,
+        pod=container.pod,
+        selector=selector,
+        tls_secret=names.tls_secret(container.name) if platform.tls.enabled else None,
+        mount_path=platform.tls.mount_path,
+        configmap=names.tls_secret(container.name),
+        ports=[{"name": "web", "containerPort": EC_WEB_PORT}],
+        probe_port="web",
+        content_hash=content_hash,
+    )
+    return with_applied_hash({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta,
+        "spec": {
+            "replicas": container.replicas,
+            "selector": {"matchLabels": selector},
+            "strategy": {"type": "RollingUpdate",
+                         "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": template,
+        },
+    })

@@ -1,0 +1,91 @@
+"""Thin kopf handlers: every watched change marks its platform group due for reconciliation.
+
+No handler stores state on the objects and none adds a finalizer, so an operator restart
+writes nothing and a deleted custom resource goes at once (its objects are garbage-collected
+through owner references).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import kopf
+
+from pico_tls.builders.names import FIELD_MANAGER, MANAGED_BY, PLATFORM_LABEL
+from pico_tls.kube import Kube
+from pico_tls.reconcile.group import GroupReconciler
+from pico_tls.scheduler import Scheduler
+from pico_tls.settings import Settings
+from pico_tls.spec import GROUP, VERSION
+
+log = logging.getLogger(__name__)
+_state: dict[str, Any] = {}
+OWNED = {MANAGED_BY: FIELD_MANAGER}
+
+
+def _scheduler() -> Scheduler | None:
+    return _state.get("scheduler")
+
+
+def _enqueue(namespace: str | None, platform: str | None) -> None:
+    scheduler = _scheduler()
+    if scheduler is not None and namespace and platform:
+        scheduler.enqueue((namespace, platform))
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+    config = Settings.from_env()
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 300
+    kube = Kube()
+    reconciler = GroupReconciler(kube, resync_seconds=config.resync_seconds)
+    scheduler = Scheduler(reconciler_entry(reconciler, kube, config), config.settle_seconds,
+                          config.workers)
+    _state.update(scheduler=scheduler, kube=kube)
+    _state["task"] = asyncio.create_task(scheduler.run())
+
+
+def reconciler_entry(reconciler: GroupReconciler, kube: Kube, config: Settings) -> Any:
+    def run(namespace: str, platform: str) -> float | None:
+        outcome = reconciler.reconcile(namespace, platform)
+        if outcome.writes:
+            log.info("platform %s/%s: %d writes", namespace, platform, outcome.writes)
+        if config.stats_file:
+            with open(config.stats_file, "w") as out:
+                json.dump({"requests": dict(kube.requests)}, out)
+        return outcome.requeue_after
+
+    return run
+
+
+@kopf.on.cleanup()
+async def cleanup(**_: Any) -> None:
+    task = _state.pop("task", None)
+    if task is not None:
+        task.cancel()
+
+
+@kopf.on.event(GROUP, VERSION, "platforms")
+def platform_changed(name: str, namespace: str, **_: Any) -> None:
+    _enqueue(namespace, name)
+
+
+@kopf.on.event(GROUP, VERSION, "executioncontainers")
+@kopf.on.event(GROUP, VERSION, "desktopclients")
+def member_changed(spec: kopf.Spec, namespace: str, **_: Any) -> None:
+    _enqueue(namespace, (spec.get("platformRef") or {}).get("name"))
+
+
+@kopf.on.event("v1", "secrets", labels=OWNED)
+@kopf.on.event("v1", "configmaps", labels=OWNED)
+@kopf.on.event("apps", "v1", "statefulsets", labels=OWNED)
+@kopf.on.event("apps", "v1", "deployments", labels=OWNED)
+def owned_changed(labels: kopf.Labels, namespace: str, **_: Any) -> None:
+    _enqueue(namespace, labels.get(PLATFORM_LABEL))

@@ -1,0 +1,177 @@
+"""The one module that talks to the Kubernetes API.
+
+A small JSON client over the `kubernetes` package's authenticated transport: get, list,
+server-side apply with one field manager, status merge-patches and Events. Errors become
+`KubeError` carrying the API's status code and reason, never a request body (which may hold
+Secret data).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pico_tls.builders.names import FIELD_MANAGER
+from pico_tls.spec import GROUP, VERSION
+
+
+@dataclass(frozen=True)
+class Kind:
+    api_path: str  # "/api/v1" or "/apis/<group>/<version>"
+    plural: str
+
+    def path(self, namespace: str, name: str | None = None, subresource: str | None = None) -> str:
+        out = f"{self.api_path}/namespaces/{namespace}/{self.plural}"
+        if name is not None:
+            out += f"/{name}"
+        if subresource is not None:
+            out += f"/{subresource}"
+        return out
+
+
+SECRET = Kind("/api/v1", "secrets")
+CONFIGMAP = Kind("/api/v1", "configmaps")
+SERVICE = Kind("/api/v1", "services")
+EVENT = Kind("/api/v1", "events")
+STATEFULSET = Kind("/apis/apps/v1", "statefulsets")
+DEPLOYMENT = Kind("/apis/apps/v1", "deployments")
+PLATFORM = Kind(f"/apis/{GROUP}/{VERSION}", "platforms")
+CONTAINER = Kind(f"/apis/{GROUP}/{VERSION}", "executioncontainers")
+DESKTOP = Kind(f"/apis/{GROUP}/{VERSION}", "desktopclients")
+KINDS_BY_MANIFEST = {
+    ("v1", "Secret"): SECRET,
+    ("v1", "ConfigMap"): CONFIGMAP,
+    ("v1", "Service"): SERVICE,
+    ("apps/v1", "StatefulSet"): STATEFULSET,
+    ("apps/v1", "Deployment"): DEPLOYMENT,
+}
+
+
+class KubeError(RuntimeError):
+    def __init__(self, method: str, path: str, status: int, reason: str, message: str = ""):
+        self.status = status
+        self.reason = reason
+        super().__init__(f"{method} {path}: {status} {reason} {message}".strip())
+
+
+class Kube:
+    """Thread-safe JSON access to the API; counts requests by verb for benchmarks."""
+
+    def __init__(self, api_client: Any | None = None) -> None:
+        if api_client is None:
+            api_client = _default_client()
+        self._client = api_client
+        self._lock = threading.Lock()
+        self.requests: Counter[str] = Counter()
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: Iterable[tuple[str, str]] = (),
+        content_type: str = "application/json",
+    ) -> Any:
+        with self._lock:
+            self.requests[method] += 1
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        _, url, headers, payload, _ = self._client.param_serialize(
+            method, path, query_params=list(query), header_params=headers, body=body,
+            auth_settings=["BearerToken"],
+        )
+        response = self._client.call_api(method, url, header_params=headers, body=payload,
+                                         _request_timeout=30)
+        raw = response.read()
+        if response.status >= 400:
+            message = ""
+            try:
+                message = str(json.loads(raw).get("message", ""))
+            except (ValueError, AttributeError):
+                pass
+            raise KubeError(method, path, response.status, str(response.reason), message)
+        return json.loads(raw) if raw else None
+
+    def get(self, kind: Kind, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            result: dict[str, Any] = self._request("GET", kind.path(namespace, name))
+        except KubeError as err:
+            if err.status == 404:
+                return None
+            raise
+        return result
+
+    def list_objects(self, kind: Kind, namespace: str, label_selector: str | None = None) -> list[dict[str, Any]]:
+        query = [("labelSelector", label_selector)] if label_selector else []
+        result = self._request("GET", kind.path(namespace), query=query)
+        items: list[dict[str, Any]] = result.get("items") or []
+        return items
+
+    def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        """Server-side apply with our field manager, taking ownership of conflicting fields."""
+        kind = KINDS_BY_MANIFEST[(manifest["apiVersion"], manifest["kind"])]
+        meta = manifest["metadata"]
+        result: dict[str, Any] = self._request(
+            "PATCH",
+            kind.path(meta["namespace"], meta["name"]),
+            body=json.dumps(manifest),
+            query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+            content_type="application/apply-patch+yaml",
+        )
+        return result
+
+    def patch_status(self, kind: Kind, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        try:
+            self._request(
+                "PATCH", kind.path(namespace, name, "status"),
+                body={"status": dict(status)}, content_type="application/merge-patch+json",
+            )
+        except KubeError as err:
+            if err.status != 404:  # deleted meanwhile: nothing to report on
+                raise
+
+    def event(
+        self, involved: Mapping[str, Any], event_type: str, reason: str, message: str
+    ) -> None:
+        """Record a core/v1 Event on a custom resource (message must hold no secret)."""
+        meta = involved["metadata"]
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+            "involvedObject": {
+                "apiVersion": involved.get("apiVersion"),
+                "kind": involved.get("kind"),
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta.get("uid"),
+            },
+            "type": event_type,
+            "reason": reason,
+            "message": message[:1024],
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "source": {"component": FIELD_MANAGER},
+            "reportingComponent": FIELD_MANAGER,
+        }
+        try:
+            self._request("POST", EVENT.path(meta["namespace"]), body=body)
+        except KubeError:
+            pass  # Events are best effort
+
+
+def _default_client() -> Any:
+    from kubernetes import client, config
+
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    return client.ApiClient()

@@ -1,0 +1,166 @@
+"""Key material decisions: keep what exists and is still good, make only what is missing.
+
+Pure: the caller loads existing keys, certificates and passwords (from Secrets or files) and
+writes back what comes out. Every change is explained by a note for Events and logs; notes
+never contain key material or passwords.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+
+from pico_tls.pki.certs import (
+    CertificateAuthority,
+    certificate_matches_key,
+    issue_certificate,
+    self_signed_certificate,
+)
+from pico_tls.pki.keys import KeyAlgorithm, PrivateKey, generate_key, key_algorithm_of
+
+
+@dataclass(frozen=True)
+class CertRequest:
+    common_name: str
+    dns_names: tuple[str, ...]
+    key_algorithm: KeyAlgorithm
+    duration: timedelta
+    renew_before: timedelta
+
+
+@dataclass(frozen=True)
+class Passwords:
+    store: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Identity:
+    """One party's private key, certificate and keystore passwords."""
+
+    key: PrivateKey
+    certificate: x509.Certificate
+    passwords: Passwords
+
+    @property
+    def not_after(self) -> datetime:
+        return self.certificate.not_valid_after_utc
+
+
+@dataclass(frozen=True)
+class Existing:
+    key: PrivateKey | None = None
+    certificate: x509.Certificate | None = None
+    passwords: Passwords | None = None
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def renewal_time(certificate: x509.Certificate, renew_before: timedelta) -> datetime:
+    return certificate.not_valid_after_utc - renew_before
+
+
+def issued_by(certificate: x509.Certificate, issuer: CertificateAuthority | None) -> bool:
+    """True when `issuer` signed the certificate (None: the certificate is self-signed)."""
+    signer = issuer.certificate if issuer is not None else certificate
+    if certificate.issuer != signer.subject:
+        return False
+    try:
+        certificate.verify_directly_issued_by(signer)
+    except (ValueError, TypeError, Exception):  # noqa: BLE001 - any failure means "not issued by"
+        return False
+    return True
+
+
+def _names_match(certificate: x509.Certificate, request: CertRequest) -> bool:
+    cns = certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    if [c.value for c in cns] != [request.common_name]:
+        return False
+    try:
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        names = sorted(san.value.get_values_for_type(x509.DNSName))
+    except x509.ExtensionNotFound:
+        names = []
+    return names == sorted(request.dns_names)
+
+
+def certificate_problem(
+    certificate: x509.Certificate,
+    key: PrivateKey,
+    request: CertRequest,
+    issuer: CertificateAuthority | None,
+    now: datetime,
+) -> str | None:
+    """Why the certificate must be replaced, or None when it is still good."""
+    if not certificate_matches_key(certificate, key):
+        return "certificate does not match the key"
+    if not issued_by(certificate, issuer):
+        return "certificate issuer changed"
+    if not _names_match(certificate, request):
+        return "certificate names changed"
+    if now >= renewal_time(certificate, request.renew_before):
+        return "certificate renewal due"
+    return None
+
+
+def resolve_identity(
+    request: CertRequest,
+    issuer: CertificateAuthority | None,
+    existing: Existing,
+    *,
+    passwords: Passwords | None = None,
+    now: datetime | None = None,
+) -> tuple[Identity, list[str]]:
+    """Keep the existing key, certificate and passwords where they still fit `request`.
+
+    `passwords` given by the user override stored ones. Returns the identity and notes on
+    what was made new.
+    """
+    now = now or datetime.now(UTC)
+    notes: list[str] = []
+    key = existing.key
+    if key is None or key_algorithm_of(key) != request.key_algorithm:
+        notes.append("generated a new key" if key is None else "key algorithm changed: new key")
+        key = generate_key(request.key_algorithm)
+        certificate = None
+    else:
+        certificate = existing.certificate
+    problem = (
+        "no certificate"
+        if certificate is None
+        else certificate_problem(certificate, key, request, issuer, now)
+    )
+    if problem is not None:
+        certificate = _issue(request, issuer, key, now)
+        notes.append(f"issued a certificate ({problem})")
+    assert certificate is not None
+    chosen = passwords or existing.passwords or Passwords(new_password(), "")
+    if not chosen.key:
+        chosen = Passwords(chosen.store, chosen.store)
+    return Identity(key, certificate, chosen), notes
+
+
+def _issue(
+    request: CertRequest, issuer: CertificateAuthority | None, key: PrivateKey, now: datetime
+) -> x509.Certificate:
+    if issuer is None:
+        return self_signed_certificate(
+            key,
+            common_name=request.common_name,
+            dns_names=request.dns_names,
+            duration=request.duration,
+            now=now,
+        )
+    return issue_certificate(
+        issuer,
+        key.public_key(),
+        common_name=request.common_name,
+        dns_names=request.dns_names,
+        duration=request.duration,
+        now=now,
+    )

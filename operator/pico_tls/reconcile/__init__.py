@@ -1,0 +1,1 @@
+"""Reconciliation: read a platform group, decide what to write, write only that."""

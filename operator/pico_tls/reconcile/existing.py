@@ -1,0 +1,67 @@
+"""Read back key material the operator wrote earlier, from Secret data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pico_tls.builders import names
+from pico_tls.keystore import KeystoreError, StoreOptions, decode_keystore, detect_format
+from pico_tls.material import Existing, Passwords
+from pico_tls.pki.certs import CertificateAuthority, PkiError, certs_from_pem, load_ca
+from pico_tls.pki.keys import key_from_pem
+
+
+def passwords_from(data: Mapping[str, bytes]) -> Passwords | None:
+    store = data.get(names.STORE_PASSWORD_KEY)
+    if not store:
+        return None
+    key = data.get(names.KEY_PASSWORD_KEY) or store
+    return Passwords(store.decode().strip(), key.decode().strip())
+
+
+def from_state(data: Mapping[str, bytes]) -> Existing:
+    """Key, certificate and passwords from a state Secret; missing or broken parts are None."""
+    key = cert = None
+    try:
+        key = key_from_pem(data["tls.key"]) if "tls.key" in data else None
+    except PkiError:
+        key = None
+    try:
+        certs = certs_from_pem(data["tls.crt"]) if "tls.crt" in data else []
+        cert = certs[0] if certs else None
+    except (PkiError, ValueError):
+        cert = None
+    return Existing(key=key, certificate=cert, passwords=passwords_from(data))
+
+
+def from_keystore_secret(data: Mapping[str, bytes]) -> Existing:
+    """Recover a key from a mounted keystore Secret (when its state Secret was deleted)."""
+    passwords = passwords_from(data)
+    blob = data.get("keystore.p12") or data.get("keystore.jks")
+    if passwords is None or blob is None:
+        return Existing()
+    try:
+        content = decode_keystore(
+            blob, StoreOptions(detect_format(blob), passwords.store, passwords.key)
+        )
+    except KeystoreError:
+        return Existing(passwords=passwords)
+    entry = content.key_entry
+    if entry is None:
+        return Existing(passwords=passwords)
+    return Existing(key=entry.key, certificate=entry.chain[0], passwords=passwords)
+
+
+def merged(primary: Existing, fallback: Existing) -> Existing:
+    return Existing(
+        key=primary.key or fallback.key,
+        certificate=primary.certificate if primary.key else fallback.certificate,
+        passwords=primary.passwords or fallback.passwords,
+    )
+
+
+def ca_from(data: Mapping[str, bytes]) -> CertificateAuthority:
+    """The CA in a Secret with `tls.crt` and `tls.key`; PkiError says what is wrong."""
+    if "tls.crt" not in data or "tls.key" not in data:
+        raise PkiError("the CA Secret needs the keys tls.crt and tls.key")
+    return load_ca(data["tls.crt"], data["tls.key"])

@@ -1,0 +1,74 @@
+"""A debouncing work queue: one reconcile at a time per platform group.
+
+Events only mark a group due (after a short settle delay, so ten ExecutionContainers applied
+together cause one platform rollout); workers run the blocking reconcile in threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]  # (namespace, platform name)
+Reconcile = Callable[[str, str], float | None]
+
+
+@dataclass
+class Scheduler:
+    reconcile: Reconcile
+    settle_seconds: float = 1.0
+    workers: int = 4
+    max_backoff: float = 60.0
+    _due: dict[Key, float] = field(default_factory=dict)
+    _running: set[Key] = field(default_factory=set)
+    _failures: dict[Key, int] = field(default_factory=dict)
+    _wake: asyncio.Event | None = None
+
+    def enqueue(self, key: Key, delay: float | None = None) -> None:
+        """Make `key` due after `delay` (default: the settle delay), keeping an earlier time."""
+        at = time.monotonic() + (self.settle_seconds if delay is None else delay)
+        if key not in self._due or at < self._due[key]:
+            self._due[key] = at
+            if self._wake is not None:
+                self._wake.set()
+
+    async def run(self) -> None:
+        self._wake = asyncio.Event()
+        slots = asyncio.Semaphore(self.workers)
+        while True:
+            now = time.monotonic()
+            ready = [k for k, at in self._due.items() if at <= now and k not in self._running]
+            for key in ready:
+                del self._due[key]
+                self._running.add(key)
+                await slots.acquire()
+                asyncio.create_task(self._run_one(key, slots))
+            pending = [at for k, at in self._due.items() if k not in self._running]
+            timeout = max(0.05, min(pending) - time.monotonic()) if pending else 5.0
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+            except TimeoutError:
+                pass
+
+    async def _run_one(self, key: Key, slots: asyncio.Semaphore) -> None:
+        try:
+            again = await asyncio.to_thread(self.reconcile, *key)
+            self._failures.pop(key, None)
+        except Exception as err:  # noqa: BLE001 - one group's failure must not stop the others
+            count = self._failures[key] = self._failures.get(key, 0) + 1
+            again = min(self.max_backoff, 2.0 ** count)
+            log.warning("reconcile of %s/%s failed (%s); retrying in %.0fs",
+                        key[0], key[1], type(err).__name__ + ": " + str(err)[:300], again)
+        finally:
+            self._running.discard(key)
+            slots.release()
+        if again is not None:
+            self.enqueue(key, again)
+        elif self._wake is not None:
+            self._wake.set()

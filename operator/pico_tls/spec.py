@@ -1,0 +1,319 @@
+"""Parsed, defaulted custom resource specs: the single reading of `crds/`.
+
+The CRD schema applies the defaults and rejects most bad input; these parsers repeat the
+defaults (so `pico-tls render` works on files that never went through an apiserver) and
+raise `SpecError` with a message that says what to fix for what the schema cannot check.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from pico_tls.keystore import Pkcs12Profile, StoreFormat
+from pico_tls.pki.keys import KeyAlgorithm
+
+GROUP = "picotls.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+MANAGED_PROPERTY_PREFIX = "pico.rcp.tls."
+MANAGED_PROPERTIES = frozenset({"pico.rcp.platform.host", "pico.rcp.platform.port"})
+
+
+class SpecError(ValueError):
+    """A spec the operator cannot act on; the message tells the user what to fix."""
+
+
+class KeystoreMode(StrEnum):
+    PER_CONTAINER = "PerContainer"
+    SHARED = "Shared"
+
+
+class TrustMode(StrEnum):
+    CERTIFICATE_AUTHORITY = "CertificateAuthority"
+    PINNED = "Pinned"
+
+
+_PROFILES = {"Legacy3DES": Pkcs12Profile.LEGACY_3DES, "ModernAES": Pkcs12Profile.MODERN_AES}
+_FORMATS = {"PKCS12": StoreFormat.PKCS12, "JKS": StoreFormat.JKS}
+_KEYS = {
+    ("RSA", 2048): KeyAlgorithm.RSA_2048,
+    ("RSA", 3072): KeyAlgorithm.RSA_3072,
+    ("RSA", 4096): KeyAlgorithm.RSA_4096,
+    ("ECDSA", 256): KeyAlgorithm.EC_P256,
+    ("ECDSA", 384): KeyAlgorithm.EC_P384,
+}
+_DEFAULT_KEY_SIZE = {"RSA": 2048, "ECDSA": 256}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNITS = {
+    "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0,
+}
+
+
+def parse_duration(text: str, field_path: str) -> timedelta:
+    """Parse a Go duration string such as `8760h` or `1h30m`."""
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise SpecError(f"{field_path}: {text!r} is not a duration; use a form like 8760h or 90m")
+    return timedelta(seconds=sum(float(n) * _DURATION_UNITS[u] for n, u in parts))
+
+
+@dataclass(frozen=True)
+class StoreFormatSpec:
+    format: StoreFormat = StoreFormat.PKCS12
+    profile: Pkcs12Profile = Pkcs12Profile.LEGACY_3DES
+
+
+@dataclass(frozen=True)
+class PodTemplateSpec:
+    """Pod overrides, kept as the Kubernetes-shaped dicts the user wrote."""
+
+    resources: Mapping[str, Any] = field(default_factory=dict)
+    env: tuple[Mapping[str, Any], ...] = ()
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    tolerations: tuple[Mapping[str, Any], ...] = ()
+    affinity: Mapping[str, Any] = field(default_factory=dict)
+    security_context: Mapping[str, Any] = field(default_factory=dict)
+    pod_security_context: Mapping[str, Any] = field(default_factory=dict)
+    volumes: tuple[Mapping[str, Any], ...] = ()
+    volume_mounts: tuple[Mapping[str, Any], ...] = ()
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TlsSpec:
+    enabled: bool = True
+    require_client_auth: bool = False
+    keystore_mode: KeystoreMode = KeystoreMode.PER_CONTAINER
+    trust_mode: TrustMode = TrustMode.CERTIFICATE_AUTHORITY
+    ca_secret_name: str | None = None
+    store: StoreFormatSpec = StoreFormatSpec()
+    key_algorithm: KeyAlgorithm = KeyAlgorithm.RSA_2048
+    duration: timedelta = timedelta(hours=8760)
+    renew_before: timedelta = timedelta(hours=720)
+    mount_path: str = "/etc/pico/tls"
+    alias: str = "platform"
+    hostnames: tuple[str, ...] = ()
+    password_secret_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    type: str = "ClusterIP"
+    rcp_port: int = 6790
+    web_port: int = 9000
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    name: str
+    namespace: str
+    image: str
+    image_pull_policy: str | None = None
+    pod: PodTemplateSpec = PodTemplateSpec()
+    service: ServiceSpec = ServiceSpec()
+    properties: Mapping[str, str] = field(default_factory=dict)
+    tls: TlsSpec = TlsSpec()
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    name: str
+    namespace: str
+    platform: str
+    image: str
+    image_pull_policy: str | None = None
+    replicas: int = 1
+    pod: PodTemplateSpec = PodTemplateSpec()
+    properties: Mapping[str, str] = field(default_factory=dict)
+    alias: str | None = None
+
+
+@dataclass(frozen=True)
+class DesktopSpec:
+    name: str
+    namespace: str
+    platform: str
+    user: str
+    key_algorithm: KeyAlgorithm = KeyAlgorithm.RSA_2048
+    duration: timedelta = timedelta(hours=8760)
+    store: StoreFormatSpec = StoreFormatSpec()
+    alias: str = "desktop"
+    password_secret_name: str | None = None
+
+
+def _section(body: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = body.get(key) or {}
+    if not isinstance(value, Mapping):
+        raise SpecError(f"{key}: must be an object")
+    return value
+
+
+def _ref_name(section: Mapping[str, Any], key: str, field_path: str) -> str | None:
+    ref = section.get(key)
+    if not ref:
+        return None
+    name = ref.get("name") if isinstance(ref, Mapping) else None
+    if not name:
+        raise SpecError(f"{field_path}.{key}.name: give the name of a Secret in this namespace")
+    return str(name)
+
+
+def _key_algorithm(section: Mapping[str, Any], field_path: str) -> KeyAlgorithm:
+    algorithm = str(section.get("algorithm", "RSA"))
+    if algorithm not in _DEFAULT_KEY_SIZE:
+        raise SpecError(f"{field_path}.algorithm: use RSA or ECDSA, not {algorithm!r}")
+    size = int(section.get("size", _DEFAULT_KEY_SIZE[algorithm]))
+    try:
+        return _KEYS[(algorithm, size)]
+    except KeyError:
+        allowed = ", ".join(str(s) for a, s in _KEYS if a == algorithm)
+        raise SpecError(f"{field_path}.size: {algorithm} keys can be {allowed}, not {size}") from None
+
+
+def _store_format(section: Mapping[str, Any], field_path: str) -> StoreFormatSpec:
+    kind = str(section.get("type", "PKCS12"))
+    if kind not in _FORMATS:
+        raise SpecError(f"{field_path}.type: use PKCS12 or JKS, not {kind!r}")
+    profile = section.get("profile")
+    if profile is not None and kind != "PKCS12":
+        raise SpecError(f"{field_path}.profile: only PKCS12 stores have a profile; remove it")
+    profile = str(profile or "Legacy3DES")
+    if profile not in _PROFILES:
+        raise SpecError(f"{field_path}.profile: use Legacy3DES or ModernAES, not {profile!r}")
+    return StoreFormatSpec(_FORMATS[kind], _PROFILES[profile])
+
+
+def _properties(body: Mapping[str, Any], field_path: str) -> dict[str, str]:
+    props = {str(k): str(v) for k, v in _section(body, "properties").items()}
+    for key in props:
+        if key.startswith(MANAGED_PROPERTY_PREFIX) or key in MANAGED_PROPERTIES:
+            raise SpecError(
+                f"{field_path}.properties: {key} is set by the operator; use spec.tls instead "
+                "(passwords belong in the Secret named by passwordSecretRef)"
+            )
+    return props
+
+
+def _pod(body: Mapping[str, Any]) -> PodTemplateSpec:
+    pod = _section(body, "podTemplate")
+    return PodTemplateSpec(
+        resources=pod.get("resources") or {},
+        env=tuple(pod.get("env") or ()),
+        node_selector=pod.get("nodeSelector") or {},
+        tolerations=tuple(pod.get("tolerations") or ()),
+        affinity=pod.get("affinity") or {},
+        security_context=pod.get("securityContext") or {},
+        pod_security_context=pod.get("podSecurityContext") or {},
+        volumes=tuple(pod.get("volumes") or ()),
+        volume_mounts=tuple(pod.get("volumeMounts") or ()),
+        annotations=pod.get("annotations") or {},
+        labels=pod.get("labels") or {},
+    )
+
+
+def _meta(body: Mapping[str, Any]) -> tuple[str, str]:
+    meta = body.get("metadata") or {}
+    return str(meta["name"]), str(meta.get("namespace") or "default")
+
+
+def _image(spec: Mapping[str, Any]) -> str:
+    image = spec.get("image")
+    if not image:
+        raise SpecError("spec.image: give the container image of the pico platform")
+    return str(image)
+
+
+def parse_platform(body: Mapping[str, Any]) -> PlatformSpec:
+    name, namespace = _meta(body)
+    spec = _section(body, "spec")
+    tls = _section(spec, "tls")
+    trust = _section(tls, "trust")
+    service = _section(spec, "service")
+    duration = parse_duration(str(tls.get("duration", "8760h")), "spec.tls.duration")
+    renew_before = parse_duration(str(tls.get("renewBefore", "720h")), "spec.tls.renewBefore")
+    if renew_before >= duration:
+        raise SpecError("spec.tls.renewBefore: must be shorter than spec.tls.duration")
+    mount_path = str(tls.get("mountPath", "/etc/pico/tls"))
+    if not mount_path.startswith("/"):
+        raise SpecError("spec.tls.mountPath: must be an absolute path such as /etc/pico/tls")
+    parsed_tls = TlsSpec(
+        enabled=bool(tls.get("enabled", True)),
+        require_client_auth=bool(tls.get("requireClientAuth", False)),
+        keystore_mode=KeystoreMode(tls.get("keystoreMode", KeystoreMode.PER_CONTAINER)),
+        trust_mode=TrustMode(trust.get("mode", TrustMode.CERTIFICATE_AUTHORITY)),
+        ca_secret_name=_ref_name(trust, "caSecretRef", "spec.tls.trust"),
+        store=_store_format(_section(tls, "format"), "spec.tls.format"),
+        key_algorithm=_key_algorithm(_section(tls, "key"), "spec.tls.key"),
+        duration=duration,
+        renew_before=renew_before,
+        mount_path=mount_path.rstrip("/") or "/",
+        alias=str(tls.get("alias", "platform")),
+        hostnames=tuple(str(h) for h in tls.get("hostnames") or ()),
+        password_secret_name=_ref_name(tls, "passwordSecretRef", "spec.tls"),
+    )
+    if parsed_tls.ca_secret_name and parsed_tls.trust_mode is TrustMode.PINNED:
+        raise SpecError("spec.tls.trust.caSecretRef: only used with mode CertificateAuthority")
+    return PlatformSpec(
+        name=name,
+        namespace=namespace,
+        image=_image(spec),
+        image_pull_policy=spec.get("imagePullPolicy"),
+        pod=_pod(spec),
+        service=ServiceSpec(
+            type=str(service.get("type", "ClusterIP")),
+            rcp_port=int(service.get("rcpPort", 6790)),
+            web_port=int(service.get("webPort", 9000)),
+        ),
+        properties=_properties(spec, "spec"),
+        tls=parsed_tls,
+    )
+
+
+def _platform_ref(spec: Mapping[str, Any]) -> str:
+    name = _ref_name(spec, "platformRef", "spec")
+    if not name:
+        raise SpecError("spec.platformRef.name: give the name of a Platform in this namespace")
+    return name
+
+
+def parse_container(body: Mapping[str, Any]) -> ContainerSpec:
+    name, namespace = _meta(body)
+    spec = _section(body, "spec")
+    tls = _section(spec, "tls")
+    return ContainerSpec(
+        name=name,
+        namespace=namespace,
+        platform=_platform_ref(spec),
+        image=_image(spec),
+        image_pull_policy=spec.get("imagePullPolicy"),
+        replicas=int(spec.get("replicas", 1)),
+        pod=_pod(spec),
+        properties=_properties(spec, "spec"),
+        alias=str(tls["alias"]) if tls.get("alias") else None,
+    )
+
+
+def parse_desktop(body: Mapping[str, Any]) -> DesktopSpec:
+    name, namespace = _meta(body)
+    spec = _section(body, "spec")
+    user = spec.get("user")
+    if not user:
+        raise SpecError("spec.user: give the desktop user's name (the certificate's subject)")
+    return DesktopSpec(
+        name=name,
+        namespace=namespace,
+        platform=_platform_ref(spec),
+        user=str(user),
+        key_algorithm=_key_algorithm(_section(spec, "key"), "spec.key"),
+        duration=parse_duration(str(spec.get("duration", "8760h")), "spec.duration"),
+        store=_store_format(_section(spec, "format"), "spec.format"),
+        alias=str(spec.get("alias", "desktop")),
+        password_secret_name=_ref_name(spec, "passwordSecretRef", "spec"),
+    )
