@@ -1,0 +1,42 @@
+"""Session fixtures for the Java interop tests (marker ``java``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.javatools import compile_probe, java_available
+
+ALLOW_NO_JAVA = "PICO_TLS_ALLOW_NO_JAVA"
+
+
+def require_java() -> None:
+    """Fail (or skip with PICO_TLS_ALLOW_NO_JAVA=1) when the JDK tools are missing."""
+    if java_available():
+        return
+    missing = [t for t in ("java", "javac", "keytool") if shutil.which(t) is None]
+    message = (
+        f"JDK tools missing on PATH: {', '.join(missing)}. The Java interop tests must run in CI; "
+        f"install a JDK (e.g. apt-get install openjdk-17-jdk-headless) or set {ALLOW_NO_JAVA}=1 "
+        "to skip them locally."
+    )
+    if os.environ.get(ALLOW_NO_JAVA) == "1":
+        pytest.skip(message)
+    pytest.fail(message, pytrace=False)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.java)
+
+
+@pytest.fixture(scope="session")
+def java_probe(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Class directory of the compiled TlsProbe (compiled once per session, outside the repo)."""
+    require_java()
+    return compile_probe(tmp_path_factory.mktemp("java-probe"))

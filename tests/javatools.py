@@ -1,0 +1,472 @@
+"""Java interop harness: prove that keystores work for a real JVM.
+
+Pico instances are Java processes that read ONE keystore for both their own key (the entry named by
+``pico.rcp.tls.keystore.alias``) and the certificates they trust (there is no truststore property).
+``tests/java/TlsProbe.java`` mirrors that with the plain JDK:
+
+* ``server`` mode presents the key entry named by the alias (a key manager that always picks it),
+  trusts what the JDK's PKIX trust manager trusts from the same keystore, optionally requires client
+  certificates, and prints ``ACCEPT <subject|NONE>`` / ``REJECT <exception>`` per connection;
+* ``client`` mode handshakes with its own keystore and prints ``OK <subject> <sha256>`` or
+  ``FAIL <exception>``; it reads one byte so a TLS 1.3 post-handshake rejection counts as FAIL;
+* ``clients`` mode runs many client handshakes in one JVM (a JVM start costs ~0.5 s).
+
+Store types are strict in the probe (``keystore.type.compat=false``): a PKCS12 file declared as
+JKS fails to load, so the declared format is tested too.
+
+Use from pytest (``tests/java/conftest.py`` has the session fixture ``java_probe``)::
+
+    with TlsServer(java_probe, server_store, "PKCS12", "pw", "pw", "platform", True) as server:
+        result = tls_handshake(server, client_store, "PKCS12", "pw", "kpw", alias="ec-1")
+        assert result.ok, result.detail
+        assert server.events[-1].accepted
+
+``keytool_list`` parses ``keytool -list -v`` (entry types ``PrivateKeyEntry`` and
+``trustedCertEntry``, owners and SHA-256 fingerprints). Compiled classes go to a temporary
+directory, never into the repository. Set ``PICO_TLS_JAVA_DEBUG=1`` to print the probes' stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import queue
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+PROBE_SOURCE = Path(__file__).resolve().parent / "java" / "TlsProbe.java"
+PROBE_CLASS = "TlsProbe"
+JVM_OPTIONS: tuple[str, ...] = (
+    "-XX:+UseSerialGC",
+    "-XX:TieredStopAtLevel=1",
+    "-Xshare:auto",
+    "-Duser.language=en",
+    "-Duser.country=US",
+)
+STARTUP_TIMEOUT = 30.0
+CLIENT_TIMEOUT = 60.0
+
+_compiled: dict[str, Path] = {}
+_compile_lock = threading.Lock()
+
+
+class JavaToolError(RuntimeError):
+    """A JDK tool failed (javac, keytool or the probe itself)."""
+
+
+def java_available() -> bool:
+    """True when ``java``, ``javac`` and ``keytool`` are all on PATH."""
+    return all(shutil.which(tool) for tool in ("java", "javac", "keytool"))
+
+
+def _source_digest() -> str:
+    return hashlib.sha256(PROBE_SOURCE.read_bytes()).hexdigest()[:16]
+
+
+def compile_probe(tmpdir: Path) -> Path:
+    """Compile TlsProbe.java below ``tmpdir`` and return the class directory (the classpath).
+
+    Compiled once per process and source version; later calls return the cached directory.
+    """
+    digest = _source_digest()
+    with _compile_lock:
+        cached = _compiled.get(digest)
+        if cached is not None and (cached / f"{PROBE_CLASS}.class").is_file():
+            return cached
+        out = Path(tmpdir) / f"tlsprobe-{digest}"
+        out.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run(
+            ["javac", "-nowarn", "-d", str(out), str(PROBE_SOURCE)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise JavaToolError(f"javac failed ({proc.returncode}):\n{proc.stderr}{proc.stdout}")
+        _compiled[digest] = out
+        return out
+
+
+def _java_cmd(classpath: Path, *args: str, trust: str = "jdk") -> list[str]:
+    return [
+        "java",
+        *JVM_OPTIONS,
+        f"-Dprobe.trust={trust}",
+        "-cp",
+        str(classpath),
+        PROBE_CLASS,
+        *args,
+    ]
+
+
+def _debug(text: str) -> None:
+    if os.environ.get("PICO_TLS_JAVA_DEBUG") == "1" and text.strip():
+        print(text)
+
+
+# --------------------------------------------------------------------------- keytool
+
+
+@dataclass(frozen=True)
+class KeytoolEntry:
+    """One ``keytool -list -v`` entry; ``fingerprints``/``owners`` per certificate, leaf first."""
+
+    alias: str
+    entry_type: str  # "PrivateKeyEntry" | "trustedCertEntry" | "SecretKeyEntry"
+    fingerprints: tuple[str, ...] = ()  # SHA-256, "AB:CD:..."
+    owners: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KeytoolListing:
+    store_type: str
+    entries: tuple[KeytoolEntry, ...]
+
+    def by_alias(self) -> dict[str, KeytoolEntry]:
+        return {e.alias: e for e in self.entries}
+
+
+def keytool(*args: str, timeout: float = 60.0) -> str:
+    """Run keytool in English; return stdout, raise JavaToolError on a non-zero exit."""
+    cmd = [
+        "keytool",
+        "-J-Duser.language=en",
+        "-J-Duser.country=US",
+        "-J-XX:TieredStopAtLevel=1",
+        "-J-XX:+UseSerialGC",
+        *args,
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        what = args[0] if args else ""
+        output = f"{proc.stdout.strip()} {proc.stderr.strip()}"
+        raise JavaToolError(f"keytool {what} failed ({proc.returncode}): {output}")
+    return proc.stdout
+
+
+def keytool_listing(path: Path | str, store_password: str, store_type: str) -> KeytoolListing:
+    """``keytool -list -v`` parsed: the store type Java reports and every entry."""
+    out = keytool(
+        "-list",
+        "-v",
+        "-keystore",
+        str(path),
+        "-storepass",
+        store_password,
+        "-storetype",
+        store_type,
+    )
+    return parse_keytool_list(out)
+
+
+def keytool_list(path: Path | str, store_password: str, store_type: str) -> list[KeytoolEntry]:
+    """The entries Java sees in a keystore (alias, entry type, SHA-256 fingerprints, owners)."""
+    return list(keytool_listing(path, store_password, store_type).entries)
+
+
+def parse_keytool_list(text: str) -> KeytoolListing:
+    store_type = ""
+    entries: list[KeytoolEntry] = []
+    alias: str | None = None
+    entry_type = ""
+    fingerprints: list[str] = []
+    owners: list[str] = []
+
+    def flush() -> None:
+        if alias is not None:
+            entries.append(KeytoolEntry(alias, entry_type, tuple(fingerprints), tuple(owners)))
+
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("Keystore type:"):
+            store_type = line.split(":", 1)[1].strip()
+        elif line.startswith("Alias name:"):
+            flush()
+            alias = line.split(":", 1)[1].strip()
+            entry_type = ""
+            fingerprints = []
+            owners = []
+        elif line.startswith("Entry type:"):
+            entry_type = line.split(":", 1)[1].strip()
+        elif line.startswith("Owner:"):
+            owners.append(line.split(":", 1)[1].strip())
+        elif line.startswith("SHA256:"):
+            fingerprints.append(line.split(":", 1)[1].strip())
+    flush()
+    return KeytoolListing(store_type, tuple(entries))
+
+
+# --------------------------------------------------------------------------- TLS
+
+
+@dataclass(frozen=True)
+class ServerEvent:
+    """One server-side line: ``ACCEPT <subject|NONE>`` or ``REJECT <exception>: <message>``."""
+
+    accepted: bool
+    detail: str  # client subject ("NONE" without client auth) or the exception
+
+    @property
+    def client_subject(self) -> str | None:
+        return self.detail if self.accepted and self.detail != "NONE" else None
+
+
+@dataclass(frozen=True)
+class HandshakeResult:
+    ok: bool
+    server_subject: str | None
+    server_fingerprint: str | None  # SHA-256 "AB:CD:..." of the certificate the server presented
+    detail: str  # the probe's line ("OK ..." / "FAIL <exception>: <message>")
+    connected: bool = True
+    server_event: ServerEvent | None = None  # what the server said about this connection
+
+
+@dataclass(frozen=True)
+class ClientStore:
+    """A client keystore for ``tls_handshakes`` (alias ``None``: the JDK's own key choice)."""
+
+    path: Path
+    store_type: str
+    store_password: str
+    key_password: str
+    alias: str | None = None
+
+
+def _parse_client_line(line: str, connected: bool) -> HandshakeResult:
+    if line.startswith("OK "):
+        subject, _, fingerprint = line[3:].rpartition(" ")
+        return HandshakeResult(True, subject, fingerprint, line, connected)
+    return HandshakeResult(False, None, None, line or "FAIL no output from probe", connected)
+
+
+def _check_field(value: str, what: str) -> str:
+    if any(c in value for c in "\t\n\r"):
+        raise ValueError(f"{what} must not contain tabs or line breaks")
+    return value
+
+
+@dataclass
+class TlsServer:
+    """TlsProbe server in a subprocess; a context manager. ``events`` fills as connections end."""
+
+    classpath: Path
+    keystore: Path | str
+    store_type: str
+    store_password: str
+    key_password: str
+    alias: str
+    require_client_auth: bool = True
+    trust: str = "jdk"  # "entries": trust only trustedCertEntry entries
+    host: str = "127.0.0.1"
+    port: int = 0
+    events: list[ServerEvent] = field(default_factory=list, init=False)
+    _proc: subprocess.Popen[str] | None = field(default=None, init=False, repr=False)
+    _lines: queue.Queue[str | None] = field(default_factory=queue.Queue, init=False, repr=False)
+    _cond: threading.Condition = field(default_factory=threading.Condition, init=False, repr=False)
+    _stderr: list[str] = field(default_factory=list, init=False, repr=False)
+
+    def __enter__(self) -> TlsServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        cmd = _java_cmd(
+            self.classpath,
+            "server",
+            str(self.keystore),
+            self.store_type,
+            self.store_password,
+            self.key_password,
+            self.alias,
+            "true" if self.require_client_auth else "false",
+            "0",
+            trust=self.trust,
+        )
+        self._proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+        try:
+            first = self._lines.get(timeout=STARTUP_TIMEOUT)
+        except queue.Empty:
+            self.stop()
+            raise JavaToolError("TlsProbe server did not report a port in time") from None
+        if first is None or not first.startswith("PORT "):
+            self.stop()
+            raise JavaToolError(f"TlsProbe server failed to start: {first} {self.stderr}")
+        self.port = int(first.split()[1])
+
+    def _read_stdout(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        started = False
+        for raw in self._proc.stdout:
+            line = raw.rstrip("\n")
+            if not started:
+                started = True
+                self._lines.put(line)
+                continue
+            _debug(f"[server] {line}")
+            if line.startswith(("ACCEPT ", "REJECT ")):
+                with self._cond:
+                    self.events.append(ServerEvent(line.startswith("ACCEPT"), line[7:]))
+                    self._cond.notify_all()
+        if not started:
+            self._lines.put(None)
+
+    def _read_stderr(self) -> None:
+        assert self._proc is not None and self._proc.stderr is not None
+        for raw in self._proc.stderr:
+            self._stderr.append(raw.rstrip("\n"))
+            _debug(f"[server:err] {raw.rstrip()}")
+
+    @property
+    def stderr(self) -> str:
+        return "\n".join(self._stderr)
+
+    def wait_for_events(self, count: int, timeout: float = 10.0) -> list[ServerEvent]:
+        """Wait until at least ``count`` events have been seen; return all events so far."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self.events) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(
+                        f"server reported {len(self.events)} of {count} connections: {self.stderr}"
+                    )
+                self._cond.wait(left)
+            return list(self.events)
+
+    def stop(self) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        self._proc = None
+
+
+def tls_handshake(
+    server: TlsServer,
+    client_store: Path | str,
+    store_type: str,
+    store_password: str,
+    key_password: str,
+    alias: str | None = None,
+    *,
+    trust: str | None = None,
+) -> HandshakeResult:
+    """One client handshake in its own JVM (``client`` mode), with the server's verdict attached."""
+    before = len(server.events)
+    cmd = _java_cmd(
+        server.classpath,
+        "client",
+        server.host,
+        str(server.port),
+        str(client_store),
+        store_type,
+        store_password,
+        key_password,
+        *([alias] if alias else []),
+        trust=trust or server.trust,
+    )
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=CLIENT_TIMEOUT, check=False)
+    _debug(proc.stderr)
+    lines = proc.stdout.strip().splitlines()
+    result = _parse_client_line(lines[-1] if lines else "", "CONNECTED" in proc.stderr)
+    if result.ok != (proc.returncode == 0):
+        raise JavaToolError(f"probe exit {proc.returncode} disagrees with {result.detail}")
+    return _attach_event(server, result, before)
+
+
+def _attach_event(server: TlsServer, result: HandshakeResult, index: int) -> HandshakeResult:
+    if not result.connected:
+        return result
+    events = server.wait_for_events(index + 1)
+    return HandshakeResult(
+        result.ok,
+        result.server_subject,
+        result.server_fingerprint,
+        result.detail,
+        result.connected,
+        events[index],
+    )
+
+
+def tls_handshakes(server: TlsServer, clients: Sequence[ClientStore]) -> list[HandshakeResult]:
+    """Several client handshakes against one server in ONE JVM (``clients`` mode), in order."""
+    if not clients:
+        return []
+    lines = []
+    for c in clients:
+        fields = (
+            server.host,
+            str(server.port),
+            str(c.path),
+            c.store_type,
+            c.store_password,
+            c.key_password,
+            c.alias or "",
+        )
+        lines.append("\t".join(_check_field(f, "client store field") for f in fields))
+    before = len(server.events)
+    proc = subprocess.run(
+        _java_cmd(server.classpath, "clients", trust=server.trust),
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=CLIENT_TIMEOUT + 5 * len(clients),
+        check=False,
+    )
+    _debug(proc.stderr)
+    parsed: dict[int, HandshakeResult] = {}
+    for line in proc.stdout.splitlines():
+        if not line.startswith("RESULT "):
+            continue
+        _, index, connected, rest = line.split(" ", 3)
+        parsed[int(index)] = _parse_client_line(rest, connected == "1")
+    if proc.returncode != 0 or len(parsed) != len(clients):
+        raise JavaToolError(f"TlsProbe clients failed ({proc.returncode}): {proc.stderr}")
+    results: list[HandshakeResult] = []
+    seen = before
+    for i in range(len(clients)):
+        result = parsed[i]
+        if result.connected:
+            result = _attach_event(server, result, seen)
+            seen += 1
+        results.append(result)
+    return results
+
+
+def iter_failures(results: Sequence[HandshakeResult]) -> Iterator[tuple[int, str]]:
+    """(index, detail) of each failed handshake: handy for assertion messages."""
+    for i, r in enumerate(results):
+        if not r.ok:
+            yield i, r.detail
