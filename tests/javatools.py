@@ -286,6 +286,11 @@ class TlsServer:
         self.stop()
 
     def start(self) -> None:
+        self.launch()
+        self.await_port()
+
+    def launch(self) -> None:
+        """Start the JVM without waiting for it (see ``start_servers``)."""
         cmd = _java_cmd(
             self.classpath,
             "server",
@@ -308,6 +313,9 @@ class TlsServer:
         )
         threading.Thread(target=self._read_stdout, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
+
+    def await_port(self) -> None:
+        """Wait for the "PORT n" line; JavaToolError (and the JVM stopped) on a start failure."""
         try:
             first = self._lines.get(timeout=STARTUP_TIMEOUT)
         except queue.Empty:
@@ -422,10 +430,20 @@ def _attach_event(server: TlsServer, result: HandshakeResult, index: int) -> Han
 
 def tls_handshakes(server: TlsServer, clients: Sequence[ClientStore]) -> list[HandshakeResult]:
     """Several client handshakes against one server in ONE JVM (``clients`` mode), in order."""
-    if not clients:
+    return tls_handshake_batch([(server, c) for c in clients])
+
+
+def tls_handshake_batch(
+    pairs: Sequence[tuple[TlsServer, ClientStore]], *, trust: str = "jdk"
+) -> list[HandshakeResult]:
+    """Client handshakes against any number of servers, one after the other, in ONE JVM.
+
+    Each result carries the event its server reported for that connection.
+    """
+    if not pairs:
         return []
     lines = []
-    for c in clients:
+    for server, c in pairs:
         fields = (
             server.host,
             str(server.port),
@@ -436,13 +454,13 @@ def tls_handshakes(server: TlsServer, clients: Sequence[ClientStore]) -> list[Ha
             c.alias or "",
         )
         lines.append("\t".join(_check_field(f, "client store field") for f in fields))
-    before = len(server.events)
+    before = {id(server): len(server.events) for server, _ in pairs}
     proc = subprocess.run(
-        _java_cmd(server.classpath, "clients", trust=server.trust),
+        _java_cmd(pairs[0][0].classpath, "clients", trust=trust),
         input="\n".join(lines) + "\n",
         capture_output=True,
         text=True,
-        timeout=CLIENT_TIMEOUT + 5 * len(clients),
+        timeout=CLIENT_TIMEOUT + 5 * len(pairs),
         check=False,
     )
     _debug(proc.stderr)
@@ -452,17 +470,101 @@ def tls_handshakes(server: TlsServer, clients: Sequence[ClientStore]) -> list[Ha
             continue
         _, index, connected, rest = line.split(" ", 3)
         parsed[int(index)] = _parse_client_line(rest, connected == "1")
-    if proc.returncode != 0 or len(parsed) != len(clients):
+    if proc.returncode != 0 or len(parsed) != len(pairs):
         raise JavaToolError(f"TlsProbe clients failed ({proc.returncode}): {proc.stderr}")
     results: list[HandshakeResult] = []
-    seen = before
-    for i in range(len(clients)):
+    for i, (server, _) in enumerate(pairs):
         result = parsed[i]
         if result.connected:
-            result = _attach_event(server, result, seen)
-            seen += 1
+            result = _attach_event(server, result, before[id(server)])
+            before[id(server)] += 1
         results.append(result)
     return results
+
+
+@contextlib.contextmanager
+def start_servers(servers: Sequence[TlsServer]) -> Iterator[list[TlsServer]]:
+    """Start several servers in parallel (JVM starts overlap); stop them all on exit."""
+    with contextlib.ExitStack() as stack:
+        for server in servers:
+            server.launch()
+            stack.callback(server.stop)
+        for server in servers:
+            server.await_port()
+        yield list(servers)
+
+
+# --------------------------------------------------------------------------- inspect
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """A keystore as a JVM is configured to read it."""
+
+    path: Path
+    store_type: str
+    store_password: str
+    key_password: str
+
+
+@dataclass(frozen=True)
+class JavaEntry:
+    alias: str
+    entry_type: str  # "PrivateKeyEntry" | "trustedCertEntry" | "other"
+    fingerprint: str | None  # SHA-256 of the entry's (leaf) certificate
+    chain_length: int
+    key_recovered: bool | None  # PrivateKeyEntry: getKey(alias, key password) worked
+
+
+@dataclass(frozen=True)
+class StoreInspection:
+    loaded: bool
+    detail: str  # "" or the load failure
+    entries: tuple[JavaEntry, ...] = ()
+
+    def by_alias(self) -> dict[str, JavaEntry]:
+        return {e.alias: e for e in self.entries}
+
+
+def inspect_stores(classpath: Path, stores: Sequence[StoreSpec]) -> list[StoreInspection]:
+    """What java.security.KeyStore sees in each store (strict type), all in ONE JVM."""
+    if not stores:
+        return []
+    lines = []
+    for st in stores:
+        fields = (str(st.path), st.store_type, st.store_password, st.key_password)
+        lines.append("\t".join(_check_field(f, "store field") for f in fields))
+    proc = subprocess.run(
+        _java_cmd(classpath, "inspect"),
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=CLIENT_TIMEOUT + len(stores),
+        check=False,
+    )
+    loaded: dict[int, tuple[bool, str]] = {}
+    entries: dict[int, list[JavaEntry]] = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith("STORE "):
+            _, index, status, *rest = line.split(" ", 3)
+            loaded[int(index)] = (status == "OK", " ".join(rest) if status != "OK" else "")
+        elif line.startswith("ENTRY "):
+            _, index, alias, kind, fingerprint, chain, key = line.split(" ")
+            entries.setdefault(int(index), []).append(
+                JavaEntry(
+                    alias,
+                    kind,
+                    None if fingerprint == "-" else fingerprint,
+                    int(chain),
+                    None if key == "-" else key == "key-ok",
+                )
+            )
+    if proc.returncode != 0 or len(loaded) != len(stores):
+        raise JavaToolError(f"TlsProbe inspect failed ({proc.returncode}): {proc.stderr}")
+    return [
+        StoreInspection(loaded[i][0], loaded[i][1], tuple(entries.get(i, ())))
+        for i in range(len(stores))
+    ]
 
 
 def iter_failures(results: Sequence[HandshakeResult]) -> Iterator[tuple[int, str]]:

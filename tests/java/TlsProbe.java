@@ -44,6 +44,10 @@ import javax.net.ssl.X509KeyManager;
  *   stdin lines "HOST\tPORT\tKEYSTORE\tTYPE\tSTOREPW\tKEYPW\tALIAS" (ALIAS may be empty);
  *   one JVM, one handshake per line, stdout "RESULT i C OK ..." / "RESULT i C FAIL ...",
  *   C = 1 when the TCP connection was made, 0 otherwise. Exit 0.
+ * inspect
+ *   stdin lines "KEYSTORE\tTYPE\tSTOREPW\tKEYPW"; per store "STORE i OK n" or "STORE i FAIL ...",
+ *   then per entry "ENTRY i alias PrivateKeyEntry|trustedCertEntry|other sha256 chainlength KEY"
+ *   with KEY = "key-ok" (key recovered with KEYPW), "key-fail" or "-". Exit 0.
  * </pre>
  *
  * <p>System property {@code probe.trust=entries} restricts trust to trustedCertEntry entries
@@ -86,6 +90,9 @@ public final class TlsProbe {
                 break;
             case "clients":
                 clients();
+                break;
+            case "inspect":
+                inspect();
                 break;
             default:
                 usage();
@@ -329,6 +336,60 @@ public final class TlsProbe {
                 r = handshake(f[0], Integer.parseInt(f[1]), f[2], f[3], f[4], f[5], f[6]);
             }
             OUT.println("RESULT " + i + " " + (r.connected ? 1 : 0) + " " + r.line);
+        }
+        System.exit(0);
+    }
+
+    // ---------------------------------------------------------------- inspect
+
+    private static void inspect() throws Exception {
+        BufferedReader in =
+                new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        int i = -1;
+        for (String line = in.readLine(); line != null; line = in.readLine()) {
+            if (line.isEmpty()) {
+                continue;
+            }
+            i++;
+            String[] f = line.split("\t", -1);
+            if (f.length != 4) {
+                OUT.println("STORE " + i + " FAIL java.lang.IllegalArgumentException: bad line");
+                continue;
+            }
+            KeyStore ks;
+            List<String> aliases;
+            try {
+                ks = load(f[0], f[1], f[2]);
+                aliases = Collections.list(ks.aliases());
+                Collections.sort(aliases);
+            } catch (Exception e) {
+                OUT.println("STORE " + i + " FAIL " + describe(e));
+                continue;
+            }
+            OUT.println("STORE " + i + " OK " + aliases.size());
+            for (String alias : aliases) {
+                String type;
+                String key = "-";
+                int chain = 0;
+                X509Certificate cert = (X509Certificate) ks.getCertificate(alias);
+                if (ks.isKeyEntry(alias)) {
+                    type = "PrivateKeyEntry";
+                    Certificate[] c = ks.getCertificateChain(alias);
+                    chain = c == null ? 0 : c.length;
+                    try {
+                        key = ks.getKey(alias, f[3].toCharArray()) != null ? "key-ok" : "key-fail";
+                    } catch (Exception e) {
+                        key = "key-fail";
+                    }
+                } else if (ks.isCertificateEntry(alias)) {
+                    type = "trustedCertEntry";
+                    chain = 1;
+                } else {
+                    type = "other";
+                }
+                OUT.println("ENTRY " + i + " " + alias + " " + type + " "
+                        + (cert == null ? "-" : sha256(cert)) + " " + chain + " " + key);
+            }
         }
         System.exit(0);
     }
