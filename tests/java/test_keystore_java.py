@@ -222,3 +222,100 @@ def test_handshakes_with_ca_and_pinned_trust(
         ca_platform.content.key_entry.chain[0]  # type: ignore[union-attr]
     )
     assert results[2].server_fingerprint == sha256_fingerprint(p_platform.chain[0])
+
+
+def test_decodes_stores_written_by_keytool(tmp_path: Path, ca: CertificateAuthority) -> None:
+    """PKCS12 from keytool's defaults (PBES2/AES, HMAC-SHA256) and legacy mode (RC2-40 certs,
+    3DES key, HMAC-SHA1), and JKS with a separate key password, read with our decoder."""
+    from pico_tls.keystore import decode_keystore
+    from pico_tls.pki import cert_to_pem
+    from tests.javatools import keytool
+
+    ca_pem = tmp_path / "ca.pem"
+    ca_pem.write_bytes(cert_to_pem(ca.certificate))
+    modern, legacy, jks = tmp_path / "m.p12", tmp_path / "l.p12", tmp_path / "k.jks"
+    common = ("-storepass", STORE_PW, "-noprompt")
+    keytool(
+        "-genkeypair",
+        "-keystore",
+        str(modern),
+        "-storetype",
+        "PKCS12",
+        "-alias",
+        "Server",
+        "-keyalg",
+        "EC",
+        "-dname",
+        "CN=server",
+        *common,
+    )
+    keytool(
+        "-importcert",
+        "-keystore",
+        str(modern),
+        "-storetype",
+        "PKCS12",
+        "-alias",
+        "the-ca",
+        "-file",
+        str(ca_pem),
+        *common,
+    )
+    keytool(
+        "-importkeystore",
+        "-J-Dkeystore.pkcs12.legacy",
+        "-srckeystore",
+        str(modern),
+        "-srcstoretype",
+        "PKCS12",
+        "-srcstorepass",
+        STORE_PW,
+        "-destkeystore",
+        str(legacy),
+        "-deststoretype",
+        "PKCS12",
+        "-deststorepass",
+        STORE_PW,
+        "-noprompt",
+    )
+    keytool(
+        "-importkeystore",
+        "-srckeystore",
+        str(modern),
+        "-srcstoretype",
+        "PKCS12",
+        "-srcstorepass",
+        STORE_PW,
+        "-destkeystore",
+        str(jks),
+        "-deststoretype",
+        "JKS",
+        "-deststorepass",
+        STORE_PW,
+        "-destkeypass",
+        KEY_PW,
+        "-noprompt",
+    )
+    # (keytool -importkeystore with -destkeypass skips trusted entries: import it separately)
+    keytool(
+        "-importcert",
+        "-keystore",
+        str(jks),
+        "-storetype",
+        "JKS",
+        "-alias",
+        "the-ca",
+        "-file",
+        str(ca_pem),
+        *common,
+    )
+    for path, fmt, key_pw in [
+        (modern, StoreFormat.PKCS12, STORE_PW),
+        (legacy, StoreFormat.PKCS12, STORE_PW),
+        (jks, StoreFormat.JKS, KEY_PW),
+    ]:
+        content = decode_keystore(path.read_bytes(), StoreOptions(fmt, STORE_PW, key_pw))
+        assert content.key_entry is not None, path.name
+        assert content.key_entry.alias == "server"
+        assert content.key_entry.chain[0].subject.rfc4514_string() == "CN=server"
+        assert content.trusted == (("the-ca", ca.certificate),), path.name

@@ -51,7 +51,7 @@ def decode_jks(data: bytes, options: StoreOptions) -> KeystoreContent:
                 "cannot decrypt the private key: wrong key password or corrupt keystore"
             ) from None
         try:
-            key = key_from_der(item.pkey_pkcs8)
+            key = key_from_der(item.pkey_pkcs8, validate=False)
             chain = tuple(x509.load_der_x509_certificate(c) for _, c in item.cert_chain)
         except (PkiError, ValueError) as exc:
             raise KeystoreError(f"unsupported key entry in keystore: {exc}") from None

@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from pico_tls.keystore import _der as der
 
 PBE_SHA1_3DES = "1.2.840.113549.1.12.1.3"
+# Read only: RC2 is what Java's and OpenSSL's legacy modes write for certificates.
+PBE_SHA1_RC2 = {"1.2.840.113549.1.12.1.5": 16, "1.2.840.113549.1.12.1.6": 5}
 PBES2 = "1.2.840.113549.1.5.13"
 PBKDF2 = "1.2.840.113549.1.5.12"
 HMAC_SHA256 = "1.2.840.113549.2.9"
@@ -52,11 +54,12 @@ def pkcs12_kdf(
     v = 64  # block size of SHA-1 and SHA-256
     d = bytes([purpose]) * v
     i = bytearray(_stretch(salt, v) + _stretch(_bmp_password(password), v))
+    new = getattr(hashlib, hash_name)  # hashlib.sha1 is much faster than hashlib.new
     out = b""
     while len(out) < size:
-        a = hashlib.new(hash_name, d + i).digest()
+        a = new(d + i).digest()
         for _ in range(iterations - 1):
-            a = hashlib.new(hash_name, a).digest()
+            a = new(a).digest()
         out += a
         if len(out) >= size:
             break
@@ -135,6 +138,19 @@ def _cbc(algorithm: algorithms.AES | TripleDES, iv: bytes, data: bytes, *, encry
         raise PbeError("decryption failed") from None
 
 
+def _rc2_decrypt(key: bytes, iv: bytes, data: bytes) -> bytes:
+    from Cryptodome.Cipher import ARC2  # pyjks's dependency; imported only when needed
+
+    if not data or len(data) % 8:
+        raise PbeError("decryption failed")
+    cipher = ARC2.new(key, ARC2.MODE_CBC, iv=iv, effective_keylen=len(key) * 8)  # type: ignore[call-arg]
+    padded = cipher.decrypt(data)
+    pad = padded[-1]
+    if not 0 < pad <= 8 or padded[-pad:] != bytes([pad]) * pad:
+        raise PbeError("decryption failed")
+    return padded[:-pad]
+
+
 def _mac_value(name: str, password: str, salt: bytes, iterations: int, data: bytes) -> bytes:
     size = hashlib.new(name).digest_size
     key = pkcs12_kdf(name, password, salt, _MAC_ID, iterations, size)
@@ -158,6 +174,13 @@ def decrypt(algorithm: bytes, password: str, ciphertext: bytes) -> bytes:
         key = pkcs12_kdf("sha1", password, salt, _KEY_ID, count, 24)
         iv = pkcs12_kdf("sha1", password, salt, _IV_ID, count, 8)
         return _cbc(TripleDES(key), iv, ciphertext, encrypt=False)
+    if name in PBE_SHA1_RC2:
+        salt_der, count_der = der.items(der.expect(params, der.SEQUENCE))
+        salt, count = der.expect(salt_der, der.OCTET_STRING), _iterations(count_der)
+        size = PBE_SHA1_RC2[name]
+        key = pkcs12_kdf("sha1", password, salt, _KEY_ID, count, size)
+        iv = pkcs12_kdf("sha1", password, salt, _IV_ID, count, 8)
+        return _rc2_decrypt(key, iv, ciphertext)
     if name == PBES2:
         kdf, scheme = der.items(der.expect(params, der.SEQUENCE))
         kdf_oid, kdf_params = der.items(der.expect(kdf, der.SEQUENCE))

@@ -148,15 +148,15 @@ def _key(bag: _Bag, password: str) -> bytes:
 
 
 def _order_chain(leaf: x509.Certificate, others: list[x509.Certificate]) -> list[x509.Certificate]:
-    """The leaf, then each issuer found among `others`; left-overs keep their order."""
+    """The leaf, then its issuers found among `others` (as Java builds the chain)."""
     chain, rest = [leaf], list(others)
-    while rest:
+    while chain[-1].issuer != chain[-1].subject:
         issuer = next((c for c in rest if c.subject == chain[-1].issuer), None)
-        if issuer is None or chain[-1].issuer == chain[-1].subject:
+        if issuer is None:
             break
         chain.append(issuer)
         rest.remove(issuer)
-    return chain + rest
+    return chain
 
 
 def decode_pkcs12(data: bytes, options: StoreOptions) -> KeystoreContent:
@@ -213,7 +213,7 @@ def _decode(data: bytes, options: StoreOptions) -> KeystoreContent:
         if leaf is None:
             raise KeystoreError("the private key entry has no certificate")
         try:
-            key = key_from_der(_key(key_bags[0], options.key_password))
+            key = key_from_der(_key(key_bags[0], options.key_password), validate=False)
         except PkiError as exc:
             raise KeystoreError(f"unsupported private key in keystore: {exc}") from None
         alias = key_bags[0].friendly_name or "1"

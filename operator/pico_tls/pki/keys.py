@@ -73,10 +73,13 @@ def key_from_pem(data: bytes) -> PrivateKey:
     return _supported(loaded)
 
 
-def key_from_der(data: bytes) -> PrivateKey:
-    """Unencrypted PKCS#8 DER (as found inside keystores)."""
+def key_from_der(data: bytes, *, validate: bool = True) -> PrivateKey:
+    """Unencrypted PKCS#8 DER (as found inside keystores). `validate=False` skips the costly
+    RSA consistency check (~30 ms) for keys we wrote ourselves, read back from a keystore."""
     try:
-        loaded = serialization.load_der_private_key(data, password=None)
+        loaded = serialization.load_der_private_key(
+            data, password=None, unsafe_skip_rsa_key_validation=not validate
+        )
     except (ValueError, TypeError, UnsupportedAlgorithm):
         raise PkiError("not a readable DER private key") from None
     return _supported(loaded)
