@@ -12,13 +12,14 @@ SUBCOMMANDS = ("pico_tls.classic.command", "pico_tls.render", "pico_tls.devclust
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="pico-tls", description="TLS and client authentication for the pico RCP protocol")
+        prog="pico-tls", description="TLS and client authentication for the pico RCP protocol"
+    )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module in SUBCOMMANDS:
         try:
             importlib.import_module(module).add_parser(subparsers)
         except ModuleNotFoundError as err:
-            if err.name != module:
+            if err.name is None or not module.startswith(err.name):
                 raise
     return parser
 

@@ -8,6 +8,7 @@ Secret data).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections import Counter
@@ -82,18 +83,21 @@ class Kube:
             self.requests[method] += 1
         headers = {"Accept": "application/json", "Content-Type": content_type}
         _, url, headers, payload, _ = self._client.param_serialize(
-            method, path, query_params=list(query), header_params=headers, body=body,
+            method,
+            path,
+            query_params=list(query),
+            header_params=headers,
+            body=body,
             auth_settings=["BearerToken"],
         )
-        response = self._client.call_api(method, url, header_params=headers, body=payload,
-                                         _request_timeout=30)
+        response = self._client.call_api(
+            method, url, header_params=headers, body=payload, _request_timeout=30
+        )
         raw = response.read()
         if response.status >= 400:
             message = ""
-            try:
+            with contextlib.suppress(ValueError, AttributeError):
                 message = str(json.loads(raw).get("message", ""))
-            except (ValueError, AttributeError):
-                pass
             raise KubeError(method, path, response.status, str(response.reason), message)
         return json.loads(raw) if raw else None
 
@@ -106,7 +110,9 @@ class Kube:
             raise
         return result
 
-    def list_objects(self, kind: Kind, namespace: str, label_selector: str | None = None) -> list[dict[str, Any]]:
+    def list_objects(
+        self, kind: Kind, namespace: str, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
         query = [("labelSelector", label_selector)] if label_selector else []
         result = self._request("GET", kind.path(namespace), query=query)
         items: list[dict[str, Any]] = result.get("items") or []
@@ -125,11 +131,15 @@ class Kube:
         )
         return result
 
-    def patch_status(self, kind: Kind, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+    def patch_status(
+        self, kind: Kind, namespace: str, name: str, status: Mapping[str, Any]
+    ) -> None:
         try:
             self._request(
-                "PATCH", kind.path(namespace, name, "status"),
-                body={"status": dict(status)}, content_type="application/merge-patch+json",
+                "PATCH",
+                kind.path(namespace, name, "status"),
+                body={"status": dict(status)},
+                content_type="application/merge-patch+json",
             )
         except KubeError as err:
             if err.status != 404:  # deleted meanwhile: nothing to report on
@@ -161,17 +171,15 @@ class Kube:
             "source": {"component": FIELD_MANAGER},
             "reportingComponent": FIELD_MANAGER,
         }
-        try:
+        with contextlib.suppress(KubeError):  # Events are best effort
             self._request("POST", EVENT.path(meta["namespace"]), body=body)
-        except KubeError:
-            pass  # Events are best effort
 
 
 def _default_client() -> Any:
     from kubernetes import client, config
 
     try:
-        config.load_incluster_config()
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
     except config.ConfigException:
-        config.load_kube_config()
+        config.load_kube_config()  # type: ignore[no-untyped-call]
     return client.ApiClient()

@@ -1,4 +1,4 @@
-"""The desired state of one platform group: the Platform, its ExecutionContainers and DesktopClients.
+"""The desired state of one platform group: a Platform, its ExecutionContainers, DesktopClients.
 
 Pure: specs and resolved key material in, every manifest the operator writes out. Keystore
 bytes are encoded only on demand (`PlannedStore.encode`), because encoding salts differ on
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from pico_tls.builders import configmaps, names, properties, secrets, stores, workloads
+from pico_tls.builders import configmaps, names, properties, secret_manifests, stores, workloads
 from pico_tls.keystore import (
     KeystoreContent,
     StoreOptions,
@@ -63,14 +63,18 @@ class PlannedStore:
         return content_fingerprint(self.content, self.options)
 
     def data(self, keystore: bytes) -> dict[str, bytes | str]:
-        return secrets.keystore_secret_data(
-            self.options.format, keystore, self.identity, self.ca,
-            with_properties=self.with_properties, extra_certs=self.extra_certs,
+        return secret_manifests.keystore_secret_data(
+            self.options.format,
+            keystore,
+            self.identity,
+            self.ca,
+            with_properties=self.with_properties,
+            extra_certs=self.extra_certs,
         )
 
     def encode(self) -> dict[str, Any]:
         keystore = encode_keystore(self.content, self.options)
-        return secrets.keystore_secret(self.meta, self.data(keystore), self.fingerprint)
+        return secret_manifests.keystore_secret(self.meta, self.data(keystore), self.fingerprint)
 
 
 @dataclass(frozen=True)
@@ -84,8 +88,14 @@ class GroupPlan:
 
 def cert_request_platform(platform: PlatformSpec) -> CertRequest:
     name, ns = platform.name, platform.namespace
-    dns = [name, f"{name}.{ns}", f"{name}.{ns}.svc", f"{name}.{ns}.svc.cluster.local",
-           f"{name}-0.{names.headless_service(name)}.{ns}.svc", *platform.tls.hostnames]
+    dns = [
+        name,
+        f"{name}.{ns}",
+        f"{name}.{ns}.svc",
+        f"{name}.{ns}.svc.cluster.local",
+        f"{name}-0.{names.headless_service(name)}.{ns}.svc",
+        *platform.tls.hostnames,
+    ]
     return CertRequest(
         common_name=name,
         dns_names=tuple(dict.fromkeys(dns)),
@@ -160,11 +170,15 @@ def build_group(
     # Platform store: trust the CA or each container; pin every desktop.
     platform_hash_parts: list[str] = []
     if tls.enabled and platform_id is not None:
-        pinned = [] if (ca is not None or shared) else [
-            (c.spec.name, identities[identity_key("container", c.spec.name)].certificate)
-            for c in containers
-            if identity_key("container", c.spec.name) in identities
-        ]
+        pinned = (
+            []
+            if (ca is not None or shared)
+            else [
+                (c.spec.name, identities[identity_key("container", c.spec.name)].certificate)
+                for c in containers
+                if identity_key("container", c.spec.name) in identities
+            ]
+        )
         desktop_certs = [
             (d.spec.name, identities[identity_key("desktop", d.spec.name)].certificate)
             for d in desktops
@@ -179,8 +193,11 @@ def build_group(
             with_properties=True,
         )
         plan.stores.append(store)
-        plan.state_secrets.append(secrets.state_secret(
-            meta(names.state_secret(store.name), "platform", p.name, platform.body), platform_id))
+        plan.state_secrets.append(
+            secret_manifests.state_secret(
+                meta(names.state_secret(store.name), "platform", p.name, platform.body), platform_id
+            )
+        )
         platform_hash_parts.append(store.fingerprint)
     platform_props = properties.rcp_properties(
         keystore_path=keystore_path if tls.enabled else None,
@@ -189,24 +206,32 @@ def build_group(
         extra=p.properties,
     )
     cm = configmaps.properties_configmap(
-        meta(names.tls_secret(p.name), "platform", p.name, platform.body), platform_props)
+        meta(names.tls_secret(p.name), "platform", p.name, platform.body), platform_props
+    )
     plan.configmaps.append(workloads.with_applied_hash(cm))
     platform_hash = workloads.mounted_content_hash(
-        *platform_hash_parts, cm["data"][names.PROPERTIES_FILE])
+        *platform_hash_parts, cm["data"][names.PROPERTIES_FILE]
+    )
     plan.mounted_hashes[p.name] = platform_hash
-    plan.workloads.append(workloads.platform_statefulset(
-        p, meta(p.name, "platform", p.name, platform.body), platform_hash))
-    plan.workloads.extend(workloads.platform_services(
-        p,
-        meta(p.name, "platform", p.name, platform.body),
-        meta(names.headless_service(p.name), "platform", p.name, platform.body),
-    ))
+    plan.workloads.append(
+        workloads.platform_statefulset(
+            p, meta(p.name, "platform", p.name, platform.body), platform_hash
+        )
+    )
+    plan.workloads.extend(
+        workloads.platform_services(
+            p,
+            meta(p.name, "platform", p.name, platform.body),
+            meta(names.headless_service(p.name), "platform", p.name, platform.body),
+        )
+    )
 
     for member in containers:
         c: ContainerSpec = member.spec
         hash_parts: list[str] = []
-        own = identities.get(identity_key("platform" if shared else "container",
-                                          p.name if shared else c.name))
+        own = identities.get(
+            identity_key("platform" if shared else "container", p.name if shared else c.name)
+        )
         if tls.enabled and own is not None and platform_id is not None:
             alias = container_alias(c, p)
             store = PlannedStore(
@@ -219,9 +244,17 @@ def build_group(
             )
             plan.stores.append(store)
             if not shared:
-                plan.state_secrets.append(secrets.state_secret(
-                    meta(names.state_secret(store.name), "execution-container", c.name,
-                         member.body), own))
+                plan.state_secrets.append(
+                    secret_manifests.state_secret(
+                        meta(
+                            names.state_secret(store.name),
+                            "execution-container",
+                            c.name,
+                            member.body,
+                        ),
+                        own,
+                    )
+                )
             hash_parts.append(store.fingerprint)
         props = properties.rcp_properties(
             keystore_path=keystore_path if tls.enabled else None,
@@ -232,12 +265,18 @@ def build_group(
             extra=c.properties,
         )
         cm = configmaps.properties_configmap(
-            meta(names.tls_secret(c.name), "execution-container", c.name, member.body), props)
+            meta(names.tls_secret(c.name), "execution-container", c.name, member.body), props
+        )
         plan.configmaps.append(workloads.with_applied_hash(cm))
-        content_hash = workloads.mounted_content_hash(*hash_parts, cm["data"][names.PROPERTIES_FILE])
+        content_hash = workloads.mounted_content_hash(
+            *hash_parts, cm["data"][names.PROPERTIES_FILE]
+        )
         plan.mounted_hashes[c.name] = content_hash
-        plan.workloads.append(workloads.container_deployment(
-            c, p, meta(c.name, "execution-container", c.name, member.body), content_hash))
+        plan.workloads.append(
+            workloads.container_deployment(
+                c, p, meta(c.name, "execution-container", c.name, member.body), content_hash
+            )
+        )
 
     for member in desktops:
         d: DesktopSpec = member.spec
@@ -254,8 +293,11 @@ def build_group(
             extra_certs={"platform.crt": platform_id.certificate},
         )
         plan.stores.append(store)
-        plan.state_secrets.append(secrets.state_secret(
-            meta(names.state_secret(store.name), "desktop", d.name, member.body), own))
+        plan.state_secrets.append(
+            secret_manifests.state_secret(
+                meta(names.state_secret(store.name), "desktop", d.name, member.body), own
+            )
+        )
     return plan
 
 

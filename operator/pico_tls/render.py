@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from pico_tls.builders import names, secrets
+from pico_tls.builders import names, secret_manifests
 from pico_tls.material import Existing, Identity, resolve_identity
 from pico_tls.pki.certs import CertificateAuthority, create_ca
 from pico_tls.pki.keys import generate_key
@@ -63,31 +63,48 @@ def render_objects(docs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         platform = Member(body, parse_platform(body))
         p: PlatformSpec = platform.spec
         members = [Member(b, parse_container(b)) for b in by_kind.get("ExecutionContainer", [])]
-        containers = [m for m in members if (m.spec.platform, m.spec.namespace) == (p.name, p.namespace)]
+        containers = [
+            m for m in members if (m.spec.platform, m.spec.namespace) == (p.name, p.namespace)
+        ]
         members = [Member(b, parse_desktop(b)) for b in by_kind.get("DesktopClient", [])]
-        desktops = [m for m in members if (m.spec.platform, m.spec.namespace) == (p.name, p.namespace)]
+        desktops = [
+            m for m in members if (m.spec.platform, m.spec.namespace) == (p.name, p.namespace)
+        ]
         ca: CertificateAuthority | None = None
         if p.tls.enabled and uses_ca(p) and not p.tls.ca_secret_name:
-            ca = create_ca(f"{p.name}.{p.namespace} pico CA", generate_key(p.tls.key_algorithm),
-                           duration=timedelta(days=CA_DAYS))
-            meta = names.metadata(names.ca_secret(p.name), p.namespace,
-                                  names.labels(p.name, "platform", p.name), body)
-            out.append(secrets.ca_secret(meta, ca))
+            ca = create_ca(
+                f"{p.name}.{p.namespace} pico CA",
+                generate_key(p.tls.key_algorithm),
+                duration=timedelta(days=CA_DAYS),
+            )
+            meta = names.metadata(
+                names.ca_secret(p.name), p.namespace, names.labels(p.name, "platform", p.name), body
+            )
+            out.append(secret_manifests.ca_secret(meta, ca))
         elif p.tls.ca_secret_name:
             raise SpecError("render cannot read the CA Secret named by spec.tls.trust.caSecretRef")
         identities: dict[str, Identity] = {}
         if p.tls.enabled:
             identities[identity_key("platform", p.name)] = resolve_identity(
-                cert_request_platform(p), ca, Existing())[0]
+                cert_request_platform(p), ca, Existing()
+            )[0]
             if p.tls.keystore_mode is KeystoreMode.PER_CONTAINER:
                 for c in containers:
                     identities[identity_key("container", c.spec.name)] = resolve_identity(
-                        cert_request_container(c.spec, p), ca, Existing())[0]
+                        cert_request_container(c.spec, p), ca, Existing()
+                    )[0]
             for d in desktops:
                 identities[identity_key("desktop", d.spec.name)] = resolve_identity(
-                    cert_request_desktop(d.spec), None, Existing())[0]
-        plan = build_group(platform, containers, desktops, ca=ca, identities=identities,
-                           require_client_auth=p.tls.enabled and p.tls.require_client_auth)
+                    cert_request_desktop(d.spec), None, Existing()
+                )[0]
+        plan = build_group(
+            platform,
+            containers,
+            desktops,
+            ca=ca,
+            identities=identities,
+            require_client_auth=p.tls.enabled and p.tls.require_client_auth,
+        )
         out += plan.state_secrets + [s.encode() for s in plan.stores]
         out += plan.configmaps + plan.workloads
     return out
@@ -100,13 +117,34 @@ def redact(obj: dict[str, Any]) -> dict[str, Any]:
     return {**obj, "data": data}
 
 
+class _BlockDumper(yaml.SafeDumper):
+    """Writes multi-line strings (properties files) as readable literal blocks."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _str)
+
+
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "render", help="print the objects the operator would create, as one YAML stream")
-    parser.add_argument("-f", "--filename", action="append", required=True,
-                        help="a YAML file or a folder of them (repeatable)")
-    parser.add_argument("--include-secrets", action="store_true",
-                        help="print Secret data (private keys, passwords) instead of redacting it")
+        "render", help="print the objects the operator would create, as one YAML stream"
+    )
+    parser.add_argument(
+        "-f",
+        "--filename",
+        action="append",
+        required=True,
+        help="a YAML file or a folder of them (repeatable)",
+    )
+    parser.add_argument(
+        "--include-secrets",
+        action="store_true",
+        help="print Secret data (private keys, passwords) instead of redacting it",
+    )
     parser.set_defaults(run=run)
 
 
@@ -118,5 +156,5 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if not args.include_secrets:
         objects = [redact(o) for o in objects]
-    yaml.safe_dump_all(objects, sys.stdout, sort_keys=False)
+    yaml.dump_all(objects, sys.stdout, Dumper=_BlockDumper, sort_keys=False)
     return 0

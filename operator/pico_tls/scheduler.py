@@ -7,6 +7,7 @@ together cause one platform rollout); workers run the blocking reconcile in thre
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ class Scheduler:
     _running: set[Key] = field(default_factory=set)
     _failures: dict[Key, int] = field(default_factory=dict)
     _wake: asyncio.Event | None = None
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def enqueue(self, key: Key, delay: float | None = None) -> None:
         """Make `key` due after `delay` (default: the settle delay), keeping an earlier time."""
@@ -47,24 +49,29 @@ class Scheduler:
                 del self._due[key]
                 self._running.add(key)
                 await slots.acquire()
-                asyncio.create_task(self._run_one(key, slots))
+                task = asyncio.create_task(self._run_one(key, slots))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
             pending = [at for k, at in self._due.items() if k not in self._running]
             timeout = max(0.05, min(pending) - time.monotonic()) if pending else 5.0
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-            except TimeoutError:
-                pass
 
     async def _run_one(self, key: Key, slots: asyncio.Semaphore) -> None:
         try:
             again = await asyncio.to_thread(self.reconcile, *key)
             self._failures.pop(key, None)
-        except Exception as err:  # noqa: BLE001 - one group's failure must not stop the others
+        except Exception as err:  # one group's failure must not stop the others
             count = self._failures[key] = self._failures.get(key, 0) + 1
-            again = min(self.max_backoff, 2.0 ** count)
-            log.warning("reconcile of %s/%s failed (%s); retrying in %.0fs",
-                        key[0], key[1], type(err).__name__ + ": " + str(err)[:300], again)
+            again = min(self.max_backoff, 2.0**count)
+            log.warning(
+                "reconcile of %s/%s failed (%s); retrying in %.0fs",
+                key[0],
+                key[1],
+                type(err).__name__ + ": " + str(err)[:300],
+                again,
+            )
         finally:
             self._running.discard(key)
             slots.release()

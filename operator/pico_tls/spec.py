@@ -51,7 +51,13 @@ _KEYS = {
 _DEFAULT_KEY_SIZE = {"RSA": 2048, "ECDSA": 256}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _DURATION_UNITS = {
-    "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0,
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
 }
 
 
@@ -174,7 +180,9 @@ def _key_algorithm(section: Mapping[str, Any], field_path: str) -> KeyAlgorithm:
         return _KEYS[(algorithm, size)]
     except KeyError:
         allowed = ", ".join(str(s) for a, s in _KEYS if a == algorithm)
-        raise SpecError(f"{field_path}.size: {algorithm} keys can be {allowed}, not {size}") from None
+        raise SpecError(
+            f"{field_path}.size: {algorithm} keys can be {allowed}, not {size}"
+        ) from None
 
 
 def _store_format(section: Mapping[str, Any], field_path: str) -> StoreFormatSpec:

@@ -13,7 +13,10 @@ def _escape(text: str) -> str:
 def render(properties: Mapping[str, str], header: str) -> str:
     """Java `.properties` text, keys sorted so equal content gives equal text."""
     lines = [f"# {line}" for line in header.splitlines()]
-    lines += [f"{_escape(k).replace(' ', chr(92) + ' ')}={_escape(v)}" for k, v in sorted(properties.items())]
+    lines += [
+        f"{_escape(k).replace(' ', chr(92) + ' ')}={_escape(v)}"
+        for k, v in sorted(properties.items())
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -24,7 +24,9 @@ def decode_data(secret: Mapping[str, Any]) -> dict[str, bytes]:
     return {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
 
 
-def _secret(meta: dict[str, Any], data: Mapping[str, bytes | str], **annotations: str) -> dict[str, Any]:
+def _secret(
+    meta: dict[str, Any], data: Mapping[str, bytes | str], **annotations: str
+) -> dict[str, Any]:
     if annotations:
         meta = {**meta, "annotations": dict(annotations)}
     return {

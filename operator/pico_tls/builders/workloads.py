@@ -65,16 +65,20 @@ def _pod_template(
     mounts: list[dict[str, Any]] = [
         {"name": "pico-properties", "mountPath": names.PROPERTIES_MOUNT, "readOnly": True}
     ]
-    volumes: list[dict[str, Any]] = [
-        {"name": "pico-properties", "configMap": {"name": configmap}}
-    ]
+    volumes: list[dict[str, Any]] = [{"name": "pico-properties", "configMap": {"name": configmap}}]
     property_files = [f"{names.PROPERTIES_MOUNT}/{names.PROPERTIES_FILE}"]
     if tls_secret is not None:
-        for var, key in ((STORE_PASSWORD_ENV, names.STORE_PASSWORD_KEY),
-                         (KEY_PASSWORD_ENV, names.KEY_PASSWORD_KEY)):
-            env.append({"name": var, "valueFrom": {"secretKeyRef": {"name": tls_secret, "key": key}}})
+        for var, key in (
+            (STORE_PASSWORD_ENV, names.STORE_PASSWORD_KEY),
+            (KEY_PASSWORD_ENV, names.KEY_PASSWORD_KEY),
+        ):
+            env.append(
+                {"name": var, "valueFrom": {"secretKeyRef": {"name": tls_secret, "key": key}}}
+            )
         mounts.append({"name": "pico-tls", "mountPath": mount_path, "readOnly": True})
-        volumes.append({"name": "pico-tls", "secret": {"secretName": tls_secret, "defaultMode": 0o440}})
+        volumes.append(
+            {"name": "pico-tls", "secret": {"secretName": tls_secret, "defaultMode": 0o440}}
+        )
         property_files.append(f"{mount_path}/{names.SECRET_PROPERTIES_FILE}")
     env.append({"name": "PICO_PROPERTIES_FILES", "value": ":".join(property_files)})
     container: dict[str, Any] = {
@@ -96,8 +100,11 @@ def _pod_template(
         "containers": [container],
         "volumes": volumes + [dict(v) for v in pod.volumes],
     }
-    for key, value in (("nodeSelector", pod.node_selector), ("affinity", pod.affinity),
-                       ("securityContext", pod.pod_security_context)):
+    for key, value in (
+        ("nodeSelector", pod.node_selector),
+        ("affinity", pod.affinity),
+        ("securityContext", pod.pod_security_context),
+    ):
         if value:
             spec[key] = dict(value)
     if pod.tolerations:
@@ -132,19 +139,21 @@ def platform_statefulset(
         probe_port="rcp",
         content_hash=content_hash,
     )
-    return with_applied_hash({
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": meta,
-        "spec": {
-            "replicas": 1,
-            "serviceName": names.headless_service(platform.name),
-            "selector": {"matchLabels": selector},
-            "podManagementPolicy": "OrderedReady",
-            "updateStrategy": {"type": "RollingUpdate"},
-            "template": template,
-        },
-    })
+    return with_applied_hash(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": meta,
+            "spec": {
+                "replicas": 1,
+                "serviceName": names.headless_service(platform.name),
+                "selector": {"matchLabels": selector},
+                "podManagementPolicy": "OrderedReady",
+                "updateStrategy": {"type": "RollingUpdate"},
+                "template": template,
+            },
+        }
+    )
 
 
 def platform_services(
@@ -195,15 +204,19 @@ def container_deployment(
         probe_port="web",
         content_hash=content_hash,
     )
-    return with_applied_hash({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": meta,
-        "spec": {
-            "replicas": container.replicas,
-            "selector": {"matchLabels": selector},
-            "strategy": {"type": "RollingUpdate",
-                         "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "template": template,
-        },
-    })
+    return with_applied_hash(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": meta,
+            "spec": {
+                "replicas": container.replicas,
+                "selector": {"matchLabels": selector},
+                "strategy": {
+                    "type": "RollingUpdate",
+                    "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+                },
+                "template": template,
+            },
+        }
+    )

@@ -46,8 +46,9 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.server_timeout = 300
     kube = Kube()
     reconciler = GroupReconciler(kube, resync_seconds=config.resync_seconds)
-    scheduler = Scheduler(reconciler_entry(reconciler, kube, config), config.settle_seconds,
-                          config.workers)
+    scheduler = Scheduler(
+        reconciler_entry(reconciler, kube, config), config.settle_seconds, config.workers
+    )
     _state.update(scheduler=scheduler, kube=kube)
     _state["task"] = asyncio.create_task(scheduler.run())
 
@@ -73,13 +74,13 @@ async def cleanup(**_: Any) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, "platforms")
-def platform_changed(name: str, namespace: str, **_: Any) -> None:
+def platform_changed(name: str, namespace: str | None, **_: Any) -> None:
     _enqueue(namespace, name)
 
 
 @kopf.on.event(GROUP, VERSION, "executioncontainers")
 @kopf.on.event(GROUP, VERSION, "desktopclients")
-def member_changed(spec: kopf.Spec, namespace: str, **_: Any) -> None:
+def member_changed(spec: kopf.Spec, namespace: str | None, **_: Any) -> None:
     _enqueue(namespace, (spec.get("platformRef") or {}).get("name"))
 
 
@@ -87,5 +88,5 @@ def member_changed(spec: kopf.Spec, namespace: str, **_: Any) -> None:
 @kopf.on.event("v1", "configmaps", labels=OWNED)
 @kopf.on.event("apps", "v1", "statefulsets", labels=OWNED)
 @kopf.on.event("apps", "v1", "deployments", labels=OWNED)
-def owned_changed(labels: kopf.Labels, namespace: str, **_: Any) -> None:
+def owned_changed(labels: kopf.Labels, namespace: str | None, **_: Any) -> None:
     _enqueue(namespace, labels.get(PLATFORM_LABEL))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pico_tls.builders import names, secrets
+from pico_tls.builders import names, secret_manifests
 from pico_tls.keystore import KeystoreError, content_fingerprint, decode_keystore
 from pico_tls.kube import (
     CONFIGMAP,
@@ -108,8 +108,9 @@ def rolled_out(workload: Mapping[str, Any] | None) -> bool:
     updated = status.get("updatedReplicas", 0) == replicas
     ready = status.get("readyReplicas", 0) == replicas
     if workload["kind"] == "StatefulSet":
-        return updated and ready and status.get("currentRevision") == status.get("updateRevision")
-    return updated and ready and status.get("replicas", 0) == replicas
+        same_revision = status.get("currentRevision") == status.get("updateRevision")
+        return bool(updated and ready and same_revision)
+    return bool(updated and ready and status.get("replicas", 0) == replicas)
 
 
 class GroupReconciler:
@@ -126,8 +127,13 @@ class GroupReconciler:
         desktops_all = self._members(DESKTOP, namespace, platform_name)
         if body is None or body["metadata"].get("deletionTimestamp"):
             for member in containers_all + desktops_all:
-                self._member_status(member, None, ready=False, reason="PlatformNotFound",
-                                    message=f"Platform {platform_name} does not exist")
+                self._member_status(
+                    member,
+                    None,
+                    ready=False,
+                    reason="PlatformNotFound",
+                    message=f"Platform {platform_name} does not exist",
+                )
             return Outcome(writes=run.writes)
         try:
             platform = Member(body, parse_platform(body))
@@ -148,7 +154,8 @@ class GroupReconciler:
 
     def _members(self, kind: Kind, namespace: str, platform_name: str) -> list[dict[str, Any]]:
         return [
-            item for item in self.kube.list_objects(kind, namespace)
+            item
+            for item in self.kube.list_objects(kind, namespace)
             if (item.get("spec") or {}).get("platformRef", {}).get("name") == platform_name
             and not item["metadata"].get("deletionTimestamp")
         ]
@@ -168,18 +175,21 @@ class GroupReconciler:
         known = [c for c in old.get("conditions") or [] if c.get("type") == "Ready"]
         if not known or known[0].get("message") != message:
             self.kube.event(body, "Warning", "InvalidSpec", message)
-        self._patch_status(body, {
-            "observedGeneration": body["metadata"].get("generation"),
-            "conditions": merge_conditions(
-                old.get("conditions") or [],
-                [Condition("Ready", False, "InvalidSpec", message)],
-                body["metadata"].get("generation"),
-            ),
-        })
+        self._patch_status(
+            body,
+            {
+                "observedGeneration": body["metadata"].get("generation"),
+                "conditions": merge_conditions(
+                    old.get("conditions") or [],
+                    [Condition("Ready", False, "InvalidSpec", message)],
+                    body["metadata"].get("generation"),
+                ),
+            },
+        )
 
     def _secret_data(self, name: str, secrets_by_name: Mapping[str, Any]) -> dict[str, bytes]:
         obj = secrets_by_name.get(name)
-        return secrets.decode_data(obj) if obj is not None else {}
+        return secret_manifests.decode_data(obj) if obj is not None else {}
 
     # -- planning --------------------------------------------------------------------------
 
@@ -200,15 +210,23 @@ class GroupReconciler:
             self._workloads.update(_by_name(self.kube.list_objects(kind, run.namespace, selector)))
 
         ca = self._ca(run, platform) if p.tls.enabled and uses_ca(p) else None
-        identities = self._identities(run, platform, containers, desktops, ca) if p.tls.enabled else {}
+        identities = (
+            self._identities(run, platform, containers, desktops, ca) if p.tls.enabled else {}
+        )
 
         status = platform.body.get("status") or {}
         old_auth = status.get("clientAuth") or {}
         desired = p.tls.enabled and p.tls.require_client_auth
         effective = old_auth.get("effective")
         current_flag = bool(effective) if effective is not None else desired
-        probe = build_group(platform, containers, desktops, ca=ca, identities=identities,
-                            require_client_auth=current_flag)
+        probe = build_group(
+            platform,
+            containers,
+            desktops,
+            ca=ca,
+            identities=identities,
+            require_client_auth=current_flag,
+        )
         material_settled = all(
             _template_hash(self._workloads.get(name)) == digest
             for name, digest in probe.mounted_hashes.items()
@@ -223,8 +241,14 @@ class GroupReconciler:
         )
         if state.effective == current_flag:
             return probe, state
-        plan = build_group(platform, containers, desktops, ca=ca, identities=identities,
-                           require_client_auth=state.effective)
+        plan = build_group(
+            platform,
+            containers,
+            desktops,
+            ca=ca,
+            identities=identities,
+            require_client_auth=state.effective,
+        )
         return plan, state
 
     def _ca(self, run: _Pass, platform: Member) -> CertificateAuthority:
@@ -232,32 +256,45 @@ class GroupReconciler:
         if p.tls.ca_secret_name:
             user_secret = self.kube.get(SECRET, run.namespace, p.tls.ca_secret_name)
             if user_secret is None:
-                self._keystore_problem(platform, "CASecretNotFound",
-                                       f"CA Secret {p.tls.ca_secret_name} not found")
+                self._keystore_problem(
+                    platform, "CASecretNotFound", f"CA Secret {p.tls.ca_secret_name} not found"
+                )
             try:
-                return existing.ca_from(secrets.decode_data(user_secret or {}))
+                return existing.ca_from(secret_manifests.decode_data(user_secret or {}))
             except PkiError as err:
-                self._keystore_problem(platform, "CAInvalid",
-                                       f"CA Secret {p.tls.ca_secret_name}: {err}")
+                self._keystore_problem(
+                    platform, "CAInvalid", f"CA Secret {p.tls.ca_secret_name}: {err}"
+                )
         name = names.ca_secret(p.name)
         current = self._secrets.get(name)
         if current is not None:
             try:
-                return existing.ca_from(secrets.decode_data(current))
+                return existing.ca_from(secret_manifests.decode_data(current))
             except PkiError as err:
                 # Never replace a CA key silently: the user must delete the Secret on purpose.
-                self._keystore_problem(platform, "CAInvalid",
-                                       f"Secret {name} is unreadable ({err}); delete it to "
-                                       "let the operator create a new CA")
-        ca = create_ca(f"{p.name}.{p.namespace} pico CA", generate_key(p.tls.key_algorithm),
-                       duration=CA_DURATION, now=run.now)
-        meta = names.metadata(name, run.namespace,
-                              names.labels(p.name, "platform", p.name), platform.body)
-        self._secrets[name] = self.kube.apply(secrets.ca_secret(meta, ca))
+                self._keystore_problem(
+                    platform,
+                    "CAInvalid",
+                    f"Secret {name} is unreadable ({err}); delete it to "
+                    "let the operator create a new CA",
+                )
+        ca = create_ca(
+            f"{p.name}.{p.namespace} pico CA",
+            generate_key(p.tls.key_algorithm),
+            duration=CA_DURATION,
+            now=run.now,
+        )
+        meta = names.metadata(
+            name, run.namespace, names.labels(p.name, "platform", p.name), platform.body
+        )
+        self._secrets[name] = self.kube.apply(secret_manifests.ca_secret(meta, ca))
         run.writes += 1
-        self.kube.event(platform.body, "Normal", "CACreated",
-                        f"Created the CA in Secret {name}; fingerprint "
-                        f"{sha256_fingerprint(ca.certificate)}")
+        self.kube.event(
+            platform.body,
+            "Normal",
+            "CACreated",
+            f"Created the CA in Secret {name}; fingerprint {sha256_fingerprint(ca.certificate)}",
+        )
         return ca
 
     def _keystore_problem(self, platform: Member, reason: str, message: str) -> None:
@@ -266,37 +303,52 @@ class GroupReconciler:
         known = {c.get("type"): c for c in old.get("conditions") or []}
         if (known.get("KeystoreReady") or {}).get("message") != message:
             self.kube.event(body, "Warning", reason, message)
-        self._patch_status(body, {
-            "observedGeneration": body["metadata"].get("generation"),
-            "conditions": merge_conditions(
-                old.get("conditions") or [],
-                [Condition("Ready", False, reason, message),
-                 Condition("KeystoreReady", False, reason, message)],
-                body["metadata"].get("generation"),
-            ),
-        })
+        self._patch_status(
+            body,
+            {
+                "observedGeneration": body["metadata"].get("generation"),
+                "conditions": merge_conditions(
+                    old.get("conditions") or [],
+                    [
+                        Condition("Ready", False, reason, message),
+                        Condition("KeystoreReady", False, reason, message),
+                    ],
+                    body["metadata"].get("generation"),
+                ),
+            },
+        )
         raise GroupConfigError(message)
 
-    def _user_passwords(self, run: _Pass, owner: Member, secret_name: str | None,
-                        platform: Member) -> Passwords | None:
+    def _user_passwords(
+        self, run: _Pass, owner: Member, secret_name: str | None, platform: Member
+    ) -> Passwords | None:
         if not secret_name:
             return None
         obj = self.kube.get(SECRET, run.namespace, secret_name)
-        found = existing.passwords_from(secrets.decode_data(obj)) if obj else None
+        found = existing.passwords_from(secret_manifests.decode_data(obj)) if obj else None
         if found is None:
-            message = (f"password Secret {secret_name} not found or has no "
-                       f"{names.STORE_PASSWORD_KEY} key")
+            message = (
+                f"password Secret {secret_name} not found or has no {names.STORE_PASSWORD_KEY} key"
+            )
             if owner is platform:
                 self._keystore_problem(platform, "PasswordSecretInvalid", message)
             raise SpecError(message)
         return found
 
-    def _identity(self, run: _Pass, owner: Member, mounted: str, request: Any,
-                  issuer: CertificateAuthority | None, passwords: Passwords | None) -> Identity:
+    def _identity(
+        self,
+        run: _Pass,
+        owner: Member,
+        mounted: str,
+        request: Any,
+        issuer: CertificateAuthority | None,
+        passwords: Passwords | None,
+    ) -> Identity:
         state = existing.from_state(self._secret_data(names.state_secret(mounted), self._secrets))
         if state.key is None:
             state = existing.merged(
-                state, existing.from_keystore_secret(self._secret_data(mounted, self._secrets)))
+                state, existing.from_keystore_secret(self._secret_data(mounted, self._secrets))
+            )
         identity, notes = resolve_identity(request, issuer, state, passwords=passwords, now=run.now)
         for note in notes:
             self.kube.event(owner.body, "Normal", "KeyMaterial", f"{mounted}: {note}")
@@ -315,12 +367,18 @@ class GroupReconciler:
         out = {}
         platform_pw = self._user_passwords(run, platform, p.tls.password_secret_name, platform)
         out[identity_key("platform", p.name)] = self._identity(
-            run, platform, names.tls_secret(p.name), cert_request_platform(p), ca, platform_pw)
+            run, platform, names.tls_secret(p.name), cert_request_platform(p), ca, platform_pw
+        )
         if p.tls.keystore_mode is KeystoreMode.PER_CONTAINER:
             for c in containers:
                 out[identity_key("container", c.spec.name)] = self._identity(
-                    run, c, names.tls_secret(c.spec.name), cert_request_container(c.spec, p),
-                    ca, platform_pw)
+                    run,
+                    c,
+                    names.tls_secret(c.spec.name),
+                    cert_request_container(c.spec, p),
+                    ca,
+                    platform_pw,
+                )
         for d in list(desktops):
             try:
                 pw = self._user_passwords(run, d, d.spec.password_secret_name, platform)
@@ -330,7 +388,8 @@ class GroupReconciler:
                 continue
             # Desktops are always self-signed and pinned, so deleting one revokes it.
             out[identity_key("desktop", d.spec.name)] = self._identity(
-                run, d, names.desktop_secret(d.spec.name), cert_request_desktop(d.spec), None, pw)
+                run, d, names.desktop_secret(d.spec.name), cert_request_desktop(d.spec), None, pw
+            )
         return out
 
     # -- writing ---------------------------------------------------------------------------
@@ -342,9 +401,16 @@ class GroupReconciler:
     def _store_matches(self, store: PlannedStore, current: Mapping[str, Any] | None) -> bool:
         if current is None:
             return False
-        data = secrets.decode_data(current)
-        blob_key = next((k for k in data if k.startswith("keystore.") and
-                         k not in (names.STORE_PASSWORD_KEY, names.KEY_PASSWORD_KEY)), None)
+        data = secret_manifests.decode_data(current)
+        blob_key = next(
+            (
+                k
+                for k in data
+                if k.startswith("keystore.")
+                and k not in (names.STORE_PASSWORD_KEY, names.KEY_PASSWORD_KEY)
+            ),
+            None,
+        )
         if blob_key is None:
             return False
         expected = store.data(b"")
@@ -376,7 +442,8 @@ class GroupReconciler:
             if current is None:
                 reason, verb = "SecretCreated", "wrote"
             elif (current.get("metadata", {}).get("annotations") or {}).get(
-                    names.CONTENT_FINGERPRINT) == store.fingerprint:
+                names.CONTENT_FINGERPRINT
+            ) == store.fingerprint:
                 reason, verb = "SecretRestored", "restored (it had been edited)"
             else:
                 reason, verb = "KeystoreUpdated", "updated"
@@ -395,18 +462,26 @@ class GroupReconciler:
             if before is not None and _template_hash(before) != _template_hash(after):
                 owner = self._owner_body(manifest["metadata"])
                 if owner is not None:
-                    self.kube.event(owner, "Normal", "RollingPods",
-                                    f"{manifest['kind']} {name}: mounted TLS content changed")
+                    self.kube.event(
+                        owner,
+                        "Normal",
+                        "RollingPods",
+                        f"{manifest['kind']} {name}: mounted TLS content changed",
+                    )
             workloads[name] = after
         return workloads
 
-    def _apply_if_changed(self, run: _Pass, manifest: dict[str, Any],
-                          cache: dict[str, Mapping[str, Any]]) -> Mapping[str, Any]:
+    def _apply_if_changed(
+        self, run: _Pass, manifest: dict[str, Any], cache: dict[str, Mapping[str, Any]]
+    ) -> Mapping[str, Any]:
         name = manifest["metadata"]["name"]
         current = cache.get(name)
         wanted = manifest["metadata"]["annotations"][names.APPLIED_HASH]
-        if current is not None and current.get("kind") == manifest["kind"] and (
-                (current["metadata"].get("annotations") or {}).get(names.APPLIED_HASH) == wanted):
+        if (
+            current is not None
+            and current.get("kind") == manifest["kind"]
+            and ((current["metadata"].get("annotations") or {}).get(names.APPLIED_HASH) == wanted)
+        ):
             return current
         cache[name] = self._apply(run, manifest)
         return cache[name]
@@ -416,30 +491,42 @@ class GroupReconciler:
         if not refs:
             return None
         ref = refs[0]
-        return {"apiVersion": ref["apiVersion"], "kind": ref["kind"],
-                "metadata": {"name": ref["name"], "namespace": meta["namespace"],
-                             "uid": ref["uid"]}}
+        return {
+            "apiVersion": ref["apiVersion"],
+            "kind": ref["kind"],
+            "metadata": {"name": ref["name"], "namespace": meta["namespace"], "uid": ref["uid"]},
+        }
 
     # -- status ----------------------------------------------------------------------------
 
     def _patch_status(self, body: Mapping[str, Any], status: Mapping[str, Any]) -> None:
         if not status_changed(body.get("status") or {}, status):
             return
-        kind = {"Platform": PLATFORM, "ExecutionContainer": CONTAINER,
-                "DesktopClient": DESKTOP}[body["kind"]]
+        kind = {"Platform": PLATFORM, "ExecutionContainer": CONTAINER, "DesktopClient": DESKTOP}[
+            body["kind"]
+        ]
         meta = body["metadata"]
         self.kube.patch_status(kind, meta["namespace"], meta["name"], status)
 
-    def _member_status(self, body: Mapping[str, Any], identity: Identity | None, *, ready: bool,
-                       reason: str, message: str, ca: CertificateAuthority | None = None,
-                       renew_before: timedelta | None = None) -> None:
+    def _member_status(
+        self,
+        body: Mapping[str, Any],
+        identity: Identity | None,
+        *,
+        ready: bool,
+        reason: str,
+        message: str,
+        ca: CertificateAuthority | None = None,
+        renew_before: timedelta | None = None,
+    ) -> None:
         old = body.get("status") or {}
         generation = body["metadata"].get("generation")
         conditions = [Condition("Ready", ready, reason, message)]
         status: dict[str, Any] = {"observedGeneration": generation}
         if identity is not None:
-            conditions.append(Condition("KeystoreReady", True, "KeystoreWritten",
-                                        "Keystore Secret is up to date"))
+            conditions.append(
+                Condition("KeystoreReady", True, "KeystoreWritten", "Keystore Secret is up to date")
+            )
             status["notAfter"] = _iso(identity.not_after)
             if renew_before is not None:
                 status["renewalTime"] = _iso(renewal_time(identity.certificate, renew_before))
@@ -465,8 +552,12 @@ class GroupReconciler:
         old = body.get("status") or {}
         old_phase = (old.get("clientAuth") or {}).get("phase")
         if old_phase is not None and old_phase != state.phase.value:
-            self.kube.event(body, "Normal", "ClientAuth",
-                            f"Required client authentication: {old_phase} -> {state.phase.value}")
+            self.kube.event(
+                body,
+                "Normal",
+                "ClientAuth",
+                f"Required client authentication: {old_phase} -> {state.phase.value}",
+            )
         stores = {s.name: s for s in plan.stores}
         platform_store = stores.get(names.tls_secret(p.name))
         ca = platform_store.ca if platform_store else None
@@ -476,17 +567,32 @@ class GroupReconciler:
         ready = keystore_ok and settled and not transitional
         generation = body["metadata"].get("generation")
         conditions = [
-            Condition("Ready", ready, "Ready" if ready else "RollingOut",
-                      "All workloads run their current TLS configuration" if ready else
-                      "Waiting for workloads to roll out"),
-            Condition("KeystoreReady", keystore_ok,
-                      "KeystoreWritten" if keystore_ok else "TLSDisabled",
-                      "Keystore Secrets are up to date" if keystore_ok else "TLS is disabled"),
-            Condition("ClientAuthEnforced", state.phase is Phase.ENFORCED, state.phase.value,
-                      _phase_message(state.phase)),
-            Condition("Progressing", progressing, state.phase.value if transitional else
-                      ("RollingOut" if not settled else "Stable"),
-                      "Rolling out changed TLS content" if progressing else "Nothing to roll"),
+            Condition(
+                "Ready",
+                ready,
+                "Ready" if ready else "RollingOut",
+                "All workloads run their current TLS configuration"
+                if ready
+                else "Waiting for workloads to roll out",
+            ),
+            Condition(
+                "KeystoreReady",
+                keystore_ok,
+                "KeystoreWritten" if keystore_ok else "TLSDisabled",
+                "Keystore Secrets are up to date" if keystore_ok else "TLS is disabled",
+            ),
+            Condition(
+                "ClientAuthEnforced",
+                state.phase is Phase.ENFORCED,
+                state.phase.value,
+                _phase_message(state.phase),
+            ),
+            Condition(
+                "Progressing",
+                progressing,
+                state.phase.value if transitional else ("RollingOut" if not settled else "Stable"),
+                "Rolling out changed TLS content" if progressing else "Nothing to roll",
+            ),
         ]
         status: dict[str, Any] = {
             "observedGeneration": generation,
@@ -508,21 +614,33 @@ class GroupReconciler:
             store = stores.get(names.tls_secret(name))
             ok = rolled_out(workloads.get(name))
             self._member_status(
-                member.body, store.identity if store else None, ready=ok,
+                member.body,
+                store.identity if store else None,
+                ready=ok,
                 reason="Ready" if ok else "RollingOut",
-                message="Deployment runs its current TLS configuration" if ok
+                message="Deployment runs its current TLS configuration"
+                if ok
                 else "Waiting for the Deployment to roll out",
-                ca=ca, renew_before=p.tls.renew_before)
+                ca=ca,
+                renew_before=p.tls.renew_before,
+            )
         platform_rolled = rolled_out(workloads.get(p.name))
         for member in desktops:
             store = stores.get(names.desktop_secret(member.spec.name))
             self._member_status(
-                member.body, store.identity if store else None, ready=platform_rolled,
+                member.body,
+                store.identity if store else None,
+                ready=platform_rolled,
                 reason="Trusted" if platform_rolled else "PlatformRollingOut",
-                message=(f"Secret {names.desktop_secret(member.spec.name)} holds the key; "
-                         "the platform trusts it") if platform_rolled
+                message=(
+                    f"Secret {names.desktop_secret(member.spec.name)} holds the key; "
+                    "the platform trusts it"
+                )
+                if platform_rolled
                 else "Waiting for the platform to roll out with the new trust",
-                ca=ca, renew_before=cert_request_desktop(member.spec).renew_before)
+                ca=ca,
+                renew_before=cert_request_desktop(member.spec).renew_before,
+            )
 
         if progressing:
             return Outcome(requeue_after=ROLLOUT_POLL_SECONDS, writes=run.writes)

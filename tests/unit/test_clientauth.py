@@ -1,0 +1,37 @@
+"""The order of switching required client authentication on and off."""
+
+import pytest
+
+from pico_tls.reconcile.clientauth import Phase, next_state
+
+
+@pytest.mark.parametrize(
+    ("desired", "effective", "exist", "settled", "rolled", "expect_flag", "expect_phase"),
+    [
+        # A new platform starts directly in the desired state: nothing runs yet.
+        (True, None, False, False, False, True, Phase.ENFORCING),
+        (False, None, False, False, False, False, Phase.RELAXING),
+        # Turning on: trust first, the flag only once everything rolled out.
+        (True, False, True, False, False, False, Phase.PREPARING_TRUST),
+        (True, False, True, True, False, False, Phase.PREPARING_TRUST),
+        (True, False, True, False, True, False, Phase.PREPARING_TRUST),
+        (True, False, True, True, True, True, Phase.ENFORCING),
+        (True, True, True, True, False, True, Phase.ENFORCING),
+        (True, True, True, True, True, True, Phase.ENFORCED),
+        # Turning off: the flag goes first, whatever is rolling.
+        (False, True, True, False, False, False, Phase.RELAXING),
+        (False, False, True, True, False, False, Phase.RELAXING),
+        (False, False, True, True, True, False, Phase.DISABLED),
+    ],
+)
+def test_next_state(desired, effective, exist, settled, rolled, expect_flag, expect_phase):
+    state = next_state(
+        desired, effective, workloads_exist=exist, material_settled=settled, rolled_out=rolled
+    )
+    assert (state.effective, state.phase) == (expect_flag, expect_phase)
+    assert state.desired is desired
+
+
+def test_status_shape():
+    state = next_state(True, True, workloads_exist=True, material_settled=True, rolled_out=True)
+    assert state.as_status() == {"desired": True, "effective": True, "phase": "Enforced"}
