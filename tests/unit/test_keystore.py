@@ -39,7 +39,7 @@ from pico_tls.pki import (
 )
 
 YEAR = timedelta(days=365)
-STORE_PW = "store-Pässword-1"
+STORE_PW = "store-Password-1"
 KEY_PW = "key-password-2"
 
 # (format, profile): the profile only matters for PKCS12
@@ -241,6 +241,15 @@ def test_tampered_and_foreign_data(
     other = StoreFormat.JKS if fmt is StoreFormat.PKCS12 else StoreFormat.PKCS12
     with pytest.raises(KeystoreError, match=f"expected {fmt.value}"):
         decode_keystore(encode_keystore(content, replace(options, format=other)), options)
+
+
+def test_non_ascii_passwords_only_for_jks(ca: CertificateAuthority) -> None:
+    content = content_for(ca, generate_key(KeyAlgorithm.EC_P256), peers=0)
+    jks = StoreOptions(StoreFormat.JKS, "störe-€", "kéy")
+    assert_same(decode_keystore(encode_keystore(content, jks), jks), content)
+    with pytest.raises(KeystoreError, match="ASCII") as info:
+        encode_keystore(content, replace(jks, format=StoreFormat.PKCS12))
+    assert "störe" not in str(info.value)
 
 
 def test_empty_passwords_are_rejected(ca: CertificateAuthority) -> None:

@@ -13,10 +13,17 @@ def _check_passwords(options: StoreOptions) -> None:
         raise KeystoreError("keystore and key passwords must not be empty")
 
 
+def _check_pkcs12_passwords(options: StoreOptions) -> None:
+    # Java's PKCS12 PBE keys refuse them ("Password is not ASCII"); JKS has no such limit.
+    if not (options.store_password.isascii() and options.key_password.isascii()):
+        raise KeystoreError("PKCS12 passwords must be ASCII: Java cannot read them otherwise")
+
+
 def encode_keystore(content: KeystoreContent, options: StoreOptions) -> bytes:
     _check_passwords(options)
     if options.format is StoreFormat.JKS:
         return encode_jks(content, options)
+    _check_pkcs12_passwords(options)
     return encode_pkcs12(content, options)
 
 
