@@ -56,8 +56,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
 def reconciler_entry(reconciler: GroupReconciler, kube: Kube, config: Settings) -> Any:
     def run(namespace: str, platform: str) -> float | None:
         outcome = reconciler.reconcile(namespace, platform)
-        if outcome.writes:
-            log.info("platform %s/%s: %d writes", namespace, platform, outcome.writes)
+        log.info("reconciled platform %s/%s: %d writes", namespace, platform, outcome.writes)
         if config.stats_file:
             with open(config.stats_file, "w") as out:
                 json.dump({"requests": dict(kube.requests)}, out)
