@@ -142,22 +142,16 @@ def test_fingerprint_changes_with_every_input(ca: CertificateAuthority) -> None:
     content = content_for(ca, key, peers=1)
     options = StoreOptions(StoreFormat.PKCS12, STORE_PW, KEY_PW)
     assert content.key_entry is not None
-    other_peer = self_signed_certificate(
-        generate_key(KeyAlgorithm.EC_P256), common_name="x", duration=YEAR
-    )
+    other_key = generate_key(KeyAlgorithm.EC_P256)
+    other_peer = self_signed_certificate(other_key, common_name="x", duration=YEAR)
     variants = [
         (content, replace(options, store_password="other")),
         (content, replace(options, key_password="other")),
         (content, replace(options, profile=Pkcs12Profile.MODERN_AES)),
         (content, replace(options, format=StoreFormat.JKS)),
         (replace(content, key_entry=replace(content.key_entry, alias="renamed")), options),
-        (
-            replace(
-                content,
-                key_entry=replace(content.key_entry, key=generate_key(KeyAlgorithm.EC_P256)),
-            ),
-            options,
-        ),
+        (replace(content, key_entry=content_for(ca, key, peers=0).key_entry), options),  # new cert
+        (replace(content, key_entry=content_for(ca, other_key, peers=0).key_entry), options),
         (
             replace(
                 content, key_entry=replace(content.key_entry, chain=content.key_entry.chain[:1])
@@ -201,9 +195,11 @@ def test_bad_aliases_are_rejected(
         replace(content, trusted=tuple((a, ca.certificate) for a, _ in trusted))
 
 
-def test_key_entry_needs_a_certificate() -> None:
+def test_key_entry_needs_its_certificate(ca: CertificateAuthority) -> None:
     with pytest.raises(KeystoreError, match="no certificate"):
         KeyEntry("a", generate_key(KeyAlgorithm.EC_P256), ())
+    with pytest.raises(KeystoreError, match="does not match"):
+        KeyEntry("a", generate_key(KeyAlgorithm.EC_P256), (ca.certificate,))
 
 
 @pytest.mark.parametrize(("fmt", "profile"), FORMATS, ids=FORMAT_IDS)

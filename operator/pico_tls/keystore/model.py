@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from cryptography import x509
 
-from pico_tls.pki import PrivateKey
+from pico_tls.pki import PrivateKey, certificate_matches_key
 
 
 class KeystoreError(ValueError):
@@ -40,6 +40,8 @@ class KeyEntry:
         object.__setattr__(self, "chain", tuple(self.chain))
         if not self.chain:
             raise KeystoreError(f"key entry {self.alias!r} has no certificate")
+        if not certificate_matches_key(self.chain[0], self.key):
+            raise KeystoreError(f"key entry {self.alias!r}: the key does not match its certificate")
 
 
 @dataclass(frozen=True)
