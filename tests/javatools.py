@@ -335,13 +335,16 @@ class TlsServer:
                 started = True
                 self._lines.put(line)
                 continue
-            _debug(f"[server] {line}")
-            if line.startswith(("ACCEPT ", "REJECT ")):
-                with self._cond:
-                    self.events.append(ServerEvent(line.startswith("ACCEPT"), line[7:]))
-                    self._cond.notify_all()
+            self._event_line(line)
         if not started:
             self._lines.put(None)
+
+    def _event_line(self, line: str) -> None:
+        _debug(f"[server {self.alias}@{self.port}] {line}")
+        if line.startswith(("ACCEPT ", "REJECT ")):
+            with self._cond:
+                self.events.append(ServerEvent(line.startswith("ACCEPT"), line[7:]))
+                self._cond.notify_all()
 
     def _read_stderr(self) -> None:
         assert self._proc is not None and self._proc.stderr is not None
@@ -483,8 +486,26 @@ def tls_handshake_batch(
 
 
 @contextlib.contextmanager
-def start_servers(servers: Sequence[TlsServer]) -> Iterator[list[TlsServer]]:
-    """Start several servers in parallel (JVM starts overlap); stop them all on exit."""
+def start_servers(
+    servers: Sequence[TlsServer], *, one_jvm: bool = True
+) -> Iterator[list[TlsServer]]:
+    """Start several servers; stop them all on exit.
+
+    ``one_jvm`` (default): all of them in ONE JVM (``servers`` mode, each with its own SSLContext,
+    port and accept thread): one JVM start and one TLS warm-up instead of one per server. Otherwise
+    one JVM each, started in parallel. Either way each server's ``events`` fill as usual.
+    """
+    if not servers:
+        yield []
+        return
+    if one_jvm:
+        host = _ServerHost(servers)
+        try:
+            host.start()
+            yield list(servers)
+        finally:
+            host.stop()
+        return
     with contextlib.ExitStack() as stack:
         for server in servers:
             server.launch()
@@ -492,6 +513,101 @@ def start_servers(servers: Sequence[TlsServer]) -> Iterator[list[TlsServer]]:
         for server in servers:
             server.await_port()
         yield list(servers)
+
+
+class _ServerHost:
+    """One TlsProbe ``servers`` JVM hosting several TlsServer objects."""
+
+    def __init__(self, servers: Sequence[TlsServer]) -> None:
+        if len({s.classpath for s in servers}) != 1:
+            raise ValueError("servers in one JVM must share a classpath")
+        self.servers = list(servers)
+        self._proc: subprocess.Popen[str] | None = None
+        self._startup: queue.Queue[str | None] = queue.Queue()
+        self._stderr: list[str] = []
+
+    def start(self) -> None:
+        lines = []
+        for s in self.servers:
+            fields = (
+                str(s.keystore),
+                s.store_type,
+                s.store_password,
+                s.key_password,
+                s.alias,
+                "true" if s.require_client_auth else "false",
+                s.trust,
+            )
+            lines.append("\t".join(_check_field(f, "server field") for f in fields))
+        self._proc = subprocess.Popen(
+            _java_cmd(self.servers[0].classpath, "servers"),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+        assert self._proc.stdin is not None
+        self._proc.stdin.write("\n".join(lines) + "\nEND\n")
+        self._proc.stdin.flush()
+        errors: list[str] = []
+        ports: dict[int, int] = {}
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            try:
+                line = self._startup.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise JavaToolError("TlsProbe servers did not start in time") from None
+            if line is None:
+                raise JavaToolError(f"TlsProbe servers exited: {chr(10).join(self._stderr)}")
+            if line == "READY":
+                break
+            kind, index, rest = line.split(" ", 2)
+            if kind == "PORT":
+                ports[int(index)] = int(rest)
+            else:
+                s = self.servers[int(index)]
+                errors.append(f"server {index} ({s.keystore}, alias {s.alias}): {rest}")
+        if errors:
+            raise JavaToolError("TlsProbe server failed to start: " + "; ".join(errors))
+        for i, s in enumerate(self.servers):
+            s.port = ports[i]
+
+    def _read_stdout(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        ready = False
+        for raw in self._proc.stdout:
+            line = raw.rstrip("\n")
+            if not ready:
+                ready = line == "READY"
+                self._startup.put(line)
+            elif line.startswith("EVENT "):
+                _, index, rest = line.split(" ", 2)
+                self.servers[int(index)]._event_line(rest)
+        if not ready:
+            self._startup.put(None)
+
+    def _read_stderr(self) -> None:
+        assert self._proc is not None and self._proc.stderr is not None
+        for raw in self._proc.stderr:
+            self._stderr.append(raw.rstrip("\n"))
+            _debug(f"[servers:err] {raw.rstrip()}")
+
+    def stop(self) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        self._proc = None
 
 
 # --------------------------------------------------------------------------- inspect

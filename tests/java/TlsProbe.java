@@ -38,6 +38,8 @@ import javax.net.ssl.X509KeyManager;
  * server KEYSTORE TYPE STOREPW KEYPW ALIAS REQUIRE_CLIENT_AUTH PORT
  *   stdout line 1: "PORT n" (or "ERROR ..." and exit 2), then per connection
  *   "ACCEPT subject|NONE" or "REJECT ExceptionClass: message". Exits when stdin closes.
+ * servers
+ *   several servers in one JVM, configured on stdin (see servers()).
  * client HOST PORT KEYSTORE TYPE STOREPW KEYPW [ALIAS]
  *   "OK subject sha256" (exit 0) or "FAIL ExceptionClass: message" (exit 1).
  * clients
@@ -91,6 +93,9 @@ public final class TlsProbe {
             case "clients":
                 clients();
                 break;
+            case "servers":
+                servers();
+                break;
             case "inspect":
                 inspect();
                 break;
@@ -116,8 +121,11 @@ public final class TlsProbe {
         return ks;
     }
 
-    static KeyStore trustStore(KeyStore ks) throws Exception {
-        String mode = System.getProperty("probe.trust", "jdk");
+    static String defaultTrust() {
+        return System.getProperty("probe.trust", "jdk");
+    }
+
+    static KeyStore trustStore(KeyStore ks, String mode) throws Exception {
         if ("jdk".equals(mode)) {
             return ks;
         }
@@ -134,7 +142,8 @@ public final class TlsProbe {
         return only;
     }
 
-    static SSLContext context(KeyStore ks, String keyPassword, String alias) throws Exception {
+    static SSLContext context(KeyStore ks, String keyPassword, String alias, String trust)
+            throws Exception {
         KeyManagerFactory kmf =
                 KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
         kmf.init(ks, keyPassword.toCharArray());
@@ -147,7 +156,7 @@ public final class TlsProbe {
             }
         }
         TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
-        tmf.init(trustStore(ks));
+        tmf.init(trustStore(ks, trust));
         SSLContext ctx = SSLContext.getInstance("TLS");
         ctx.init(kms, tmf.getTrustManagers(), null);
         return ctx;
@@ -206,47 +215,24 @@ public final class TlsProbe {
 
     // ---------------------------------------------------------------- server
 
-    private static void server(String[] args) throws Exception {
-        String path = args[1];
-        String type = args[2];
-        String storePassword = args[3];
-        String keyPassword = args[4];
-        String alias = args[5];
-        boolean requireClientAuth = Boolean.parseBoolean(args[6]);
-        int port = Integer.parseInt(args[7]);
-
-        SSLServerSocket ss;
-        try {
-            KeyStore ks = load(path, type, storePassword);
-            if (!ks.isKeyEntry(alias)) {
-                throw new IllegalArgumentException("alias is not a key entry: " + alias);
-            }
-            SSLContext ctx = context(ks, keyPassword, alias);
-            ss = (SSLServerSocket) ctx.getServerSocketFactory().createServerSocket();
-            ss.bind(new InetSocketAddress("127.0.0.1", port), 50);
-            ss.setEnabledProtocols(PROTOCOLS);
-            ss.setNeedClientAuth(requireClientAuth);
-        } catch (Exception e) {
-            OUT.println("ERROR " + describe(e));
-            System.exit(2);
-            return;
+    /** Opens the listening socket; throws on any configuration problem. */
+    static SSLServerSocket listen(String path, String type, String storePassword,
+            String keyPassword, String alias, boolean requireClientAuth, int port, String trust)
+            throws Exception {
+        KeyStore ks = load(path, type, storePassword);
+        if (!ks.isKeyEntry(alias)) {
+            throw new IllegalArgumentException("alias is not a key entry: " + alias);
         }
-        OUT.println("PORT " + ss.getLocalPort());
+        SSLContext ctx = context(ks, keyPassword, alias, trust);
+        SSLServerSocket ss = (SSLServerSocket) ctx.getServerSocketFactory().createServerSocket();
+        ss.bind(new InetSocketAddress("127.0.0.1", port), 50);
+        ss.setEnabledProtocols(PROTOCOLS);
+        ss.setNeedClientAuth(requireClientAuth);
+        return ss;
+    }
 
-        Thread stdinWatcher = new Thread(() -> {
-            try {
-                while (System.in.read() != -1) {
-                    // drain until EOF
-                }
-            } catch (Exception ignored) {
-                // treat like EOF
-            }
-            System.exit(0);
-        }, "stdin-watcher");
-        stdinWatcher.setDaemon(true);
-        stdinWatcher.start();
-
-        // One connection at a time: the order of ACCEPT/REJECT lines is the order of connections.
+    /** One connection at a time: the order of event lines is the order of connections. */
+    static void serve(SSLServerSocket ss, boolean requireClientAuth, String prefix) {
         while (true) {
             try (SSLSocket s = (SSLSocket) ss.accept()) {
                 s.setSoTimeout(IO_TIMEOUT_MS);
@@ -265,11 +251,84 @@ public final class TlsProbe {
                 } catch (Exception e) {
                     line = "REJECT " + describe(e);
                 }
-                OUT.println(line);
+                OUT.println(prefix + line);
             } catch (Exception e) {
-                OUT.println("REJECT " + describe(e));
+                OUT.println(prefix + "REJECT " + describe(e));
             }
         }
+    }
+
+    private static void exitOnStdinEof(BufferedReader in) {
+        Thread watcher = new Thread(() -> {
+            try {
+                while (in.read() != -1) {
+                    // drain until EOF
+                }
+            } catch (Exception ignored) {
+                // treat like EOF
+            }
+            System.exit(0);
+        }, "stdin-watcher");
+        watcher.setDaemon(true);
+        watcher.start();
+    }
+
+    private static void server(String[] args) throws Exception {
+        boolean requireClientAuth = Boolean.parseBoolean(args[6]);
+        SSLServerSocket ss;
+        try {
+            ss = listen(args[1], args[2], args[3], args[4], args[5], requireClientAuth,
+                    Integer.parseInt(args[7]), defaultTrust());
+        } catch (Exception e) {
+            OUT.println("ERROR " + describe(e));
+            System.exit(2);
+            return;
+        }
+        OUT.println("PORT " + ss.getLocalPort());
+        exitOnStdinEof(
+                new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)));
+        serve(ss, requireClientAuth, "");
+    }
+
+    /**
+     * Several servers in one JVM. stdin: lines "KEYSTORE\tTYPE\tSTOREPW\tKEYPW\tALIAS\tREQUIRE\tTRUST"
+     * then "END"; stdout: "PORT i n" or "ERROR i ..." per server, then "READY", then events
+     * "EVENT i ACCEPT ..." / "EVENT i REJECT ...". Exits when stdin closes.
+     */
+    private static void servers() throws Exception {
+        BufferedReader in =
+                new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        List<String> configs = new ArrayList<>();
+        for (String line = in.readLine(); line != null && !"END".equals(line);
+                line = in.readLine()) {
+            if (!line.isEmpty()) {
+                configs.add(line);
+            }
+        }
+        List<Thread> threads = new ArrayList<>();
+        for (int i = 0; i < configs.size(); i++) {
+            String[] f = configs.get(i).split("\t", -1);
+            try {
+                if (f.length != 7) {
+                    throw new IllegalArgumentException("bad server line");
+                }
+                boolean require = Boolean.parseBoolean(f[5]);
+                SSLServerSocket ss = listen(f[0], f[1], f[2], f[3], f[4], require, 0, f[6]);
+                OUT.println("PORT " + i + " " + ss.getLocalPort());
+                String prefix = "EVENT " + i + " ";
+                Thread t = new Thread(() -> serve(ss, require, prefix), "server-" + i);
+                t.setDaemon(true);
+                threads.add(t);
+            } catch (Exception e) {
+                OUT.println("ERROR " + i + " " + describe(e));
+            }
+        }
+        OUT.println("READY");
+        exitOnStdinEof(in);
+        for (Thread t : threads) {
+            t.start();
+        }
+        Thread.currentThread().join();
     }
 
     // ---------------------------------------------------------------- client
@@ -291,7 +350,7 @@ public final class TlsProbe {
         boolean connected = false;
         try {
             KeyStore ks = load(path, type, storePassword);
-            SSLContext ctx = context(ks, keyPassword, alias);
+            SSLContext ctx = context(ks, keyPassword, alias, defaultTrust());
             try (Socket raw = new Socket()) {
                 raw.connect(new InetSocketAddress(host, port), CONNECT_TIMEOUT_MS);
                 connected = true;

@@ -18,11 +18,14 @@ import pytest
 
 from tests.javatools import (
     ClientStore,
+    JavaToolError,
     TlsServer,
     keytool,
     keytool_list,
     keytool_listing,
+    start_servers,
     tls_handshake,
+    tls_handshake_batch,
     tls_handshakes,
 )
 
@@ -258,11 +261,44 @@ def test_client_setup_errors_fail_without_connecting(java_probe: Path, stores: S
 
 
 def test_server_start_errors_are_reported(java_probe: Path, stores: Stores) -> None:
-    from tests.javatools import JavaToolError
-
     with pytest.raises(JavaToolError, match="not a key entry"):
         TlsServer(java_probe, stores.server_p12, "PKCS12", SERVER_PW, SERVER_PW, "client").start()
     with pytest.raises(JavaToolError, match="UnrecoverableKeyException"):
         TlsServer(
             java_probe, stores.server_jks, "JKS", SERVER_JKS_PW, SERVER_JKS_PW, "srv-a"
         ).start()
+
+
+@pytest.mark.parametrize("one_jvm", [True, False], ids=["one-jvm", "jvm-each"])
+def test_start_servers_hosts_several_servers(
+    java_probe: Path, stores: Stores, one_jvm: bool
+) -> None:
+    servers = [
+        _server(java_probe, stores, "PKCS12", "srv-a", require=True),
+        _server(java_probe, stores, "JKS", "srv-b", require=True),
+    ]
+    with start_servers(servers, one_jvm=one_jvm):
+        a_good, b_good, a_bad = tls_handshake_batch(
+            [
+                (servers[0], stores.client),
+                (servers[1], stores.client),
+                (servers[0], stores.stranger),
+            ]
+        )
+    assert a_good.ok and a_good.server_fingerprint == stores.fingerprints["srv-a"], a_good.detail
+    assert b_good.ok and b_good.server_fingerprint == stores.fingerprints["srv-b"], b_good.detail
+    assert not a_bad.ok
+    assert [e.accepted for e in servers[0].events] == [True, False]
+    assert [e.accepted for e in servers[1].events] == [True]
+
+
+def test_start_servers_reports_a_bad_server(java_probe: Path, stores: Stores) -> None:
+    servers = [
+        _server(java_probe, stores, "PKCS12", "srv-a", require=True),
+        _server(java_probe, stores, "PKCS12", "client", require=True),
+    ]
+    with (
+        pytest.raises(JavaToolError, match="alias client.*not a key entry"),
+        start_servers(servers),
+    ):
+        pass
