@@ -195,6 +195,24 @@ def test_bad_aliases_are_rejected(
         replace(content, trusted=tuple((a, ca.certificate) for a, _ in trusted))
 
 
+@pytest.mark.parametrize(("fmt", "profile"), FORMATS, ids=FORMAT_IDS)
+def test_chain_keeps_only_linked_issuers(
+    ca: CertificateAuthority, fmt: StoreFormat, profile: Pkcs12Profile
+) -> None:
+    """A CA behind a self-signed leaf is dropped (Java's PKCS12 reader would drop it too),
+    so desired content and decoded content agree."""
+    key = generate_key(KeyAlgorithm.EC_P256)
+    leaf = self_signed_certificate(key, common_name="desktop", duration=YEAR)
+    entry = KeyEntry("desktop", key, (leaf, ca.certificate))
+    assert entry.chain == (leaf,)
+    issued = content_for(ca, key, peers=0).key_entry
+    assert issued is not None and len(issued.chain) == 2
+    content = KeystoreContent(entry, (("ca", ca.certificate),))
+    options = StoreOptions(fmt, STORE_PW, KEY_PW, profile)
+    decoded = decode_keystore(encode_keystore(content, options), options)
+    assert content_fingerprint(decoded, options) == content_fingerprint(content, options)
+
+
 def test_key_entry_needs_its_certificate(ca: CertificateAuthority) -> None:
     with pytest.raises(KeystoreError, match="no certificate"):
         KeyEntry("a", generate_key(KeyAlgorithm.EC_P256), ())

@@ -28,8 +28,9 @@ class Pkcs12Profile(StrEnum):
 
 @dataclass(frozen=True)
 class KeyEntry:
-    """A private-key entry; the chain starts with the key's own certificate.
-    Aliases are lower-cased, as Java does."""
+    """A private-key entry; the chain starts with the key's own certificate. As Java reads a
+    PKCS12 store, the chain keeps only certificates that issued their predecessor (by name)
+    and ends at a self-signed one; aliases are lower-cased, as Java does."""
 
     alias: str
     key: PrivateKey
@@ -37,7 +38,7 @@ class KeyEntry:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "alias", _check_alias(self.alias))
-        object.__setattr__(self, "chain", tuple(self.chain))
+        object.__setattr__(self, "chain", linked_chain(tuple(self.chain)))
         if not self.chain:
             raise KeystoreError(f"key entry {self.alias!r} has no certificate")
         if not certificate_matches_key(self.chain[0], self.key):
@@ -71,6 +72,15 @@ class StoreOptions:
     store_password: str
     key_password: str
     profile: Pkcs12Profile = Pkcs12Profile.LEGACY_3DES
+
+
+def linked_chain(chain: tuple[x509.Certificate, ...]) -> tuple[x509.Certificate, ...]:
+    """The leading part of `chain` in which each certificate issued the one before it."""
+    for n in range(1, len(chain)):
+        previous = chain[n - 1]
+        if previous.issuer == previous.subject or chain[n].subject != previous.issuer:
+            return chain[:n]
+    return chain
 
 
 def _first(pair: tuple[str, x509.Certificate]) -> str:
