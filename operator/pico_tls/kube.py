@@ -116,6 +116,10 @@ class Kube:
         query = [("labelSelector", label_selector)] if label_selector else []
         result = self._request("GET", kind.path(namespace), query=query)
         items: list[dict[str, Any]] = result.get("items") or []
+        item_kind = str(result.get("kind", "")).removesuffix("List")
+        for item in items:  # list responses leave kind and apiVersion off their items
+            item.setdefault("kind", item_kind)
+            item.setdefault("apiVersion", result.get("apiVersion"))
         return items
 
     def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:

@@ -350,8 +350,8 @@ class GroupReconciler:
                 state, existing.from_keystore_secret(self._secret_data(mounted, self._secrets))
             )
         identity, notes = resolve_identity(request, issuer, state, passwords=passwords, now=run.now)
-        for note in notes:
-            self.kube.event(owner.body, "Normal", "KeyMaterial", f"{mounted}: {note}")
+        if notes:
+            self.kube.event(owner.body, "Normal", "KeyMaterial", f"{mounted}: {'; '.join(notes)}")
         run.renewals.append(renewal_time(identity.certificate, request.renew_before))
         return identity
 
