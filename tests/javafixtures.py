@@ -1,4 +1,9 @@
-"""Session fixtures for the Java interop tests (marker ``java``)."""
+"""Pytest fixtures for anything that needs the JDK (``java_probe``).
+
+tests/java/conftest.py imports them; other test folders (e.g. e2e) can do the same with
+``from tests.javafixtures import java_probe``, or list ``"tests.javafixtures"`` in
+``pytest_plugins`` of the root conftest.py.
+"""
 
 from __future__ import annotations
 
@@ -26,13 +31,6 @@ def require_java() -> None:
     if os.environ.get(ALLOW_NO_JAVA) == "1":
         pytest.skip(message)
     pytest.fail(message, pytrace=False)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.java)
 
 
 @pytest.fixture(scope="session")

@@ -275,21 +275,14 @@ def test_java_reads_entries_as_written(outcome: Outcome, sc: Scenario) -> None:
         assert got[key_entry.alias].key_recovered, f"{name}: key password does not recover key"
 
 
-DESKTOP_CHAIN_BUG = (
-    "builders.stores.peer_store puts the CA behind the self-signed desktop certificate; a PKCS12 "
-    "reader (Java, and our decoder) links chains by issuer and drops it, so the desired content "
-    "never equals what is read back"
-)
-
-
 def _chain_cases() -> list[object]:
-    cases: list[object] = []
-    for sc in SCENARIOS:
-        for name in ("platform", "container", "desktop"):
-            bug = name == "desktop" and sc.trust == "ca" and sc.fmt is StoreFormat.PKCS12
-            marks = [pytest.mark.xfail(reason=DESKTOP_CHAIN_BUG, strict=True)] if bug else []
-            cases.append(pytest.param(sc, name, id=f"{sc.id}-{name}", marks=marks))
-    return cases
+    # Regression: desktops are self-signed but peer_store appends the CA; KeyEntry keeps only the
+    # issuer-linked part, as Java's PKCS12 reader does, so the chains must agree.
+    return [
+        pytest.param(sc, name, id=f"{sc.id}-{name}")
+        for sc in SCENARIOS
+        for name in ("platform", "container", "desktop")
+    ]
 
 
 @pytest.mark.parametrize(("sc", "name"), _chain_cases())
