@@ -610,6 +610,80 @@ class _ServerHost:
         self._proc = None
 
 
+# --------------------------------------------------------------------------- pico properties
+
+
+@dataclass(frozen=True)
+class PicoConfig:
+    """The RCP TLS settings of a pico instance, as java.util.Properties read them."""
+
+    keystore: Path  # ROOT / basename(pico.rcp.tls.keystore)
+    store_type: str  # from the file extension
+    store_password: str
+    key_password: str
+    alias: str | None  # pico.rcp.tls.keystore.alias
+    require_client_auth: bool  # pico.rcp.tls.require_clientauth
+
+    def server(self, classpath: Path) -> TlsServer:
+        if self.alias is None:
+            raise ValueError("a server needs pico.rcp.tls.keystore.alias")
+        return TlsServer(
+            classpath,
+            self.keystore,
+            self.store_type,
+            self.store_password,
+            self.key_password,
+            self.alias,
+            self.require_client_auth,
+        )
+
+    def client(self) -> ClientStore:
+        return ClientStore(
+            self.keystore, self.store_type, self.store_password, self.key_password, self.alias
+        )
+
+
+def pico_configs(
+    classpath: Path, instances: Sequence[tuple[Path, Sequence[Path]]]
+) -> list[PicoConfig]:
+    """Resolve (mount root, [properties files]) per instance with Java's Properties, in ONE JVM.
+
+    The keystore named by ``pico.rcp.tls.keystore`` is looked up by its file name in the root
+    (where a test wrote the mounted Secret). JavaToolError when a property is missing.
+    """
+    if not instances:
+        return []
+    lines = [
+        "\t".join(_check_field(str(f), "path") for f in (root, *files)) for root, files in instances
+    ]
+    proc = subprocess.run(
+        _java_cmd(classpath, "props"),
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=CLIENT_TIMEOUT,
+        check=False,
+    )
+    configs: dict[int, PicoConfig] = {}
+    errors: list[str] = []
+    for line in proc.stdout.splitlines():
+        if not line.startswith("CONFIG "):
+            continue
+        _, index, rest = line.split(" ", 2)
+        if rest.startswith("FAIL "):
+            errors.append(f"instance {index}: {rest[5:]}")
+            continue
+        _, path, store_type, store_pw, key_pw, alias, require = rest.split("\t")
+        configs[int(index)] = PicoConfig(
+            Path(path), store_type, store_pw, key_pw, alias or None, require == "true"
+        )
+    if errors:
+        raise JavaToolError("pico properties: " + "; ".join(errors))
+    if proc.returncode != 0 or len(configs) != len(instances):
+        raise JavaToolError(f"TlsProbe props failed ({proc.returncode}): {proc.stderr}")
+    return [configs[i] for i in range(len(instances))]
+
+
 # --------------------------------------------------------------------------- inspect
 
 

@@ -1,4 +1,5 @@
 import java.io.BufferedReader;
+import java.io.File;
 import java.io.FileInputStream;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -17,6 +18,7 @@ import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Properties;
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
@@ -50,6 +52,11 @@ import javax.net.ssl.X509KeyManager;
  *   stdin lines "KEYSTORE\tTYPE\tSTOREPW\tKEYPW"; per store "STORE i OK n" or "STORE i FAIL ...",
  *   then per entry "ENTRY i alias PrivateKeyEntry|trustedCertEntry|other sha256 chainlength KEY"
  *   with KEY = "key-ok" (key recovered with KEYPW), "key-fail" or "-". Exit 0.
+ * props
+ *   stdin lines "ROOT\tFILE1\tFILE2..." (.properties files as a pico instance loads them, later
+ *   files win); per line "CONFIG i OK\tKEYSTORE\tTYPE\tSTOREPW\tKEYPW\tALIAS\tREQUIRE" where
+ *   KEYSTORE is ROOT/basename(pico.rcp.tls.keystore) and TYPE comes from its extension, or
+ *   "CONFIG i FAIL message". Exit 0.
  * </pre>
  *
  * <p>System property {@code probe.trust=entries} restricts trust to trustedCertEntry entries
@@ -98,6 +105,9 @@ public final class TlsProbe {
                 break;
             case "inspect":
                 inspect();
+                break;
+            case "props":
+                props();
                 break;
             default:
                 usage();
@@ -448,6 +458,56 @@ public final class TlsProbe {
                 }
                 OUT.println("ENTRY " + i + " " + alias + " " + type + " "
                         + (cert == null ? "-" : sha256(cert)) + " " + chain + " " + key);
+            }
+        }
+        System.exit(0);
+    }
+
+    // ---------------------------------------------------------------- props
+
+    private static String required(Properties p, String key) {
+        String value = p.getProperty(key);
+        if (value == null) {
+            throw new IllegalArgumentException("missing property " + key);
+        }
+        return value;
+    }
+
+    private static void props() throws Exception {
+        BufferedReader in =
+                new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        int i = -1;
+        for (String line = in.readLine(); line != null; line = in.readLine()) {
+            if (line.isEmpty()) {
+                continue;
+            }
+            i++;
+            String[] f = line.split("\t", -1);
+            try {
+                Properties p = new Properties();
+                for (int k = 1; k < f.length; k++) {
+                    try (InputStream pin = new FileInputStream(f[k])) {
+                        p.load(pin);
+                    }
+                }
+                String keystore = required(p, "pico.rcp.tls.keystore");
+                String name = new File(keystore).getName();
+                String type;
+                if (name.endsWith(".jks")) {
+                    type = "JKS";
+                } else if (name.endsWith(".p12") || name.endsWith(".pfx")) {
+                    type = "PKCS12";
+                } else {
+                    throw new IllegalArgumentException("unknown keystore extension: " + name);
+                }
+                String alias = p.getProperty("pico.rcp.tls.keystore.alias", "");
+                String require = p.getProperty("pico.rcp.tls.require_clientauth", "false");
+                OUT.println("CONFIG " + i + " OK\t" + new File(f[0], name).getPath() + "\t" + type
+                        + "\t" + required(p, "pico.rcp.tls.keystore.password") + "\t"
+                        + required(p, "pico.rcp.tls.key.password") + "\t" + alias + "\t"
+                        + Boolean.parseBoolean(require.trim()));
+            } catch (Exception e) {
+                OUT.println("CONFIG " + i + " FAIL " + describe(e));
             }
         }
         System.exit(0);
