@@ -9,12 +9,19 @@ Pico instances are Java processes that read ONE keystore for both their own key 
   certificates, and prints ``ACCEPT <subject|NONE>`` / ``REJECT <exception>`` per connection;
 * ``client`` mode handshakes with its own keystore and prints ``OK <subject> <sha256>`` or
   ``FAIL <exception>``; it reads one byte so a TLS 1.3 post-handshake rejection counts as FAIL;
-* ``clients`` mode runs many client handshakes in one JVM (a JVM start costs ~0.5 s).
+* ``clients`` mode runs many client handshakes in one JVM (a JVM start costs ~0.3-0.5 s), against
+  any number of servers (``tls_handshake_batch``);
+* ``servers`` mode hosts several servers in one JVM (``start_servers``, the default there);
+* ``inspect`` mode reports what ``java.security.KeyStore`` sees (``inspect_stores``: entry types,
+  fingerprints, chain lengths, key recovery with the key password);
+* ``props`` mode reads pico ``.properties`` files with ``java.util.Properties``
+  (``pico_configs``), so a test can run a server or client with exactly what a pod mounts.
 
 Store types are strict in the probe (``keystore.type.compat=false``): a PKCS12 file declared as
 JKS fails to load, so the declared format is tested too.
 
-Use from pytest (``tests/java/conftest.py`` has the session fixture ``java_probe``)::
+Use from pytest (session fixture ``java_probe`` in ``tests/javafixtures.py``; tests/java gets it
+through its conftest.py, other folders import it: ``from tests.javafixtures import java_probe``)::
 
     with TlsServer(java_probe, server_store, "PKCS12", "pw", "pw", "platform", True) as server:
         result = tls_handshake(server, client_store, "PKCS12", "pw", "kpw", alias="ec-1")
