@@ -1,0 +1,338 @@
+"""Cluster fixtures shared by all tests.
+
+- ``kube_cluster`` (session): a Kubernetes API to test against, as a ``KubeCluster`` with
+  ``kubeconfig``, ``server``, ``kubectl(*args)``, ``get_json``, ``apply``, ``wait_until``.
+  Default: a ``LocalCluster`` (tests/cluster/localcluster.py; binaries built by build.sh if
+  missing). ``PICO_TLS_KUBECONFIG=<path>`` uses an existing cluster instead (only one that looks
+  like a test cluster, unless ``PICO_TLS_FORCE_CLUSTER=1``); ``PICO_TLS_KIND=1`` uses pytest-kind
+  when Docker is available.
+- ``crds`` (session): crds/*.yaml applied and Established.
+- ``operator_kubeconfig`` (session): manifests/rbac.yaml applied, a kubeconfig holding a
+  TokenRequest token of ServiceAccount pico-tls-system/pico-tls-operator.
+- ``operator_process`` (session) / ``operator`` (function): ``kopf run -m pico_tls`` under that
+  kubeconfig (``OperatorProcess``); ``operator`` makes sure it is running for the test.
+- ``namespace`` (function): a fresh namespace, deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+from tests.cluster.localcluster import (
+    ClusterAccess,
+    ClusterError,
+    LocalCluster,
+    default_bin_dir,
+    ensure_binaries,
+    missing_binaries,
+    write_kubeconfig,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+CRD_DIR = ROOT / "crds"
+RBAC_FILE = ROOT / "manifests" / "rbac.yaml"
+OPERATOR_NAMESPACE = "pico-tls-system"
+OPERATOR_SERVICE_ACCOUNT = "pico-tls-operator"
+TEST_CLUSTER_PATTERN = re.compile(r"localhost|127\.0\.0\.1|\[::1\]|kind|test", re.IGNORECASE)
+
+
+class KubeCluster(ClusterAccess):
+    """What the tests talk to: a kubeconfig, kubectl helpers, and the LocalCluster if any."""
+
+    def __init__(self, kubeconfig: Path, kubectl_bin: str, *, server: str,
+                 local: LocalCluster | None = None, kind: str = "local") -> None:
+        super().__init__(kubeconfig, kubectl_bin)
+        self.server = server
+        self.local = local
+        self.kind = kind
+
+    def raw_config(self) -> dict[str, Any]:
+        """The current context's cluster and user, credentials included (kubectl config view)."""
+        out = self.kubectl("config", "view", "--raw", "--minify", "--flatten", "-o", "json")
+        return dict(yaml.safe_load(out.stdout))
+
+    def ca_pem(self) -> bytes:
+        import base64
+
+        cluster = self.raw_config()["clusters"][0]["cluster"]
+        data = cluster.get("certificate-authority-data")
+        return base64.b64decode(data) if data else b""
+
+
+def _kubectl_bin() -> str:
+    with contextlib.suppress(Exception):
+        candidate = default_bin_dir() / "kubectl"
+        if os.access(candidate, os.X_OK):
+            return str(candidate)
+    found = shutil.which("kubectl")
+    if not found:
+        pytest.skip("no kubectl: run tests/cluster/build.sh")
+    return found
+
+
+def check_test_cluster(kubeconfig: Path) -> str:
+    """Refuses a kubeconfig whose current context does not look like a test cluster."""
+    config: dict[str, Any] = yaml.safe_load(kubeconfig.read_text()) or {}
+    context_name = os.environ.get("PICO_TLS_CONTEXT") or config.get("current-context") or ""
+    context: dict[str, Any] = next(
+        (c.get("context", {}) for c in config.get("contexts") or [] if c.get("name") ==
+         context_name), {}
+    )
+    cluster_name = context.get("cluster", "")
+    server = next(
+        (c.get("cluster", {}).get("server", "") for c in config.get("clusters") or []
+         if c.get("name") == cluster_name), ""
+    )
+    host = urlparse(server).hostname or ""
+    if os.environ.get("PICO_TLS_FORCE_CLUSTER") == "1":
+        return server
+    if any(TEST_CLUSTER_PATTERN.search(s) for s in (context_name, cluster_name, host)):
+        return server
+    pytest.exit(
+        f"refusing to run tests against context {context_name!r} (server {server!r}): it does "
+        "not look like a test cluster (localhost/127.0.0.1/kind/test in its name); set "
+        "PICO_TLS_FORCE_CLUSTER=1 to override",
+        returncode=3,
+    )
+
+
+def _kind_cluster(tmp: Path) -> Iterator[KubeCluster]:
+    try:
+        from pytest_kind import KindCluster  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        pytest.skip("PICO_TLS_KIND=1 needs pytest-kind (pip install -e '.[kind]')")
+    if not shutil.which("docker"):
+        pytest.skip("PICO_TLS_KIND=1 needs Docker")
+    kind = KindCluster(name="pico-tls-test")
+    kind.create()
+    try:
+        path = Path(kind.kubeconfig_path)
+        yield KubeCluster(path, str(kind.kubectl_path), server="kind", kind="kind")
+    finally:
+        if os.environ.get("PICO_TLS_KEEP_KIND") != "1":
+            kind.delete()
+
+
+@pytest.fixture(scope="session")
+def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
+    if os.environ.get("PICO_TLS_KIND") == "1":
+        yield from _kind_cluster(tmp_path_factory.mktemp("kind"))
+        return
+    external = os.environ.get("PICO_TLS_KUBECONFIG")
+    if external:
+        path = Path(external).expanduser()
+        server = check_test_cluster(path)
+        yield KubeCluster(path, _kubectl_bin(), server=server, kind="external")
+        return
+    with contextlib.suppress(Exception):
+        if missing_binaries(default_bin_dir()) and not shutil.which("go"):
+            pytest.skip("control plane binaries missing and no Go to build them "
+                        "(tests/cluster/build.sh)")
+    try:
+        ensure_binaries()
+    except (ClusterError, subprocess.CalledProcessError) as exc:
+        pytest.fail(f"cannot build the local control plane: {exc}")
+    work = tmp_path_factory.mktemp("cluster")
+    cluster = LocalCluster(work_dir=work, keep_work_dir=True)
+    cluster.start()
+    try:
+        print(f"\nlocal control plane up in {cluster.startup_seconds:.1f}s, logs in {work}",
+              file=sys.stderr)
+        yield KubeCluster(cluster.kubeconfig, str(cluster.bin_dir / "kubectl"),
+                          server=cluster.server, local=cluster)
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def crds(kube_cluster: KubeCluster) -> KubeCluster:
+    files = sorted(CRD_DIR.glob("*.yaml"))
+    if not files:
+        pytest.fail(f"no CRDs in {CRD_DIR}")
+    args = ["apply", "--server-side", "--force-conflicts"]
+    for f in files:
+        args += ["-f", str(f)]
+    kube_cluster.kubectl(*args)
+    names = [
+        str(doc["metadata"]["name"])
+        for f in files
+        for doc in yaml.safe_load_all(f.read_text())
+        if doc and doc.get("kind") == "CustomResourceDefinition"
+    ]
+    kube_cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
+                         *[f"crd/{n}" for n in names])
+    return kube_cluster
+
+
+@pytest.fixture(scope="session")
+def operator_kubeconfig(crds: KubeCluster, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A kubeconfig for the operator's own ServiceAccount (manifests/rbac.yaml), not admin."""
+    cluster = crds
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(RBAC_FILE))
+    cluster.wait_until(
+        "operator ServiceAccount",
+        lambda: cluster.kubectl("get", "serviceaccount", OPERATOR_SERVICE_ACCOUNT, "-n",
+                                OPERATOR_NAMESPACE, check=False).returncode == 0,
+        timeout=30,
+    )
+    token = cluster.kubectl(
+        "create", "token", OPERATOR_SERVICE_ACCOUNT, "-n", OPERATOR_NAMESPACE, "--duration=6h"
+    ).stdout.strip()
+    raw = cluster.raw_config()
+    server = raw["clusters"][0]["cluster"]["server"]
+    path = tmp_path_factory.mktemp("operator") / "operator.kubeconfig"
+    write_kubeconfig(path, server=server, ca_pem=cluster.ca_pem(),
+                     user=f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_SERVICE_ACCOUNT}",
+                     token=token)
+    whoami = ClusterAccess(path, cluster.kubectl_bin).kubectl("auth", "whoami", "-o", "json")
+    assert OPERATOR_SERVICE_ACCOUNT in whoami.stdout
+    return path
+
+
+class OperatorProcess:
+    """``python -m kopf run -m pico_tls`` as a subprocess (own process group), logging to a file."""
+
+    def __init__(self, kubeconfig: Path, log_path: Path, *,
+                 namespaces: Sequence[str] = (), extra_args: Sequence[str] = ()) -> None:
+        self.kubeconfig = kubeconfig
+        self.log_path = log_path
+        self.namespaces = list(namespaces)
+        self.extra_args = list(extra_args)
+        self.process: subprocess.Popen[bytes] | None = None
+        self._start_offset = 0
+
+    @property
+    def command(self) -> list[str]:
+        scope = [f"--namespace={n}" for n in self.namespaces] or ["--all-namespaces"]
+        return [sys.executable, "-m", "kopf", "run", "-m", "pico_tls", "--standalone",
+                *scope, *self.extra_args]
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> OperatorProcess:
+        if self.running:
+            return self
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("KUBERNETES_") and k != "KUBECONFIG"}
+        env["KUBECONFIG"] = str(self.kubeconfig)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(ROOT / "operator"), env.get("PYTHONPATH", "")) if p
+        )
+        env["PYTHONUNBUFFERED"] = "1"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self._start_offset = log.tell()
+            log.write(f"==== start: {' '.join(self.command)}\n".encode())
+            log.flush()
+            self.process = subprocess.Popen(
+                self.command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        return self
+
+    def stop(self, timeout: float = 20) -> int | None:
+        proc = self.process
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+        return proc.returncode
+
+    def restart(self) -> OperatorProcess:
+        self.stop()
+        return self.start()
+
+    def log_text(self, since_start: bool = False) -> str:
+        try:
+            data = self.log_path.read_bytes()
+        except OSError:
+            return ""
+        if since_start:
+            data = data[self._start_offset:]
+        return data.decode(errors="replace")
+
+    def wait_for_log(self, text: str | re.Pattern[str], timeout: float = 60) -> str:
+        """Waits until the log since the last start() contains `text` (a string or regex)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            log = self.log_text(since_start=True)
+            found = text.search(log) if isinstance(text, re.Pattern) else text in log
+            if found:
+                return log
+            if not self.running:
+                raise AssertionError(
+                    f"operator exited ({self.process.returncode if self.process else None}) "
+                    f"before logging {text!r}:\n{log[-3000:]}"
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"operator did not log {text!r} within {timeout}s:\n{log[-3000:]}"
+                )
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def operator_process(operator_kubeconfig: Path,
+                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    proc = OperatorProcess(operator_kubeconfig,
+                           tmp_path_factory.mktemp("operator-log") / "operator.log")
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def operator(operator_process: OperatorProcess) -> Iterator[OperatorProcess]:
+    """The operator, running (started on first use, restarted if a test left it stopped)."""
+    operator_process.start()
+    yield operator_process
+    if operator_process.process is not None and not operator_process.running:
+        # a crash: show it, and let the next test start a fresh one
+        sys.stderr.write(f"\noperator exited; log {operator_process.log_path}\n")
+
+
+def _namespace_name(request: pytest.FixtureRequest) -> str:
+    """Short (certificate names derived from it must stay within 64 characters)."""
+    base = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower().removeprefix("test_")).strip("-")
+    return f"t-{base[:16].rstrip('-')}-{uuid.uuid4().hex[:5]}"
+
+
+@pytest.fixture
+def namespace(kube_cluster: KubeCluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    name = _namespace_name(request)
+    kube_cluster.apply({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": {"picotls.dev/test": "true"}},
+    })
+    try:
+        yield name
+    finally:
+        if os.environ.get("PICO_TLS_KEEP_NAMESPACES") != "1":
+            kube_cluster.kubectl("delete", "namespace", name, "--wait=false",
+                                 "--ignore-not-found", check=False)
