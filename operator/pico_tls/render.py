@@ -27,6 +27,7 @@ from pico_tls.plan import (
     identity_key,
     uses_ca,
 )
+from pico_tls.reconcile.group import ca_common_name
 from pico_tls.spec import (
     API_VERSION,
     KeystoreMode,
@@ -73,7 +74,7 @@ def render_objects(docs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         ca: CertificateAuthority | None = None
         if p.tls.enabled and uses_ca(p) and not p.tls.ca_secret_name:
             ca = create_ca(
-                f"{p.name}.{p.namespace} pico CA",
+                ca_common_name(p),
                 generate_key(p.tls.key_algorithm),
                 duration=timedelta(days=CA_DAYS),
             )

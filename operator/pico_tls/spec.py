@@ -262,7 +262,7 @@ def parse_platform(body: Mapping[str, Any]) -> PlatformSpec:
         duration=duration,
         renew_before=renew_before,
         mount_path=mount_path.rstrip("/") or "/",
-        alias=str(tls.get("alias", "platform")),
+        alias=str(tls.get("alias", "platform")).lower(),
         hostnames=tuple(str(h) for h in tls.get("hostnames") or ()),
         password_secret_name=_ref_name(tls, "passwordSecretRef", "spec.tls"),
     )
@@ -304,7 +304,7 @@ def parse_container(body: Mapping[str, Any]) -> ContainerSpec:
         replicas=int(spec.get("replicas", 1)),
         pod=_pod(spec),
         properties=_properties(spec, "spec"),
-        alias=str(tls["alias"]) if tls.get("alias") else None,
+        alias=str(tls["alias"]).lower() if tls.get("alias") else None,
     )
 
 
@@ -322,6 +322,6 @@ def parse_desktop(body: Mapping[str, Any]) -> DesktopSpec:
         key_algorithm=_key_algorithm(_section(spec, "key"), "spec.key"),
         duration=parse_duration(str(spec.get("duration", "8760h")), "spec.duration"),
         store=_store_format(_section(spec, "format"), "spec.format"),
-        alias=str(spec.get("alias", "desktop")),
+        alias=str(spec.get("alias", "desktop")).lower(),
         password_secret_name=_ref_name(spec, "passwordSecretRef", "spec"),
     )

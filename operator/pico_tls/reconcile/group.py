@@ -143,7 +143,10 @@ class GroupReconciler:
         containers = self._parse_members(containers_all, parse_container)
         desktops = self._parse_members(desktops_all, parse_desktop)
         try:
-            plan, state = self._plan(run, platform, containers, desktops)
+            try:
+                plan, state = self._plan(run, platform, containers, desktops)
+            except (PkiError, KeystoreError) as err:  # messages hold no key material
+                self._keystore_problem(platform, "KeyMaterialError", str(err))
         except GroupConfigError:
             return Outcome(requeue_after=60.0, writes=run.writes)
         workloads = self._write(run, plan)
@@ -279,7 +282,7 @@ class GroupReconciler:
                     "let the operator create a new CA",
                 )
         ca = create_ca(
-            f"{p.name}.{p.namespace} pico CA",
+            ca_common_name(p),
             generate_key(p.tls.key_algorithm),
             duration=CA_DURATION,
             now=run.now,
@@ -648,6 +651,11 @@ class GroupReconciler:
         if run.renewals:
             wait = min(wait, max(1.0, (min(run.renewals) - run.now).total_seconds()))
         return Outcome(requeue_after=wait, writes=run.writes)
+
+
+def ca_common_name(platform: PlatformSpec) -> str:
+    """A CA subject within X.509's 64-character limit."""
+    return f"pico CA {platform.name} {platform.namespace}"[:64].strip()
 
 
 def _phase_message(phase: Phase) -> str:
