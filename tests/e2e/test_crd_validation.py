@@ -1,7 +1,8 @@
 """The CRDs on a real apiserver: invalid specs are refused with a message that says what to fix,
 valid ones are accepted and come back with the contract's defaults filled in.
 
-Needs the `kube_cluster` (with `.kubectl(*args)`) and `namespace` fixtures of tests/conftest.py.
+Needs the `crds` (crds/*.yaml applied to `kube_cluster`) and `namespace` fixtures of
+tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import yaml
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-CRD_FILES = sorted((ROOT / "crds").glob("*.yaml"))
 API_VERSION = "picotls.dev/v1alpha1"
 IMAGE = "registry.example/pico:9.5"
 
@@ -60,23 +60,10 @@ def _text(value: str | bytes | None) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-@pytest.fixture(scope="module")
-def crds_applied(kube_cluster: Any) -> Any:
-    args = ["apply", "--server-side", "--force-conflicts"]
-    for path in CRD_FILES:
-        args += ["-f", str(path)]
-    kube_cluster.kubectl(*args)
-    kube_cluster.kubectl(
-        "wait", "--for=condition=Established", "--timeout=60s",
-        "crd/platforms.picotls.dev", "crd/executioncontainers.picotls.dev",
-        "crd/desktopclients.picotls.dev",
-    )
-    return kube_cluster
-
-
 @pytest.fixture
-def k(crds_applied: Any, namespace: str, tmp_path: Path) -> Kubectl:
-    return Kubectl(crds_applied, namespace, tmp_path)
+def k(crds: Any, namespace: str, tmp_path: Path) -> Kubectl:
+    """kubectl in a fresh namespace, with crds/ applied (the `crds` fixture)."""
+    return Kubectl(crds, namespace, tmp_path)
 
 
 def platform(name: str = "mz", **spec: Any) -> dict[str, Any]:
