@@ -1,0 +1,169 @@
+"""The main job, end to end on this machine: a local cluster, the operator, the examples.
+
+Starts the local control plane (tests/cluster), installs crds/ and manifests/rbac.yaml, runs
+the operator under its own ServiceAccount, applies examples/, waits until everything is Ready,
+then shows what the operator produced and checks the keystores with a real JVM handshake.
+
+    scripts/demo [--keep]      # --keep leaves cluster and operator running, prints KUBECONFIG
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "operator"))
+
+from tests.cluster.localcluster import ClusterAccess, LocalCluster, write_kubeconfig  # noqa: E402
+from tests.javatools import (  # noqa: E402
+    ClientStore,
+    TlsServer,
+    compile_probe,
+    keytool_list,
+    start_servers,
+    tls_handshake_batch,
+)
+
+NAMESPACE = "pico-demo"
+STORES = ("mz-rcp-tls", "ec1-rcp-tls", "ec2-rcp-tls", "alice-desktop-key", "bob-desktop-key")
+
+
+def heading(text: str) -> None:
+    print(f"\n=== {text}", flush=True)
+
+
+def operator_kubeconfig(cluster: LocalCluster, access: ClusterAccess, folder: Path) -> Path:
+    token = access.kubectl("create", "token", "pico-tls-operator", "-n", "pico-tls-system",
+                           "--duration=24h").stdout.strip()
+    assert cluster.ca is not None
+    return write_kubeconfig(folder / "operator.kubeconfig", server=cluster.server,
+                            ca_pem=cluster.ca.cert_pem,
+                            user="system:serviceaccount:pico-tls-system:pico-tls-operator",
+                            token=token)
+
+
+def start_operator(kubeconfig: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONPATH": str(ROOT / "operator")}
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "kopf", "run", "-m", "pico_tls", "--all-namespaces",
+             "--standalone"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+
+def all_ready(access: ClusterAccess) -> bool:
+    items = access.get_json("platforms,executioncontainers,desktopclients", "-n",
+                            NAMESPACE)["items"]
+    return len(items) == 5 and all(
+        any(c["type"] == "Ready" and c["status"] == "True"
+            for c in (i.get("status") or {}).get("conditions") or [])
+        for i in items)
+
+
+def save_store(access: ClusterAccess, secret: str, folder: Path) -> ClientStore:
+    data = {k: base64.b64decode(v) for k, v in
+            access.get_json("secret", secret, "-n", NAMESPACE)["data"].items()}
+    name = "keystore.p12" if "keystore.p12" in data else "keystore.jks"
+    path = folder / f"{secret}.{name.rsplit('.', 1)[1]}"
+    path.write_bytes(data[name])
+    return ClientStore(path, "PKCS12" if name.endswith("p12") else "JKS",
+                       data["keystore.password"].decode(), data["key.password"].decode())
+
+
+def show(access: ClusterAccess, work: Path) -> bool:
+    heading("custom resources (kubectl get pico)")
+    print(access.kubectl("get", "pico", "-n", NAMESPACE).stdout)
+    heading("objects the operator wrote")
+    print(access.kubectl("get", "secrets,configmaps,services,statefulsets,deployments,pods",
+                         "-n", NAMESPACE, "-l", "app.kubernetes.io/managed-by=pico-tls-operator",
+                         ).stdout)
+    print(access.kubectl("get", "pods", "-n", NAMESPACE).stdout)
+    for cm in ("mz-rcp-tls", "ec1-rcp-tls"):
+        heading(f"ConfigMap {cm}: rcp-tls.properties (passwords live only in Secrets)")
+        print(access.get_json("configmap", cm, "-n", NAMESPACE)["data"]["rcp-tls.properties"])
+    status = access.get_json("platform", "mz", "-n", NAMESPACE)["status"]
+    heading("Platform status")
+    print(json.dumps({k: v for k, v in status.items() if k != "conditions"}, indent=2))
+
+    stores = {name: save_store(access, name, work) for name in STORES}
+    platform = stores["mz-rcp-tls"]
+    heading("keytool -list of the platform keystore (Secret mz-rcp-tls)")
+    for entry in keytool_list(platform.path, platform.store_password, platform.store_type):
+        print(f"  {entry.alias:24} {entry.entry_type}")
+
+    heading("JVM TLS handshakes against the platform keystore, client auth required")
+    from tests.e2e.test_operator import _stranger_store
+
+    stranger = _stranger_store(work)
+    probe = compile_probe(work / "probe")
+    server = TlsServer(probe, platform.path, platform.store_type, platform.store_password,
+                       platform.key_password, "platform", require_client_auth=True)
+    clients = [(n, s) for n, s in stores.items() if n != "mz-rcp-tls"] + [("stranger", stranger)]
+    with start_servers([server]) as (running,):
+        results = tls_handshake_batch([(running, s) for _, s in clients])
+    ok = True
+    for (name, _), result in zip(clients, results, strict=True):
+        expected = name != "stranger"
+        ok &= result.ok == expected
+        verdict = "accepted" if result.ok else "rejected"
+        print(f"  {name:20} {verdict:9} {'(as expected)' if result.ok == expected else 'WRONG'}")
+    heading("Events")
+    print(access.kubectl("get", "events", "-n", NAMESPACE, "--field-selector",
+                         "source=pico-tls-operator", "--sort-by=.lastTimestamp").stdout)
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", action="store_true",
+                        help="leave the cluster and the operator running")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="pico-tls-demo-"))
+    cluster = LocalCluster(nodes=2, keep_work_dir=args.keep, die_with_parent=not args.keep)
+    heading("starting the local control plane")
+    cluster.start()
+    access = cluster.access
+    print(f"up in {cluster.startup_seconds:.1f}s; KUBECONFIG={cluster.kubeconfig}")
+    operator = None
+    try:
+        access.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
+        access.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+        access.kubectl("apply", "--server-side", "-f", str(ROOT / "manifests" / "rbac.yaml"))
+        access.wait_until("operator ServiceAccount", lambda: access.kubectl(
+            "get", "sa", "pico-tls-operator", "-n", "pico-tls-system", check=False
+        ).returncode == 0)
+        log = work / "operator.log"
+        operator = start_operator(operator_kubeconfig(cluster, access, work), log)
+        heading(f"operator running as pico-tls-system/pico-tls-operator (log {log})")
+        access.kubectl("create", "namespace", NAMESPACE)
+        began = time.monotonic()
+        print(access.kubectl("apply", "-n", NAMESPACE, "-f", str(ROOT / "examples")).stdout)
+        access.wait_until("examples Ready", lambda: all_ready(access), timeout=180)
+        print(f"everything Ready {time.monotonic() - began:.1f}s after kubectl apply")
+        ok = show(access, work)
+        if args.keep:
+            print(f"\nkept running: export KUBECONFIG={cluster.kubeconfig}; operator pid "
+                  f"{operator.pid}; stop with: kill {operator.pid}; "
+                  f"tests/cluster/dev-cluster down is not needed (pids in {cluster.work_dir})")
+            return 0 if ok else 1
+        return 0 if ok else 1
+    finally:
+        if not args.keep:
+            if operator is not None:
+                os.killpg(operator.pid, signal.SIGTERM)
+                operator.wait(20)
+            cluster.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
