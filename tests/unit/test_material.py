@@ -1,0 +1,61 @@
+"""Key material decisions: keep what still fits, renew certificates with the same key."""
+
+from datetime import UTC, datetime, timedelta
+
+from pico_tls.material import CertRequest, Existing, Passwords, resolve_identity
+from pico_tls.pki.certs import create_ca
+from pico_tls.pki.keys import KeyAlgorithm, generate_key
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+REQUEST = CertRequest(
+    "ec1",
+    ("ec1", "ec1.ns.svc"),
+    KeyAlgorithm.EC_P256,
+    duration=timedelta(days=10),
+    renew_before=timedelta(days=2),
+)
+CA = create_ca("test CA", generate_key(KeyAlgorithm.EC_P256), duration=timedelta(days=100), now=NOW)
+
+
+def test_new_identity_has_one_stable_password_for_store_and_key():
+    identity, notes = resolve_identity(REQUEST, CA, Existing(), now=NOW)
+    assert identity.passwords.store == identity.passwords.key
+    assert len(identity.passwords.store) >= 24
+    assert notes == ["generated a new key", "issued a certificate (no certificate)"]
+
+
+def test_everything_is_kept_until_renewal_is_due():
+    first, _ = resolve_identity(REQUEST, CA, Existing(), now=NOW)
+    existing = Existing(first.key, first.certificate, first.passwords)
+    same, notes = resolve_identity(REQUEST, CA, existing, now=NOW + timedelta(days=7))
+    assert notes == [] and same.certificate == first.certificate
+    renewed, notes = resolve_identity(REQUEST, CA, existing, now=NOW + timedelta(days=8, hours=1))
+    assert notes == ["issued a certificate (certificate renewal due)"]
+    assert renewed.key is first.key and renewed.passwords == first.passwords
+    assert renewed.certificate.not_valid_after_utc > first.certificate.not_valid_after_utc
+
+
+def test_names_issuer_and_algorithm_changes_are_noticed():
+    first, _ = resolve_identity(REQUEST, CA, Existing(), now=NOW)
+    existing = Existing(first.key, first.certificate, first.passwords)
+    renamed = CertRequest(
+        "ec1", ("ec1",), REQUEST.key_algorithm, REQUEST.duration, REQUEST.renew_before
+    )
+    assert resolve_identity(renamed, CA, existing, now=NOW)[1] == [
+        "issued a certificate (certificate names changed)"
+    ]
+    assert resolve_identity(REQUEST, None, existing, now=NOW)[1] == [
+        "issued a certificate (certificate issuer changed)"
+    ]
+    rsa = CertRequest(
+        "ec1", REQUEST.dns_names, KeyAlgorithm.RSA_2048, REQUEST.duration, REQUEST.renew_before
+    )
+    identity, notes = resolve_identity(rsa, CA, existing, now=NOW)
+    assert notes[0] == "key algorithm changed: new key" and identity.key is not first.key
+
+
+def test_user_passwords_win_and_default_the_key_password():
+    identity, _ = resolve_identity(
+        REQUEST, CA, Existing(), passwords=Passwords("s3cret", ""), now=NOW
+    )
+    assert identity.passwords == Passwords("s3cret", "s3cret")
