@@ -7,9 +7,11 @@ every run and the reconciler compares decoded content first.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 from pico_tls.builders import configmaps, names, properties, secret_manifests, stores, workloads
@@ -58,9 +60,18 @@ class PlannedStore:
     def name(self) -> str:
         return str(self.meta["name"])
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         return content_fingerprint(self.content, self.options)
+
+    @cached_property
+    def data_digest(self) -> str:
+        """Hash of everything in the Secret besides the keystore bytes."""
+        digest = hashlib.sha256(self.fingerprint.encode())
+        for key, value in sorted(self.data(b"").items()):
+            digest.update(key.encode() + b"\0")
+            digest.update((value.encode() if isinstance(value, str) else value) + b"\0")
+        return digest.hexdigest()
 
     def data(self, keystore: bytes) -> dict[str, bytes | str]:
         return secret_manifests.keystore_secret_data(

@@ -100,21 +100,14 @@ def platform_server(probe: Path, store: ClientStore, alias: str) -> TlsServer:
 
 
 def managed_versions(cluster: Any, ns: str) -> dict[str, str]:
-    """resourceVersion of every object the operator writes or reports on."""
-    kinds = ",".join(
-        [
-            "secrets",
-            "configmaps",
-            "services",
-            "statefulsets",
-            "deployments",
-            "platforms",
-            "executioncontainers",
-            "desktopclients",
-        ]
-    )
+    """What only the operator changes: resourceVersions of the Secrets, ConfigMaps, Services and
+    custom resources, generations (spec changes) of the workloads, whose status others update."""
+    kinds = "secrets,configmaps,services,platforms,executioncontainers,desktopclients"
     items = cluster.get_json(kinds, "-n", ns)["items"]
-    return {f"{i['kind']}/{i['metadata']['name']}": i["metadata"]["resourceVersion"] for i in items}
+    out = {f"{i['kind']}/{i['metadata']['name']}": i["metadata"]["resourceVersion"] for i in items}
+    for name, generation in _generations(cluster, ns).items():
+        out[f"workload/{name}"] = str(generation)
+    return out
 
 
 @pytest.fixture
@@ -339,7 +332,10 @@ def test_restart_writes_nothing_and_tampered_secrets_are_restored(
     import time
 
     time.sleep(5)  # several settle periods: any write would have happened by now
-    assert managed_versions(kube_cluster, ns) == versions
+    after = managed_versions(kube_cluster, ns)
+    assert after == versions, {
+        k: (versions.get(k), v) for k, v in after.items() if versions.get(k) != v
+    }
 
     # A deleted Secret comes back with the same key; nothing rolls.
     cert = secret_data(kube_cluster, "ec1-rcp-tls", ns)["tls.crt"]

@@ -117,6 +117,20 @@ class GroupReconciler:
     def __init__(self, kube: Kube, resync_seconds: float = 600.0) -> None:
         self.kube = kube
         self.resync_seconds = resync_seconds
+        # Decoding keys and keystores is the costly part of a pass; a Secret that has not
+        # changed (same uid and resourceVersion) is not decoded again.
+        self._decoded: dict[tuple[str, str, str], Any] = {}
+
+    def _cached(self, secret: Mapping[str, Any] | None, what: str, decode: Any) -> Any:
+        if secret is None:
+            return decode({})
+        meta = secret["metadata"]
+        key = (meta.get("uid", ""), meta.get("resourceVersion", ""), what)
+        if key not in self._decoded:
+            if len(self._decoded) > 20000:
+                self._decoded.clear()
+            self._decoded[key] = decode(secret_manifests.decode_data(secret))
+        return self._decoded[key]
 
     # -- entry point -----------------------------------------------------------------------
 
@@ -189,10 +203,6 @@ class GroupReconciler:
                 ),
             },
         )
-
-    def _secret_data(self, name: str, secrets_by_name: Mapping[str, Any]) -> dict[str, bytes]:
-        obj = secrets_by_name.get(name)
-        return secret_manifests.decode_data(obj) if obj is not None else {}
 
     # -- planning --------------------------------------------------------------------------
 
@@ -272,7 +282,8 @@ class GroupReconciler:
         current = self._secrets.get(name)
         if current is not None:
             try:
-                return existing.ca_from(secret_manifests.decode_data(current))
+                ca: CertificateAuthority = self._cached(current, "ca", existing.ca_from)
+                return ca
             except PkiError as err:
                 # Never replace a CA key silently: the user must delete the Secret on purpose.
                 self._keystore_problem(
@@ -347,11 +358,13 @@ class GroupReconciler:
         issuer: CertificateAuthority | None,
         passwords: Passwords | None,
     ) -> Identity:
-        state = existing.from_state(self._secret_data(names.state_secret(mounted), self._secrets))
+        state_secret = self._secrets.get(names.state_secret(mounted))
+        state = self._cached(state_secret, "state", existing.from_state)
         if state.key is None:
-            state = existing.merged(
-                state, existing.from_keystore_secret(self._secret_data(mounted, self._secrets))
+            recovered = self._cached(
+                self._secrets.get(mounted), "recover", existing.from_keystore_secret
             )
+            state = existing.merged(state, recovered)
         identity, notes = resolve_identity(request, issuer, state, passwords=passwords, now=run.now)
         if notes:
             self.kube.event(owner.body, "Normal", "KeyMaterial", f"{mounted}: {'; '.join(notes)}")
@@ -404,31 +417,11 @@ class GroupReconciler:
     def _store_matches(self, store: PlannedStore, current: Mapping[str, Any] | None) -> bool:
         if current is None:
             return False
-        data = secret_manifests.decode_data(current)
-        blob_key = next(
-            (
-                k
-                for k in data
-                if k.startswith("keystore.")
-                and k not in (names.STORE_PASSWORD_KEY, names.KEY_PASSWORD_KEY)
-            ),
-            None,
+        return bool(
+            self._cached(
+                current, f"match:{store.data_digest}", lambda data: _data_matches(store, data)
+            )
         )
-        if blob_key is None:
-            return False
-        expected = store.data(b"")
-        expected_blob_key = next(k for k, v in expected.items() if v == b"")
-        if blob_key != expected_blob_key or set(data) != set(expected):
-            return False
-        for key, value in expected.items():
-            raw = value.encode() if isinstance(value, str) else value
-            if key != blob_key and data[key] != raw:
-                return False
-        try:
-            content = decode_keystore(data[blob_key], store.options)
-        except KeystoreError:
-            return False
-        return content_fingerprint(content, store.options) == store.fingerprint
 
     def _write(self, run: _Pass, plan: GroupPlan) -> dict[str, Mapping[str, Any]]:
         for manifest in plan.state_secrets:
@@ -651,6 +644,23 @@ class GroupReconciler:
         if run.renewals:
             wait = min(wait, max(1.0, (min(run.renewals) - run.now).total_seconds()))
         return Outcome(requeue_after=wait, writes=run.writes)
+
+
+def _data_matches(store: PlannedStore, data: Mapping[str, bytes]) -> bool:
+    """True when Secret data means what `store` wants: same files, same keystore content."""
+    expected = store.data(b"")
+    blob_key = next(k for k, v in expected.items() if v == b"")
+    if set(data) != set(expected) or blob_key not in data:
+        return False
+    for key, value in expected.items():
+        raw = value.encode() if isinstance(value, str) else value
+        if key != blob_key and data[key] != raw:
+            return False
+    try:
+        content = decode_keystore(data[blob_key], store.options)
+    except KeystoreError:
+        return False
+    return content_fingerprint(content, store.options) == store.fingerprint
 
 
 def ca_common_name(platform: PlatformSpec) -> str:
