@@ -49,7 +49,11 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     scheduler = Scheduler(
         reconciler_entry(reconciler, kube, config), config.settle_seconds, config.workers
     )
-    _state.update(scheduler=scheduler, kube=kube)
+    _state.update(scheduler=scheduler, kube=kube, reconciler=reconciler)
+    # Only our own objects are watched for these kinds (server-side label selector).
+    owned = f"{MANAGED_BY}={FIELD_MANAGER}"
+    for group, plural in (("v1", "configmaps"), ("apps", "statefulsets"), ("apps", "deployments")):
+        settings.watching.label_selectors[group, plural] = owned
     _state["task"] = asyncio.create_task(scheduler.run())
 
 
@@ -83,9 +87,20 @@ def member_changed(spec: kopf.Spec, namespace: str | None, **_: Any) -> None:
     _enqueue(namespace, (spec.get("platformRef") or {}).get("name"))
 
 
-@kopf.on.event("v1", "secrets", labels=OWNED)
 @kopf.on.event("v1", "configmaps", labels=OWNED)
 @kopf.on.event("apps", "v1", "statefulsets", labels=OWNED)
 @kopf.on.event("apps", "v1", "deployments", labels=OWNED)
 def owned_changed(labels: kopf.Labels, namespace: str | None, **_: Any) -> None:
     _enqueue(namespace, labels.get(PLATFORM_LABEL))
+
+
+@kopf.on.event("v1", "secrets")
+def secret_changed(labels: kopf.Labels, name: str, namespace: str | None, **_: Any) -> None:
+    """Our own Secrets (repair) and the user's CA and password Secrets a platform reads."""
+    if labels.get(MANAGED_BY) == FIELD_MANAGER:
+        _enqueue(namespace, labels.get(PLATFORM_LABEL))
+        return
+    reconciler: GroupReconciler | None = _state.get("reconciler")
+    if reconciler is not None and namespace:
+        for platform in reconciler.platforms_reading(namespace, name):
+            _enqueue(namespace, platform)

@@ -7,6 +7,7 @@ builds the desired objects and writes only those whose meaning differs from what
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -55,6 +56,7 @@ from pico_tls.spec import (
 log = logging.getLogger(__name__)
 
 CA_DURATION = timedelta(days=3650)
+_MISSING = object()
 ROLLOUT_POLL_SECONDS = 2.0
 
 
@@ -77,6 +79,11 @@ class _Pass:
     now: datetime
     writes: int = 0
     renewals: list[datetime] = field(default_factory=list)
+    # What the group's objects look like now (read once per pass, updated as we write).
+    secrets: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    configmaps: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    services: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    workloads: dict[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def _iso(moment: datetime) -> str:
@@ -120,17 +127,25 @@ class GroupReconciler:
         # Decoding keys and keystores is the costly part of a pass; a Secret that has not
         # changed (same uid and resourceVersion) is not decoded again.
         self._decoded: dict[tuple[str, str, str], Any] = {}
+        # Secrets the user owns (CA, passwords) -> the platform groups that read them, so a
+        # change to one of them is noticed without watching for it in every pass.
+        self.references: dict[tuple[str, str], set[str]] = {}
+        self._lock = threading.Lock()  # groups are reconciled in parallel threads
 
     def _cached(self, secret: Mapping[str, Any] | None, what: str, decode: Any) -> Any:
         if secret is None:
             return decode({})
         meta = secret["metadata"]
         key = (meta.get("uid", ""), meta.get("resourceVersion", ""), what)
-        if key not in self._decoded:
-            if len(self._decoded) > 20000:
-                self._decoded.clear()
-            self._decoded[key] = decode(secret_manifests.decode_data(secret))
-        return self._decoded[key]
+        with self._lock:
+            found = self._decoded.get(key, _MISSING)
+        if found is _MISSING:
+            found = decode(secret_manifests.decode_data(secret))
+            with self._lock:
+                if len(self._decoded) > 20000:
+                    self._decoded.clear()
+                self._decoded[key] = found
+        return found
 
     # -- entry point -----------------------------------------------------------------------
 
@@ -156,6 +171,7 @@ class GroupReconciler:
             return Outcome(writes=run.writes)
         containers = self._parse_members(containers_all, parse_container)
         desktops = self._parse_members(desktops_all, parse_desktop)
+        self._remember_references(platform, desktops)
         try:
             try:
                 plan, state = self._plan(run, platform, containers, desktops)
@@ -206,6 +222,23 @@ class GroupReconciler:
 
     # -- planning --------------------------------------------------------------------------
 
+    def _remember_references(self, platform: Member, desktops: Sequence[Member]) -> None:
+        p: PlatformSpec = platform.spec
+        names_used = {p.tls.ca_secret_name, p.tls.password_secret_name}
+        names_used |= {d.spec.password_secret_name for d in desktops}
+        with self._lock:
+            for key, groups in list(self.references.items()):
+                if key[0] == p.namespace:
+                    groups.discard(p.name)
+                    if not groups:
+                        del self.references[key]
+            for name in names_used - {None}:
+                self.references.setdefault((p.namespace, str(name)), set()).add(p.name)
+
+    def platforms_reading(self, namespace: str, secret: str) -> list[str]:
+        with self._lock:
+            return sorted(self.references.get((namespace, secret), ()))
+
     def _plan(
         self,
         run: _Pass,
@@ -215,12 +248,11 @@ class GroupReconciler:
     ) -> tuple[GroupPlan, ClientAuthState]:
         p: PlatformSpec = platform.spec
         selector = f"{names.PLATFORM_LABEL}={p.name}"
-        self._secrets = _by_name(self.kube.list_objects(SECRET, run.namespace, selector))
-        self._configmaps = _by_name(self.kube.list_objects(CONFIGMAP, run.namespace, selector))
-        self._services = _by_name(self.kube.list_objects(SERVICE, run.namespace, selector))
-        self._workloads: dict[str, Mapping[str, Any]] = {}
+        run.secrets = _by_name(self.kube.list_objects(SECRET, run.namespace, selector))
+        run.configmaps = _by_name(self.kube.list_objects(CONFIGMAP, run.namespace, selector))
+        run.services = _by_name(self.kube.list_objects(SERVICE, run.namespace, selector))
         for kind in (STATEFULSET, DEPLOYMENT):
-            self._workloads.update(_by_name(self.kube.list_objects(kind, run.namespace, selector)))
+            run.workloads.update(_by_name(self.kube.list_objects(kind, run.namespace, selector)))
 
         ca = self._ca(run, platform) if p.tls.enabled and uses_ca(p) else None
         identities = (
@@ -241,14 +273,14 @@ class GroupReconciler:
             require_client_auth=current_flag,
         )
         material_settled = all(
-            _template_hash(self._workloads.get(name)) == digest
+            _template_hash(run.workloads.get(name)) == digest
             for name, digest in probe.mounted_hashes.items()
         )
-        all_rolled = all(rolled_out(self._workloads.get(name)) for name in probe.mounted_hashes)
+        all_rolled = all(rolled_out(run.workloads.get(name)) for name in probe.mounted_hashes)
         state = next_state(
             desired,
             effective,
-            workloads_exist=p.name in self._workloads,
+            workloads_exist=p.name in run.workloads,
             material_settled=material_settled,
             rolled_out=all_rolled,
         )
@@ -279,7 +311,7 @@ class GroupReconciler:
                     platform, "CAInvalid", f"CA Secret {p.tls.ca_secret_name}: {err}"
                 )
         name = names.ca_secret(p.name)
-        current = self._secrets.get(name)
+        current = run.secrets.get(name)
         if current is not None:
             try:
                 ca: CertificateAuthority = self._cached(current, "ca", existing.ca_from)
@@ -301,7 +333,7 @@ class GroupReconciler:
         meta = names.metadata(
             name, run.namespace, names.labels(p.name, "platform", p.name), platform.body
         )
-        self._secrets[name] = self.kube.apply(secret_manifests.ca_secret(meta, ca))
+        run.secrets[name] = self.kube.apply(secret_manifests.ca_secret(meta, ca))
         run.writes += 1
         self.kube.event(
             platform.body,
@@ -358,11 +390,11 @@ class GroupReconciler:
         issuer: CertificateAuthority | None,
         passwords: Passwords | None,
     ) -> Identity:
-        state_secret = self._secrets.get(names.state_secret(mounted))
+        state_secret = run.secrets.get(names.state_secret(mounted))
         state = self._cached(state_secret, "state", existing.from_state)
         if state.key is None:
             recovered = self._cached(
-                self._secrets.get(mounted), "recover", existing.from_keystore_secret
+                run.secrets.get(mounted), "recover", existing.from_keystore_secret
             )
             state = existing.merged(state, recovered)
         identity, notes = resolve_identity(request, issuer, state, passwords=passwords, now=run.now)
@@ -426,14 +458,14 @@ class GroupReconciler:
     def _write(self, run: _Pass, plan: GroupPlan) -> dict[str, Mapping[str, Any]]:
         for manifest in plan.state_secrets:
             name = manifest["metadata"]["name"]
-            current = self._secrets.get(name)
+            current = run.secrets.get(name)
             if current is None or current.get("data") != manifest["data"]:
-                self._secrets[name] = self._apply(run, manifest)
+                run.secrets[name] = self._apply(run, manifest)
         for store in plan.stores:
-            current = self._secrets.get(store.name)
+            current = run.secrets.get(store.name)
             if self._store_matches(store, current):
                 continue
-            self._secrets[store.name] = self._apply(run, store.encode())
+            run.secrets[store.name] = self._apply(run, store.encode())
             owner = self._owner_body(store.meta)
             if current is None:
                 reason, verb = "SecretCreated", "wrote"
@@ -446,15 +478,15 @@ class GroupReconciler:
             if owner is not None:
                 self.kube.event(owner, "Normal", reason, f"Secret {store.name}: {verb}")
         for manifest in plan.configmaps:
-            self._apply_if_changed(run, manifest, self._configmaps)
+            self._apply_if_changed(run, manifest, run.configmaps)
         workloads: dict[str, Mapping[str, Any]] = {}
         for manifest in plan.workloads:
             name = manifest["metadata"]["name"]
             if manifest["kind"] == "Service":
-                self._apply_if_changed(run, manifest, self._services)
+                self._apply_if_changed(run, manifest, run.services)
                 continue
-            before = self._workloads.get(name)
-            after = self._apply_if_changed(run, manifest, self._workloads)
+            before = run.workloads.get(name)
+            after = self._apply_if_changed(run, manifest, run.workloads)
             if before is not None and _template_hash(before) != _template_hash(after):
                 owner = self._owner_body(manifest["metadata"])
                 if owner is not None:
