@@ -1,0 +1,183 @@
+"""End-to-end: the user's own CA, Shared keystores with pinned JKS trust, password changes."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.e2e.test_operator import (
+    _generations,
+    _stranger_store,
+    condition,
+    get,
+    platform_server,
+    secret_data,
+    store_of,
+    wait_ready,
+)
+from tests.javatools import start_servers, tls_handshake_batch
+
+from pico_tls.pki.certs import cert_to_pem, create_ca, sha256_fingerprint
+from pico_tls.pki.keys import KeyAlgorithm, generate_key, key_to_pem
+
+pytestmark = pytest.mark.e2e
+
+
+def platform(ns: str, **tls: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "picotls.dev/v1alpha1",
+        "kind": "Platform",
+        "metadata": {"name": "mz", "namespace": ns},
+        "spec": {"image": "pico/platform:test", "tls": {"requireClientAuth": True, **tls}},
+    }
+
+
+def member(ns: str, kind: str, name: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "picotls.dev/v1alpha1",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"platformRef": {"name": "mz"}, **spec},
+    }
+
+
+def tls_secret(ns: str, name: str, data: dict[str, bytes]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": ns},
+        "data": {k: base64.b64encode(v).decode() for k, v in data.items()},
+    }
+
+
+def test_a_users_ca_is_checked_then_used(kube_cluster: Any, operator: Any, namespace: str) -> None:
+    ns = namespace
+    ca = create_ca(
+        "Example Corp pico CA", generate_key(KeyAlgorithm.EC_P256), duration=timedelta(days=365)
+    )
+    other_key = generate_key(KeyAlgorithm.EC_P256)
+    kube_cluster.apply(
+        tls_secret(
+            ns,
+            "corp-ca",
+            {"tls.crt": cert_to_pem(ca.certificate), "tls.key": key_to_pem(other_key)},
+        )
+    )
+    kube_cluster.apply(
+        [
+            platform(
+                ns, trust={"mode": "CertificateAuthority", "caSecretRef": {"name": "corp-ca"}}
+            ),
+            member(ns, "ExecutionContainer", "ec1", image="pico/ec:test"),
+        ]
+    )
+
+    def refused() -> bool:
+        obj = get(kube_cluster, "platform", "mz", ns)
+        return condition(obj, "KeystoreReady") == "False"
+
+    kube_cluster.wait_until("mismatched CA key reported", refused, timeout=60)
+    events = kube_cluster.get_json("events", "-n", ns)["items"]
+    assert any(e["reason"] == "CAInvalid" and "corp-ca" in e["message"] for e in events)
+    assert not any("PRIVATE KEY" in e["message"] for e in events)
+
+    # The fixed Secret is picked up from its own watch event, not a periodic resync.
+    kube_cluster.apply(
+        tls_secret(
+            ns, "corp-ca", {"tls.crt": cert_to_pem(ca.certificate), "tls.key": key_to_pem(ca.key)}
+        )
+    )
+    status = wait_ready(kube_cluster, "platform", "mz", ns, timeout=60)["status"]
+    assert status["caFingerprint"] == sha256_fingerprint(ca.certificate)
+    assert secret_data(kube_cluster, "ec1-rcp-tls", ns)["ca.crt"] == cert_to_pem(ca.certificate)
+    assert kube_cluster.kubectl("get", "secret", "mz-ca", "-n", ns, check=False).returncode != 0
+
+
+def test_shared_keystores_with_pinned_jks_trust(
+    kube_cluster: Any, operator: Any, namespace: str, java_probe: Path, tmp_path: Path
+) -> None:
+    ns = namespace
+    kube_cluster.apply(
+        [
+            platform(
+                ns,
+                keystoreMode="Shared",
+                trust={"mode": "Pinned"},
+                format={"type": "JKS"},
+                key={"algorithm": "ECDSA", "size": 384},
+            ),
+            member(ns, "ExecutionContainer", "ec1", image="pico/ec:test"),
+            member(ns, "DesktopClient", "carol", user="Carol", format={"type": "JKS"}),
+        ]
+    )
+    wait_ready(kube_cluster, "platform", "mz", ns)
+    wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
+    wait_ready(kube_cluster, "desktopclient", "carol", ns)
+    # Shared: the container holds the platform's key (the seed's method a).
+    platform_data = secret_data(kube_cluster, "mz-rcp-tls", ns)
+    assert secret_data(kube_cluster, "ec1-rcp-tls", ns)["tls.crt"] == platform_data["tls.crt"]
+    props = get(kube_cluster, "configmap", "ec1-rcp-tls", ns)["data"]["rcp-tls.properties"]
+    assert "pico.rcp.tls.keystore=/etc/pico/tls/keystore.jks" in props
+    assert "pico.rcp.tls.keystore.alias=platform" in props
+
+    server_store = store_of(kube_cluster, "mz-rcp-tls", ns, tmp_path)
+    clients = [
+        store_of(kube_cluster, s, ns, tmp_path) for s in ("ec1-rcp-tls", "carol-desktop-key")
+    ]
+    with start_servers([platform_server(java_probe, server_store, "platform")]) as (server,):
+        results = tls_handshake_batch([(server, c) for c in [*clients, _stranger_store(tmp_path)]])
+    assert [r.ok for r in results] == [True, True, False], [r.detail for r in results]
+    assert server_store.store_type == "JKS"
+
+
+def test_a_changed_password_secret_rolls_the_pods_once(
+    kube_cluster: Any, operator: Any, namespace: str
+) -> None:
+    ns = namespace
+    kube_cluster.kubectl(
+        "create",
+        "secret",
+        "generic",
+        "pico-pw",
+        "-n",
+        ns,
+        "--from-literal=keystore.password=first-Passw0rd",
+    )
+    kube_cluster.apply(
+        [
+            platform(ns, passwordSecretRef={"name": "pico-pw"}),
+            member(ns, "ExecutionContainer", "ec1", image="pico/ec:test"),
+        ]
+    )
+    wait_ready(kube_cluster, "platform", "mz", ns)
+    wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
+    before = _generations(kube_cluster, ns)
+    assert secret_data(kube_cluster, "mz-rcp-tls", ns)["keystore.password"] == b"first-Passw0rd"
+
+    kube_cluster.kubectl(
+        "patch",
+        "secret",
+        "pico-pw",
+        "-n",
+        ns,
+        "--type=merge",
+        "-p",
+        json.dumps({"stringData": {"keystore.password": "second-Passw0rd"}}),
+    )
+    kube_cluster.wait_until(
+        "new password in the keystore Secret",
+        lambda: (
+            secret_data(kube_cluster, "mz-rcp-tls", ns)["keystore.password"] == b"second-Passw0rd"
+        ),
+        timeout=60,
+    )
+    wait_ready(kube_cluster, "platform", "mz", ns)
+    wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
+    after = _generations(kube_cluster, ns)
+    assert {k: after[k] - before[k] for k in before} == {"mz": 1, "ec1": 1}
+    # The certificate (and key) stayed: only the passwords changed.
+    assert get(kube_cluster, "platform", "mz", ns)["status"]["conditions"]
