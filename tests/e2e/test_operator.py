@@ -359,6 +359,24 @@ def test_restart_writes_nothing_and_tampered_secrets_are_restored(
         "keystore restored",
         lambda: secret_data(kube_cluster, "mz-rcp-tls", ns)["keystore.p12"] != b"junk",
     )
+    # An edited ConfigMap is restored too.
+    kube_cluster.kubectl(
+        "patch",
+        "configmap",
+        "ec1-rcp-tls",
+        "-n",
+        ns,
+        "--type=merge",
+        "-p",
+        json.dumps({"data": {"rcp-tls.properties": "pico.rcp.tls.keystore=/x\n"}}),
+    )
+    kube_cluster.wait_until(
+        "properties restored",
+        lambda: (
+            "require_clientauth=true"
+            in get(kube_cluster, "configmap", "ec1-rcp-tls", ns)["data"]["rcp-tls.properties"]
+        ),
+    )
     wait_ready(kube_cluster, "platform", "mz", ns)
     assert _generations(kube_cluster, ns) == generations
 

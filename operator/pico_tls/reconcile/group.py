@@ -509,9 +509,20 @@ class GroupReconciler:
             current is not None
             and current.get("kind") == manifest["kind"]
             and ((current["metadata"].get("annotations") or {}).get(names.APPLIED_HASH) == wanted)
+            # a ConfigMap edited by hand keeps our annotation: compare what pods read too
+            and current.get("data", manifest.get("data")) == manifest.get("data")
         ):
             return current
         cache[name] = self._apply(run, manifest)
+        if current is not None and manifest["kind"] == "ConfigMap":
+            owner = self._owner_body(manifest["metadata"])
+            if owner is not None:
+                self.kube.event(
+                    owner,
+                    "Normal",
+                    "PropertiesUpdated",
+                    f"ConfigMap {name}: rcp-tls.properties written",
+                )
         return cache[name]
 
     def _owner_body(self, meta: Mapping[str, Any]) -> Mapping[str, Any] | None:
