@@ -86,6 +86,8 @@ class OperatorRun:
     rss_peak_mib: float
     rss_end_mib: float
     rss_before_mib: float
+    cpu_seconds: float
+    first_pass_seconds: float | None
     statefulset_generation: int | None
     reconcile_passes: int
     reconcile_writes: int
@@ -111,6 +113,16 @@ def rss_bytes(pid: int) -> int:
         return 0
     match = re.search(r"^VmRSS:\s+(\d+)\s+kB", text, re.MULTILINE)
     return int(match.group(1)) * 1024 if match else 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc/<pid>/stat."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = text.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class RssSampler:
@@ -143,8 +155,11 @@ class RssSampler:
 class Operator:
     """`python -m kopf run -m pico_tls --all-namespaces --standalone` under a kubeconfig."""
 
-    def __init__(self, kubeconfig: Path, work: Path, settle_seconds: float | None) -> None:
+    def __init__(self, kubeconfig: Path, work: Path, settle_seconds: float | None,
+                 module: str = "pico_tls", extra_path: Sequence[str] = ()) -> None:
         self.kubeconfig = kubeconfig
+        self.module = module
+        self.extra_path = list(extra_path)
         self.stats_file = work / "operator-stats.json"
         self.log_path = work / "operator.log"
         self.settle_seconds = settle_seconds
@@ -160,13 +175,13 @@ class Operator:
                if not k.startswith("KUBERNETES_") and k != "KUBECONFIG"}
         env.update(
             KUBECONFIG=str(self.kubeconfig),
-            PYTHONPATH=str(ROOT / "operator"),
+            PYTHONPATH=os.pathsep.join([str(ROOT / "operator"), *self.extra_path]),
             PYTHONUNBUFFERED="1",
             PICO_TLS_STATS_FILE=str(self.stats_file),
         )
         if self.settle_seconds is not None:
             env["PICO_TLS_SETTLE_SECONDS"] = str(self.settle_seconds)
-        command = [sys.executable, "-m", "kopf", "run", "-m", "pico_tls",
+        command = [sys.executable, "-m", "kopf", "run", "-m", self.module,
                    "--all-namespaces", "--standalone"]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
@@ -439,13 +454,16 @@ def run_operator(access: ClusterAccess, operator: Operator, sampler: RssSampler,
     create_namespace(access, namespace)
     before = wait_quiet(operator, quiet=2.0, limit=30)
     rss_before = rss_bytes(operator.pid)
+    cpu_before = cpu_seconds(operator.pid)
     sampler.reset()
     started = time.monotonic()
+    started_wall = datetime.now()
     apply_all(access, [platform_manifest(namespace), *container_manifests(namespace, size)])
     seconds, ready, first = poll_until(access, "platforms,executioncontainers", namespace,
                                        size + 1, is_ready, timeout, started)
     at_ready = operator.requests()
     rss_end = rss_bytes(operator.pid)
+    cpu = cpu_seconds(operator.pid) - cpu_before
     total = wait_quiet(operator, quiet=3.0, limit=60)
     peak = max(sampler.peak, rss_end)
     sts = access.kubectl("get", "statefulset", "bench", "-n", namespace, "-o",
@@ -468,6 +486,10 @@ def run_operator(access: ClusterAccess, operator: Operator, sampler: RssSampler,
         rss_peak_mib=round(peak / 2**20, 1),
         rss_end_mib=round(rss_end / 2**20, 1),
         rss_before_mib=round(rss_before / 2**20, 1),
+        cpu_seconds=round(cpu, 1),
+        first_pass_seconds=(
+            round((passes[0][0] - started_wall).total_seconds(), 2) if passes else None
+        ),
         statefulset_generation=generation,
         reconcile_passes=len(passes),
         reconcile_writes=sum(w for _, w in passes),
@@ -485,8 +507,9 @@ def fmt(value: float | None, digits: int = 1) -> str:
 
 
 def table(runs: Sequence[OperatorRun]) -> str:
-    header = ("N", "all Ready s", "baseline s", "ratio", "requests", "req/object",
-              "RSS peak MiB", "RSS end MiB", "sts gen", "passes", "writes")
+    header = ("N", "all Ready s", "baseline s", "ratio", "1st pass done s", "requests",
+              "req/object", "RSS peak MiB", "RSS end MiB", "CPU s", "sts gen", "passes",
+              "writes")
     rows = [header]
     for r in runs:
         rows.append((
@@ -495,10 +518,12 @@ def table(runs: Sequence[OperatorRun]) -> str:
             f"({r.ready_objects}/{r.objects})",
             fmt(r.baseline.seconds if r.baseline else None),
             fmt(r.ratio),
+            fmt(r.first_pass_seconds),
             str(sum(r.requests_total.values())),
             fmt(r.requests_per_object, 2),
             fmt(r.rss_peak_mib),
             fmt(r.rss_end_mib),
+            fmt(r.cpu_seconds),
             "-" if r.statefulset_generation is None else str(r.statefulset_generation),
             str(r.reconcile_passes),
             str(r.reconcile_writes),
@@ -550,6 +575,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--settle-seconds", type=float, default=None,
                         help="PICO_TLS_SETTLE_SECONDS for the operator (default: its own)")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--operator-module", default="pico_tls",
+                        help="module for `kopf run -m` (experiments: a wrapper of pico_tls)")
+    parser.add_argument("--operator-path", action="append", default=[],
+                        help="extra PYTHONPATH entry for the operator (repeatable)")
     parser.add_argument("--keep-logs", action="store_true",
                         help="keep the work dir (operator log, kubeconfig)")
     args = parser.parse_args(argv)
@@ -566,7 +595,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if tainted:
             notes.append(f"removed node.kubernetes.io/not-ready taint from {tainted}")
         kubeconfig = install_operator_prerequisites(access, work)
-        operator = Operator(kubeconfig, work, args.settle_seconds)
+        operator = Operator(kubeconfig, work, args.settle_seconds, args.operator_module,
+                            args.operator_path)
         operator.start()
         sampler = RssSampler(operator.pid)
         try:
