@@ -1,0 +1,40 @@
+"""Pure helpers that read workloads: which template they run and whether it rolled out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pico_tls.builders import names
+
+
+def by_name(items: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """Index API objects by `metadata.name`."""
+    return {str(i["metadata"]["name"]): i for i in items}
+
+
+def template_hash(workload: Mapping[str, Any] | None) -> str | None:
+    """The mounted-content checksum on a workload's pod template, if any."""
+    if workload is None:
+        return None
+    annotations = workload["spec"]["template"]["metadata"].get("annotations") or {}
+    value = annotations.get(names.MOUNTED_CONTENT)
+    return str(value) if value is not None else None
+
+
+def rolled_out(workload: Mapping[str, Any] | None) -> bool:
+    """True when a StatefulSet or Deployment runs its current template on every replica."""
+    if workload is None:
+        return False
+    spec, status = workload["spec"], workload.get("status") or {}
+    if status.get("observedGeneration", 0) < workload["metadata"].get("generation", 0):
+        return False
+    replicas = spec.get("replicas", 1)
+    if replicas == 0:
+        return True
+    updated = status.get("updatedReplicas", 0) == replicas
+    ready = status.get("readyReplicas", 0) == replicas
+    if workload["kind"] == "StatefulSet":
+        same_revision = status.get("currentRevision") == status.get("updateRevision")
+        return bool(updated and ready and same_revision)
+    return bool(updated and ready and status.get("replicas", 0) == replicas)
