@@ -1,0 +1,208 @@
+"""`pico-tls keystores`: the CLI subcommand (argument parsing, messages, exit status)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+from pico_tls.classic.layout import read_existing, write_plan
+from pico_tls.classic.plan import ClassicError, Mode, Options, Plan, make_plan
+from pico_tls.keystore import KeystoreError, Pkcs12Profile, StoreFormat
+from pico_tls.pki import CertificateAuthority, KeyAlgorithm, PkiError, load_ca
+
+PROG = "pico-tls keystores"
+E = TypeVar("E", bound=StrEnum)
+
+DESCRIPTION = """\
+Write the keystores, passwords and rcp-tls.properties of a classic (non-Kubernetes) pico
+installation: the platform, its execution containers and desktop clients, with client
+authentication ready. Re-running keeps every key and adds only what is new.
+"""
+
+
+def _choices(enum: type[StrEnum]) -> str:
+    return "|".join(e.value for e in enum)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "keystores",
+        help="keystores for a classic install (the seed procedure)",
+        description=DESCRIPTION,
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--platform", required=True, metavar="NAME", help="the platform's name")
+    p.add_argument(
+        "--container",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an execution container (repeat)",
+    )
+    p.add_argument(
+        "--desktop",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a desktop client; its certificate is pinned in the platform (repeat)",
+    )
+    p.add_argument(
+        "--mode",
+        default=Mode.PER_CONTAINER.value,
+        metavar=_choices(Mode),
+        help="shared: containers get the platform's keystore; per-container "
+        "(default): each has its own key",
+    )
+    p.add_argument(
+        "--format",
+        default=StoreFormat.PKCS12.value,
+        metavar=_choices(StoreFormat),
+        help="keystore format (default pkcs12)",
+    )
+    p.add_argument(
+        "--pkcs12-profile",
+        default=Pkcs12Profile.LEGACY_3DES.value,
+        metavar=_choices(Pkcs12Profile),
+        help="PKCS12 encryption (default legacy-3des: every JVM reads it)",
+    )
+    p.add_argument(
+        "--key",
+        default=KeyAlgorithm.RSA_2048.value,
+        metavar=_choices(KeyAlgorithm),
+        help="algorithm of new keys (default rsa-2048); existing keys are kept",
+    )
+    p.add_argument(
+        "--require-client-auth", action="store_true", help="pico.rcp.tls.require_clientauth=true"
+    )
+    p.add_argument("--ca-cert", metavar="PEM", help="CA certificate that issues the certificates")
+    p.add_argument("--ca-key", metavar="PEM", help="the CA's private key (unencrypted PEM)")
+    p.add_argument(
+        "--hostname",
+        action="append",
+        default=[],
+        metavar="NAME=DNS",
+        help="DNS name of NAME's certificate; the platform's first one becomes the "
+        "containers' pico.rcp.platform.host (repeat)",
+    )
+    p.add_argument(
+        "--keystore-path",
+        metavar="PATH",
+        help="pico.rcp.tls.keystore, where each host keeps its keystore "
+        "(default /opt/pico/tls/keystore.p12 or .jks)",
+    )
+    p.add_argument("--days", type=int, default=365, help="certificate validity (default 365)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="start over: new keys, passwords and certificates for every name",
+    )
+    p.set_defaults(run=run)
+    return p
+
+
+def _enum(enum: type[E], value: str, option: str) -> E:
+    try:
+        return enum(value.lower())
+    except ValueError:
+        raise ClassicError(f"{option} {value!r}: use one of {_choices(enum)}") from None
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as err:
+        raise ClassicError(f"{what} {path}: {err.strerror or err}") from None
+
+
+def _load_ca(cert: str | None, key: str | None) -> CertificateAuthority | None:
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ClassicError("--ca-cert and --ca-key go together")
+    try:
+        return load_ca(_read(cert, "--ca-cert"), _read(key, "--ca-key"))
+    except PkiError as err:
+        raise ClassicError(f"--ca-cert/--ca-key: {err}") from None
+
+
+def _hostnames(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for value in values:
+        name, sep, dns = value.partition("=")
+        if not sep or not name or not dns:
+            raise ClassicError(f"--hostname {value!r}: expected NAME=DNS")
+        pairs.append((name, dns))
+    return tuple(pairs)
+
+
+def options_from(args: argparse.Namespace) -> Options:
+    return Options(
+        platform=args.platform,
+        containers=tuple(args.container),
+        desktops=tuple(args.desktop),
+        mode=_enum(Mode, args.mode, "--mode"),
+        format=_enum(StoreFormat, args.format, "--format"),
+        profile=_enum(Pkcs12Profile, args.pkcs12_profile, "--pkcs12-profile"),
+        key=_enum(KeyAlgorithm, args.key, "--key"),
+        require_client_auth=args.require_client_auth,
+        ca=_load_ca(args.ca_cert, args.ca_key),
+        hostnames=_hostnames(args.hostname),
+        keystore_path=args.keystore_path,
+        days=args.days,
+        force=args.force,
+    )
+
+
+def summary(plan: Plan, out: Path, options: Options) -> list[str]:
+    """What was written, for people: names, aliases, what is new; never a password or key."""
+    trust = "CA" if plan.ca_certificate is not None else "pinned"
+    lines = [
+        f"{out}: {options.mode.value}, {options.format.value}, {trust} trust, client auth "
+        f"{'required' if options.require_client_auth else 'not required'}"
+    ]
+    rows = [("NAME", "ROLE", "ALIAS", "KEY", "CERTIFICATE", "STORE", "TRUSTS")]
+    for p in plan.parties:
+        rows.append(
+            (
+                p.name,
+                p.role.value,
+                p.alias,
+                p.key_status,
+                p.cert_status,
+                "written" if p.store_changed else "unchanged",
+                ", ".join(p.trusted) or "-",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    lines += [
+        "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1]
+        for r in rows
+    ]
+    lines += [f"  {name}: removed; no store trusts it any more" for name in plan.removed]
+    return lines
+
+
+def run(
+    args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    out = Path(args.out)
+    try:
+        options = options_from(args)
+        existing = read_existing(out, options)
+        plan = make_plan(options, existing)
+        write_plan(out, plan)
+    except (ClassicError, KeystoreError, PkiError) as err:
+        print(f"{PROG}: error: {err}", file=stderr)
+        return 2
+    except OSError as err:
+        where = f" {err.filename}" if err.filename else ""
+        print(f"{PROG}: error:{where} {err.strerror or err}", file=stderr)
+        return 2
+    print("\n".join(summary(plan, out, options)), file=stdout)
+    return 0

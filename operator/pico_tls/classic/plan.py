@@ -1,0 +1,580 @@
+"""What `pico-tls keystores` writes for each name, given the options and what DIR already holds.
+
+Pure apart from randomness (keys, passwords, serial numbers): no file access. Trust rules:
+- With a CA: platform and container certificates are issued by it and their stores trust it,
+  so a new container changes no other store.
+- Without a CA: certificates are self-signed and pinned one by one (the seed's method b).
+- Desktop certificates are always self-signed and pinned in the platform's store, so leaving a
+  desktop out of a re-run revokes it even when a CA is in use.
+- `shared` mode (the seed's method a): every container gets the platform's keystore.
+Existing keys are kept (also in a keystore the user brings); certificates are kept while they
+still fit; trusted entries we did not write are kept; unchanged stores keep their bytes.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from cryptography import x509
+
+from pico_tls.keystore import (
+    KeyEntry,
+    KeystoreContent,
+    Pkcs12Profile,
+    StoreFormat,
+    StoreOptions,
+    content_fingerprint,
+    encode_keystore,
+    file_name,
+    unique_alias,
+)
+from pico_tls.pki import (
+    CertificateAuthority,
+    KeyAlgorithm,
+    PrivateKey,
+    generate_key,
+    issue_certificate,
+    self_signed_certificate,
+    sha256_fingerprint,
+)
+
+CA_ALIAS = "pico-ca"
+PLATFORM_ALIAS = "pico-platform"
+CA_FILE = "ca.crt"
+MANIFEST_FILE = "pico-tls.json"
+DEFAULT_KEYSTORE_DIR = "/opt/pico/tls"
+RENEW_BEFORE = timedelta(days=30)
+RESERVED_NAMES = frozenset({CA_FILE, MANIFEST_FILE})
+_RESERVED_TEXT = " or ".join(sorted(RESERVED_NAMES))
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DNS = re.compile(rf"(\*\.)?{_LABEL}(\.{_LABEL})*")
+
+KeyGenerator = Callable[[KeyAlgorithm], PrivateKey]
+
+
+class ClassicError(ValueError):
+    """Bad input: a one-line message naming the problem; never a password or key."""
+
+
+class Mode(StrEnum):
+    SHARED = "shared"
+    PER_CONTAINER = "per-container"
+
+
+class Role(StrEnum):
+    PLATFORM = "platform"
+    CONTAINER = "container"
+    DESKTOP = "desktop"
+
+
+@dataclass(frozen=True)
+class Passwords:
+    store: str
+    key: str
+
+
+def new_passwords() -> Passwords:
+    """URL-safe ASCII: readable by Java in PKCS12 and safe in a .properties file."""
+    return Passwords(secrets.token_urlsafe(24), secrets.token_urlsafe(24))
+
+
+@dataclass(frozen=True)
+class Options:
+    platform: str
+    containers: tuple[str, ...] = ()
+    desktops: tuple[str, ...] = ()
+    mode: Mode = Mode.PER_CONTAINER
+    format: StoreFormat = StoreFormat.PKCS12
+    profile: Pkcs12Profile = Pkcs12Profile.LEGACY_3DES
+    key: KeyAlgorithm = KeyAlgorithm.RSA_2048
+    require_client_auth: bool = False
+    ca: CertificateAuthority | None = None
+    hostnames: tuple[tuple[str, str], ...] = ()  # (name, DNS name), in the order given
+    keystore_path: str | None = None  # None: DEFAULT_KEYSTORE_DIR/keystore.p12 (or .jks)
+    days: int = 365
+    force: bool = False
+
+    @property
+    def parties(self) -> list[tuple[str, Role]]:
+        return (
+            [(self.platform, Role.PLATFORM)]
+            + [(c, Role.CONTAINER) for c in self.containers]
+            + [(d, Role.DESKTOP) for d in self.desktops]
+        )
+
+    def dns_names(self, name: str) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(dns for n, dns in self.hostnames if n == name))
+
+    @property
+    def property_keystore_path(self) -> str:
+        return self.keystore_path or f"{DEFAULT_KEYSTORE_DIR}/{file_name(self.format)}"
+
+    def owns_key(self, role: Role) -> bool:
+        return role is not Role.CONTAINER or self.mode is Mode.PER_CONTAINER
+
+
+@dataclass(frozen=True)
+class ExistingStore:
+    """A keystore found in DIR/NAME, decoded with its password files."""
+
+    content: KeystoreContent
+    passwords: Passwords
+    format: StoreFormat
+    data: bytes
+
+
+@dataclass(frozen=True)
+class PartyRecord:
+    role: Role
+    own_key: bool
+    trusted: Mapping[str, str] = field(default_factory=dict)  # reference -> alias we wrote
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """DIR/pico-tls.json: what the last run wrote (no secrets)."""
+
+    platform: str
+    mode: Mode
+    format: StoreFormat
+    profile: Pkcs12Profile
+    ca_fingerprint: str | None
+    parties: Mapping[str, PartyRecord]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "version": 1,
+            "platform": self.platform,
+            "mode": self.mode.value,
+            "format": self.format.value,
+            "profile": self.profile.value,
+            "caFingerprint": self.ca_fingerprint,
+            "parties": {
+                name: {"role": r.role.value, "ownKey": r.own_key, "trusted": dict(r.trusted)}
+                for name, r in sorted(self.parties.items())
+            },
+        }
+
+    @staticmethod
+    def from_json(data: object) -> Manifest:
+        """ClassicError (without details of the content) when the document is not a manifest."""
+        try:
+            assert isinstance(data, dict) and data.get("version") == 1
+            parties = data["parties"]
+            assert isinstance(parties, dict)
+            records: dict[str, PartyRecord] = {}
+            for name, raw in parties.items():
+                trusted = raw.get("trusted", {})
+                assert isinstance(name, str) and isinstance(trusted, dict)
+                assert all(isinstance(k, str) and isinstance(v, str) for k, v in trusted.items())
+                records[name] = PartyRecord(Role(raw["role"]), bool(raw["ownKey"]), trusted)
+            ca = data.get("caFingerprint")
+            assert ca is None or isinstance(ca, str)
+            return Manifest(
+                platform=str(data["platform"]),
+                mode=Mode(data["mode"]),
+                format=StoreFormat(data["format"]),
+                profile=Pkcs12Profile(data["profile"]),
+                ca_fingerprint=ca,
+                parties=records,
+            )
+        except (AssertionError, KeyError, ValueError, TypeError, AttributeError):
+            raise ClassicError(f"{MANIFEST_FILE} is not a pico-tls manifest") from None
+
+
+@dataclass(frozen=True)
+class Existing:
+    stores: Mapping[str, ExistingStore] = field(default_factory=dict)  # decoded, own keys only
+    manifest: Manifest | None = None
+    raw: Mapping[str, bytes] = field(default_factory=dict)  # keystore bytes of every given name
+
+
+@dataclass(frozen=True)
+class PartyOutput:
+    """Everything written into DIR/NAME."""
+
+    name: str
+    role: Role
+    alias: str  # pico.rcp.tls.keystore.alias
+    format: StoreFormat
+    store: bytes
+    passwords: Passwords
+    certificate: x509.Certificate
+    properties: str | None  # rcp-tls.properties (platform and containers)
+    trusted: tuple[str, ...]  # aliases of the trusted entries
+    key_status: str  # "new" | "kept" | "adopted" | "platform's"
+    cert_status: str  # "new" | "kept" | "reissued: <why>"
+    store_changed: bool
+
+
+@dataclass(frozen=True)
+class Plan:
+    parties: tuple[PartyOutput, ...]
+    ca_certificate: x509.Certificate | None
+    manifest: Manifest
+    removed: tuple[str, ...]  # names of the last run no longer given (their folders go)
+    keys_generated: int
+
+    def party(self, name: str) -> PartyOutput:
+        return next(p for p in self.parties if p.name == name)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validate(options: Options) -> None:
+    seen: set[str] = set()
+    for name, role in options.parties:
+        if not _NAME.fullmatch(name) or name in RESERVED_NAMES:
+            raise ClassicError(
+                f"invalid {role.value} name {name!r}: use letters, digits, '.', '_' and '-' "
+                f"(at most 63, not starting with '.' or '-'; not {_RESERVED_TEXT})"
+            )
+        if name in seen:
+            raise ClassicError(
+                f"duplicate name {name!r}: every platform, container and desktop needs its own name"
+            )
+        seen.add(name)
+    for name, dns in options.hostnames:
+        if name not in seen:
+            raise ClassicError(f"--hostname {name}={dns}: {name!r} is not a given name")
+        if not _DNS.fullmatch(dns) or len(dns) > 253:
+            raise ClassicError(f"--hostname {name}={dns}: {dns!r} is not a DNS name")
+    if not 1 <= options.days <= 36500:
+        raise ClassicError(f"--days {options.days}: must be between 1 and 36500")
+    path = options.property_keystore_path
+    if any(c in path for c in "\n\r") or not path.strip():
+        raise ClassicError("--keystore-path must be a non-empty single-line path")
+
+
+# --------------------------------------------------------------------------- identities
+
+
+@dataclass(frozen=True)
+class _Identity:
+    alias: str
+    key: PrivateKey
+    chain: tuple[x509.Certificate, ...]
+    passwords: Passwords
+    key_status: str
+    cert_status: str
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return self.chain[0]
+
+
+def _signed_by(cert: x509.Certificate, signer: x509.Certificate) -> bool:
+    if cert.issuer != signer.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(signer)
+    except Exception:  # any failure (signature, algorithm) means "not issued by"
+        return False
+    return True
+
+
+def _dns_of(cert: x509.Certificate) -> set[str]:
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return set()
+    return {n.lower() for n in san.get_values_for_type(x509.DNSName)}
+
+
+def _certificate_problem(
+    cert: x509.Certificate, issuer: CertificateAuthority | None, dns: Sequence[str], now: datetime
+) -> str | None:
+    """Why a kept key needs a new certificate, or None to keep it."""
+    signer = issuer.certificate if issuer is not None else cert
+    if not _signed_by(cert, signer):
+        return "issuer changed" if issuer is not None else "not self-signed"
+    if not {d.lower() for d in dns} <= _dns_of(cert):
+        return "new host names"
+    if cert.not_valid_before_utc > now:
+        return "not yet valid"
+    if cert.not_valid_after_utc - RENEW_BEFORE <= now:
+        return "expires soon"
+    return None
+
+
+def _identity(
+    name: str,
+    role: Role,
+    options: Options,
+    existing: ExistingStore | None,
+    managed: bool,
+    issuer: CertificateAuthority | None,
+    now: datetime,
+    keygen: KeyGenerator,
+) -> _Identity:
+    duration = timedelta(days=options.days)
+    dns = options.dns_names(name)
+    entry = existing.content.key_entry if existing is not None else None
+    if existing is not None and entry is not None:
+        key, alias, passwords = entry.key, entry.alias, existing.passwords
+        key_status = "kept" if managed else "adopted"
+        problem = _certificate_problem(entry.chain[0], issuer, dns, now)
+        if problem is None:
+            kept = (entry.chain[0],) + ((issuer.certificate,) if issuer is not None else ())
+            return _Identity(alias, key, kept, passwords, key_status, "kept")
+        cert_status = f"reissued: {problem}"
+    else:
+        key, alias = keygen(options.key), unique_alias(name, ())
+        passwords = existing.passwords if existing is not None else new_passwords()
+        key_status, cert_status = "new", "new"
+    if issuer is not None:
+        cert = issue_certificate(
+            issuer, key.public_key(), common_name=name, dns_names=dns, duration=duration, now=now
+        )
+        chain: tuple[x509.Certificate, ...] = (cert, issuer.certificate)
+    else:
+        cert = self_signed_certificate(
+            key, common_name=name, dns_names=dns, duration=duration, now=now
+        )
+        chain = (cert,)
+    return _Identity(alias, key, chain, passwords, key_status, cert_status)
+
+
+# --------------------------------------------------------------------------- stores
+
+
+@dataclass(frozen=True)
+class _Trust:
+    reference: str  # "ca", "platform", "container:NAME", "desktop:NAME" (manifest key)
+    base: str  # alias stem
+    certificate: x509.Certificate
+
+
+def _store(
+    identity: _Identity,
+    wanted: Sequence[_Trust],
+    existing: ExistingStore | None,
+    record: PartyRecord | None,
+) -> tuple[KeystoreContent, dict[str, str]]:
+    """The key entry, our trusted entries and the trusted entries we did not write.
+
+    An entry keeps its alias when the store already trusts the same certificate, else the alias
+    the manifest recorded for it; new ones get unique aliases. Entries we wrote before that are
+    no longer wanted (a removed desktop) are dropped.
+    """
+    ours = set(record.trusted.values()) if record is not None else set()
+    old = existing.content.trusted if existing is not None else ()
+    by_fingerprint = {sha256_fingerprint(c): a for a, c in old}
+    wanted_fps = {sha256_fingerprint(t.certificate) for t in wanted}
+    foreign = [(a, c) for a, c in old if a not in ours and sha256_fingerprint(c) not in wanted_fps]
+    taken = {identity.alias} | {a for a, _ in foreign}
+    preferred: dict[str, str] = {}
+    for t in wanted:
+        fp_alias = by_fingerprint.get(sha256_fingerprint(t.certificate))
+        recorded = record.trusted.get(t.reference) if record is not None else None
+        for candidate in (fp_alias, recorded):
+            if candidate and candidate not in taken and candidate not in preferred.values():
+                preferred[t.reference] = candidate
+                break
+    taken |= set(preferred.values())
+    aliases: dict[str, str] = {}
+    entries = list(foreign)
+    for t in wanted:
+        alias = preferred.get(t.reference)
+        if alias is None:
+            alias = unique_alias(t.base, taken)
+            taken.add(alias)
+        aliases[t.reference] = alias
+        entries.append((alias, t.certificate))
+    content = KeystoreContent(
+        key_entry=KeyEntry(alias=identity.alias, key=identity.key, chain=identity.chain),
+        trusted=tuple(entries),
+    )
+    return content, aliases
+
+
+def _encode(
+    content: KeystoreContent,
+    store_options: StoreOptions,
+    existing: ExistingStore | None,
+    reusable: bool,
+) -> tuple[bytes, bool]:
+    """(bytes, changed): the existing bytes when they mean the same (re-encoding changes salts)."""
+    if existing is not None and reusable and existing.format is store_options.format:
+        before = content_fingerprint(existing.content, store_options)
+        if before == content_fingerprint(content, store_options):
+            return existing.data, False
+    return encode_keystore(content, store_options), True
+
+
+def _properties(name: str, role: Role, alias: str, passwords: Passwords, options: Options) -> str:
+    props = {
+        "pico.rcp.tls.keystore": options.property_keystore_path,
+        "pico.rcp.tls.keystore.alias": alias,
+        "pico.rcp.tls.require_clientauth": "true" if options.require_client_auth else "false",
+        "pico.rcp.tls.keystore.password": passwords.store,
+        "pico.rcp.tls.key.password": passwords.key,
+    }
+    platform_dns = options.dns_names(options.platform)
+    if role is Role.CONTAINER and platform_dns:
+        props["pico.rcp.platform.host"] = platform_dns[0]
+    header = [
+        f"RCP TLS settings of the pico {role.value} {name!r}, written by `pico-tls keystores`.",
+        f"Copy {file_name(options.format)} from this folder to {options.property_keystore_path}.",
+        "The passwords are plain text: the output of the vendor's `mzsh encryptpassword`",
+        "may replace them. Keep this file private (mode 0600).",
+    ]
+    lines = [f"# {h}" for h in header]
+    lines += [f"{k}={_escape(v)}" for k, v in props.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _escape(value: str) -> str:
+    out = value.replace("\\", "\\\\")
+    return out[:1].replace(" ", "\\ ") + out[1:] if out else out
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+def make_plan(
+    options: Options,
+    existing: Existing,
+    *,
+    now: datetime | None = None,
+    keygen: KeyGenerator = generate_key,
+) -> Plan:
+    """What to write. ClassicError for bad input. `keygen` lets a benchmark time key generation."""
+    validate(options)
+    now = now or datetime.now(UTC)
+    manifest = None if options.force else existing.manifest
+    stores = {} if options.force else dict(existing.stores)
+    ca = options.ca
+    if manifest is not None and manifest.ca_fingerprint is not None and ca is None:
+        raise ClassicError(
+            "the stores in DIR trust a CA (ca.crt): give --ca-cert and --ca-key again, "
+            "or --force to start over without it"
+        )
+    records = dict(manifest.parties) if manifest is not None else {}
+    count = 0
+
+    def counting(algorithm: KeyAlgorithm) -> PrivateKey:
+        nonlocal count
+        count += 1
+        return keygen(algorithm)
+
+    def existing_own(name: str) -> ExistingStore | None:
+        record = records.get(name)
+        if record is not None and not record.own_key:
+            return None  # a copy of the platform's store (shared mode)
+        return stores.get(name)
+
+    identities: dict[str, _Identity] = {}
+    for name, role in options.parties:
+        if options.owns_key(role):
+            issuer = ca if role is not Role.DESKTOP else None
+            identities[name] = _identity(
+                name, role, options, existing_own(name), name in records, issuer, now, counting
+            )
+    platform = identities[options.platform]
+
+    def trust_for(name: str, role: Role) -> list[_Trust]:
+        if role is Role.PLATFORM:
+            wanted = [_Trust("ca", CA_ALIAS, ca.certificate)] if ca is not None else []
+            if ca is None and options.mode is Mode.PER_CONTAINER:
+                wanted += [
+                    _Trust(f"container:{c}", f"ec-{c}", identities[c].certificate)
+                    for c in options.containers
+                ]
+            wanted += [
+                _Trust(f"desktop:{d}", f"desktop-{d}", identities[d].certificate)
+                for d in options.desktops
+            ]
+            return wanted
+        if ca is not None:
+            return [_Trust("ca", CA_ALIAS, ca.certificate)]
+        return [_Trust("platform", PLATFORM_ALIAS, platform.certificate)]
+
+    reusable = (
+        manifest is not None
+        and manifest.format is options.format
+        and manifest.profile is options.profile
+    )
+    outputs: list[PartyOutput] = []
+    new_records: dict[str, PartyRecord] = {}
+    platform_output: PartyOutput | None = None
+    for name, role in options.parties:
+        if not options.owns_key(role):
+            assert platform_output is not None
+            shared = platform_output
+            shared_props = _properties(name, role, shared.alias, shared.passwords, options)
+            old_bytes = existing.raw.get(name)
+            outputs.append(
+                PartyOutput(
+                    name,
+                    role,
+                    shared.alias,
+                    options.format,
+                    shared.store,
+                    shared.passwords,
+                    shared.certificate,
+                    shared_props,
+                    shared.trusted,
+                    "platform's",
+                    shared.cert_status,
+                    old_bytes != shared.store,
+                )
+            )
+            new_records[name] = PartyRecord(role, own_key=False)
+            continue
+        identity = identities[name]
+        old = existing_own(name)
+        content, aliases = _store(identity, trust_for(name, role), old, records.get(name))
+        store_options = StoreOptions(
+            options.format, identity.passwords.store, identity.passwords.key, options.profile
+        )
+        data, changed = _encode(content, store_options, old, reusable and name in records)
+        props = (
+            _properties(name, role, identity.alias, identity.passwords, options)
+            if role is not Role.DESKTOP
+            else None
+        )
+        output = PartyOutput(
+            name,
+            role,
+            identity.alias,
+            options.format,
+            data,
+            identity.passwords,
+            identity.certificate,
+            props,
+            tuple(a for a, _ in content.trusted),
+            identity.key_status,
+            identity.cert_status,
+            changed,
+        )
+        outputs.append(output)
+        if role is Role.PLATFORM:
+            platform_output = output
+        new_records[name] = PartyRecord(role, own_key=True, trusted=aliases)
+
+    given = {name for name, _ in options.parties}
+    before = existing.manifest.parties if existing.manifest is not None else {}
+    removed = tuple(sorted(n for n in before if n not in given))
+    new_manifest = Manifest(
+        platform=options.platform,
+        mode=options.mode,
+        format=options.format,
+        profile=options.profile,
+        ca_fingerprint=sha256_fingerprint(ca.certificate) if ca is not None else None,
+        parties=new_records,
+    )
+    return Plan(
+        tuple(outputs),
+        ca.certificate if ca is not None else None,
+        new_manifest,
+        removed,
+        count,
+    )
