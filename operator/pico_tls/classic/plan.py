@@ -1,6 +1,7 @@
 """What `pico-tls keystores` writes for each name, given the options and what DIR already holds.
 
-Pure apart from randomness (keys, passwords, serial numbers): no file access. Trust rules:
+Pure apart from randomness (keys, passwords, serial numbers) and the clock: no file access.
+Trust rules:
 - With a CA: platform and container certificates are issued by it and their stores trust it,
   so a new container changes no other store.
 - Without a CA: certificates are self-signed and pinned one by one (the seed's method b).
@@ -13,9 +14,12 @@ still fit; trusted entries we did not write are kept; unchanged stores keep thei
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
+import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -220,6 +224,7 @@ class Plan:
     manifest: Manifest
     removed: tuple[str, ...]  # names of the last run no longer given (their folders go)
     keys_generated: int
+    keygen_seconds: float  # wall time spent generating the new keys
 
     def party(self, name: str) -> PartyOutput:
         return next(p for p in self.parties if p.name == name)
@@ -312,7 +317,7 @@ def _identity(
     managed: bool,
     issuer: CertificateAuthority | None,
     now: datetime,
-    keygen: KeyGenerator,
+    new_key: PrivateKey | None,
 ) -> _Identity:
     duration = timedelta(days=options.days)
     dns = options.dns_names(name)
@@ -326,7 +331,8 @@ def _identity(
             return _Identity(alias, key, kept, passwords, key_status, "kept")
         cert_status = f"reissued: {problem}"
     else:
-        key, alias = keygen(options.key), unique_alias(name, ())
+        assert new_key is not None
+        key, alias = new_key, unique_alias(name, ())
         passwords = existing.passwords if existing is not None else new_passwords()
         key_status, cert_status = "new", "new"
     if issuer is not None:
@@ -446,7 +452,11 @@ def make_plan(
     now: datetime | None = None,
     keygen: KeyGenerator = generate_key,
 ) -> Plan:
-    """What to write. ClassicError for bad input. `keygen` lets a benchmark time key generation."""
+    """What to write. ClassicError for bad input.
+
+    New keys are generated in parallel threads (OpenSSL releases the GIL); `keygen` replaces
+    generate_key (tests, experiments), and the plan reports the wall time spent generating.
+    """
     validate(options)
     now = now or datetime.now(UTC)
     manifest = None if options.force else existing.manifest
@@ -458,12 +468,6 @@ def make_plan(
             "or --force to start over without it"
         )
     records = dict(manifest.parties) if manifest is not None else {}
-    count = 0
-
-    def counting(algorithm: KeyAlgorithm) -> PrivateKey:
-        nonlocal count
-        count += 1
-        return keygen(algorithm)
 
     def existing_own(name: str) -> ExistingStore | None:
         record = records.get(name)
@@ -471,12 +475,28 @@ def make_plan(
             return None  # a copy of the platform's store (shared mode)
         return stores.get(name)
 
+    def needs_key(name: str) -> bool:
+        store = existing_own(name)
+        return store is None or store.content.key_entry is None
+
+    wanted = [n for n, role in options.parties if options.owns_key(role) and needs_key(n)]
+    started = time.perf_counter()
+    fresh = _generate(wanted, options.key, keygen)
+    keygen_seconds = time.perf_counter() - started
+
     identities: dict[str, _Identity] = {}
     for name, role in options.parties:
         if options.owns_key(role):
             issuer = ca if role is not Role.DESKTOP else None
             identities[name] = _identity(
-                name, role, options, existing_own(name), name in records, issuer, now, counting
+                name,
+                role,
+                options,
+                existing_own(name),
+                name in records,
+                issuer,
+                now,
+                fresh.get(name),
             )
     platform = identities[options.platform]
 
@@ -576,5 +596,17 @@ def make_plan(
         ca.certificate if ca is not None else None,
         new_manifest,
         removed,
-        count,
+        len(fresh),
+        keygen_seconds,
     )
+
+
+def _generate(
+    names: Sequence[str], algorithm: KeyAlgorithm, keygen: KeyGenerator
+) -> dict[str, PrivateKey]:
+    if len(names) < 2:
+        return {n: keygen(algorithm) for n in names}
+    workers = min(len(names), os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        keys = list(pool.map(keygen, [algorithm] * len(names)))
+    return dict(zip(names, keys, strict=True))
