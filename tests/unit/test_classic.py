@@ -214,11 +214,12 @@ def test_output_never_shows_a_password_or_key(tmp_path: Path, capsys):
 # --------------------------------------------------------------------------- re-runs
 
 
+@pytest.mark.parametrize("mode", ["per-container", "shared"])
 @pytest.mark.parametrize("trust", ["pinned", "ca"])
-def test_rerun_keeps_every_key_password_and_byte(tmp_path: Path, trust: str, ca_files):
+def test_rerun_keeps_every_key_password_and_byte(tmp_path: Path, trust: str, mode: str, ca_files):
     ca_cert, ca_key, _ = ca_files
     out = tmp_path / "out"
-    args = ["--container", "ec1", "--container", "ec2", "--desktop", "alice"]
+    args = ["--container", "ec1", "--container", "ec2", "--desktop", "alice", "--mode", mode]
     if trust == "ca":
         args += ["--ca-cert", str(ca_cert), "--ca-key", str(ca_key)]
     assert run(out, *args) == 0
@@ -267,6 +268,17 @@ def test_leaving_out_a_desktop_revokes_it_and_removes_its_folder(tmp_path: Path,
     assert run(out, "--desktop", "alice", *ca_args) == 0
     assert {a for a, _ in load(out / "mz").content.trusted} == {"pico-ca", "desktop-alice"}
     assert not (out / "bob").exists()
+
+
+def test_another_key_algorithm_applies_to_new_keys_only(tmp_path: Path):
+    out = tmp_path / "out"
+    assert run(out, "--container", "ec1") == 0
+    before = load(out / "mz").content.key_entry
+    assert run(out, "--container", "ec1", "--container", "ec2", "--key", "ec-p256") == 0
+    kept, new = load(out / "mz").content.key_entry, load(out / "ec2").content.key_entry
+    assert before is not None and kept is not None and new is not None
+    assert public(kept.key) == public(before.key)
+    assert key_algorithm_of(new.key) is KeyAlgorithm.EC_P256
 
 
 def test_force_makes_new_keys_and_passwords(tmp_path: Path):
