@@ -155,8 +155,14 @@ class RssSampler:
 class Operator:
     """`python -m kopf run -m pico_tls --all-namespaces --standalone` under a kubeconfig."""
 
-    def __init__(self, kubeconfig: Path, work: Path, settle_seconds: float | None,
-                 module: str = "pico_tls", extra_path: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        work: Path,
+        settle_seconds: float | None,
+        module: str = "pico_tls",
+        extra_path: Sequence[str] = (),
+    ) -> None:
         self.kubeconfig = kubeconfig
         self.module = module
         self.extra_path = list(extra_path)
@@ -171,8 +177,11 @@ class Operator:
         return self.process.pid
 
     def start(self) -> None:
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("KUBERNETES_") and k != "KUBECONFIG"}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("KUBERNETES_") and k != "KUBECONFIG"
+        }
         env.update(
             KUBECONFIG=str(self.kubeconfig),
             PYTHONPATH=os.pathsep.join([str(ROOT / "operator"), *self.extra_path]),
@@ -181,12 +190,25 @@ class Operator:
         )
         if self.settle_seconds is not None:
             env["PICO_TLS_SETTLE_SECONDS"] = str(self.settle_seconds)
-        command = [sys.executable, "-m", "kopf", "run", "-m", self.module,
-                   "--all-namespaces", "--standalone"]
+        command = [
+            sys.executable,
+            "-m",
+            "kopf",
+            "run",
+            "-m",
+            self.module,
+            "--all-namespaces",
+            "--standalone",
+        ]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
+                command,
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
 
     def running(self) -> bool:
@@ -242,8 +264,10 @@ def remove_not_ready_taints(access: ClusterAccess) -> list[str]:
     tainted = [
         node["metadata"]["name"]
         for node in access.get_json("nodes")["items"]
-        if any(t.get("key") == "node.kubernetes.io/not-ready"
-               for t in (node.get("spec") or {}).get("taints") or [])
+        if any(
+            t.get("key") == "node.kubernetes.io/not-ready"
+            for t in (node.get("spec") or {}).get("taints") or []
+        )
     ]
     if tainted:
         access.kubectl("taint", "nodes", "--all", "node.kubernetes.io/not-ready-")
@@ -256,20 +280,37 @@ def install_operator_prerequisites(access: ClusterAccess, work: Path) -> Path:
     for crd in sorted(CRD_DIR.glob("*.yaml")):
         args += ["-f", str(crd)]
     access.kubectl(*args)
-    access.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd",
-                   "platforms.picotls.dev", "executioncontainers.picotls.dev",
-                   "desktopclients.picotls.dev")
+    access.kubectl(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd",
+        "platforms.picotls.dev",
+        "executioncontainers.picotls.dev",
+        "desktopclients.picotls.dev",
+    )
     access.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(RBAC_FILE))
     access.wait_until(
         "operator ServiceAccount",
-        lambda: access.kubectl("get", "serviceaccount", OPERATOR_SERVICE_ACCOUNT, "-n",
-                               OPERATOR_NAMESPACE, check=False).returncode == 0,
+        lambda: (
+            access.kubectl(
+                "get",
+                "serviceaccount",
+                OPERATOR_SERVICE_ACCOUNT,
+                "-n",
+                OPERATOR_NAMESPACE,
+                check=False,
+            ).returncode
+            == 0
+        ),
         timeout=30,
     )
-    token = access.kubectl("create", "token", OPERATOR_SERVICE_ACCOUNT, "-n",
-                           OPERATOR_NAMESPACE, "--duration=6h").stdout.strip()
-    raw = yaml.safe_load(access.kubectl("config", "view", "--raw", "--minify", "--flatten",
-                                        "-o", "json").stdout)
+    token = access.kubectl(
+        "create", "token", OPERATOR_SERVICE_ACCOUNT, "-n", OPERATOR_NAMESPACE, "--duration=6h"
+    ).stdout.strip()
+    raw = yaml.safe_load(
+        access.kubectl("config", "view", "--raw", "--minify", "--flatten", "-o", "json").stdout
+    )
     cluster = raw["clusters"][0]["cluster"]
     import base64
 
@@ -283,19 +324,33 @@ def install_operator_prerequisites(access: ClusterAccess, work: Path) -> Path:
 
 
 def create_namespace(access: ClusterAccess, name: str) -> None:
-    access.apply({"apiVersion": "v1", "kind": "Namespace",
-                  "metadata": {"name": name, "labels": {"picotls.dev/bench": "true"}}})
+    access.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name, "labels": {"picotls.dev/bench": "true"}},
+        }
+    )
     access.wait_until(
         f"default ServiceAccount in {name}",
-        lambda: access.kubectl("get", "serviceaccount", "default", "-n", name,
-                               check=False).returncode == 0,
+        lambda: (
+            access.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode
+            == 0
+        ),
         timeout=60,
     )
 
 
 def delete_namespace(access: ClusterAccess, name: str, timeout: float = 300) -> bool:
-    proc = access.kubectl("delete", "namespace", name, f"--timeout={int(timeout)}s",
-                          "--ignore-not-found", check=False, timeout=timeout + 30)
+    proc = access.kubectl(
+        "delete",
+        "namespace",
+        name,
+        f"--timeout={int(timeout)}s",
+        "--ignore-not-found",
+        check=False,
+        timeout=timeout + 30,
+    )
     return proc.returncode == 0
 
 
@@ -319,8 +374,9 @@ def platform_manifest(namespace: str, name: str = "bench") -> dict[str, Any]:
     }
 
 
-def container_manifests(namespace: str, count: int, platform: str = "bench"
-                        ) -> list[dict[str, Any]]:
+def container_manifests(
+    namespace: str, count: int, platform: str = "bench"
+) -> list[dict[str, Any]]:
     return [
         {
             "apiVersion": GROUP_VERSION,
@@ -347,9 +403,9 @@ def deployment_manifests(namespace: str, count: int) -> list[dict[str, Any]]:
                 "selector": {"matchLabels": {"app": f"plain{i:03d}"}},
                 "template": {
                     "metadata": {"labels": {"app": f"plain{i:03d}"}},
-                    "spec": {"containers": [
-                        {"name": "main", "image": "registry.example.com/plain:1"}
-                    ]},
+                    "spec": {
+                        "containers": [{"name": "main", "image": "registry.example.com/plain:1"}]
+                    },
                 },
             },
         }
@@ -358,8 +414,9 @@ def deployment_manifests(namespace: str, count: int) -> list[dict[str, Any]]:
 
 
 def apply_all(access: ClusterAccess, manifests: Sequence[Mapping[str, Any]]) -> None:
-    access.kubectl("apply", "-f", "-", input_text=yaml.safe_dump_all([dict(m) for m in manifests]),
-                   timeout=300)
+    access.kubectl(
+        "apply", "-f", "-", input_text=yaml.safe_dump_all([dict(m) for m in manifests]), timeout=300
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -392,8 +449,13 @@ def deployment_available(obj: Mapping[str, Any]) -> bool:
 
 
 def poll_until(
-    access: ClusterAccess, resource: str, namespace: str, expected: int,
-    done: Any, timeout: float, started: float,
+    access: ClusterAccess,
+    resource: str,
+    namespace: str,
+    expected: int,
+    done: Any,
+    timeout: float,
+    started: float,
 ) -> tuple[float | None, int, float | None]:
     """Polls `kubectl get <resource> -o json` every POLL_SECONDS until `expected` items are done.
 
@@ -441,15 +503,22 @@ def run_baseline(access: ClusterAccess, size: int, timeout: float) -> Baseline:
     try:
         started = time.monotonic()
         apply_all(access, deployment_manifests(namespace, size))
-        seconds, _, _ = poll_until(access, "deployments", namespace, size,
-                                   deployment_available, timeout, started)
+        seconds, _, _ = poll_until(
+            access, "deployments", namespace, size, deployment_available, timeout, started
+        )
         return Baseline(deployments=size, seconds=seconds, timed_out=seconds is None)
     finally:
         delete_namespace(access, namespace)
 
 
-def run_operator(access: ClusterAccess, operator: Operator, sampler: RssSampler, size: int,
-                 timeout: float, namespace: str | None = None) -> OperatorRun:
+def run_operator(
+    access: ClusterAccess,
+    operator: Operator,
+    sampler: RssSampler,
+    size: int,
+    timeout: float,
+    namespace: str | None = None,
+) -> OperatorRun:
     namespace = namespace or f"bench-op-{size}"
     create_namespace(access, namespace)
     before = wait_quiet(operator, quiet=2.0, limit=30)
@@ -459,15 +528,24 @@ def run_operator(access: ClusterAccess, operator: Operator, sampler: RssSampler,
     started = time.monotonic()
     started_wall = datetime.now()
     apply_all(access, [platform_manifest(namespace), *container_manifests(namespace, size)])
-    seconds, ready, first = poll_until(access, "platforms,executioncontainers", namespace,
-                                       size + 1, is_ready, timeout, started)
+    seconds, ready, first = poll_until(
+        access, "platforms,executioncontainers", namespace, size + 1, is_ready, timeout, started
+    )
     at_ready = operator.requests()
     rss_end = rss_bytes(operator.pid)
     cpu = cpu_seconds(operator.pid) - cpu_before
     total = wait_quiet(operator, quiet=3.0, limit=60)
     peak = max(sampler.peak, rss_end)
-    sts = access.kubectl("get", "statefulset", "bench", "-n", namespace, "-o",
-                         "jsonpath={.metadata.generation}", check=False)
+    sts = access.kubectl(
+        "get",
+        "statefulset",
+        "bench",
+        "-n",
+        namespace,
+        "-o",
+        "jsonpath={.metadata.generation}",
+        check=False,
+    )
     generation = int(sts.stdout) if sts.returncode == 0 and sts.stdout.strip() else None
     passes = operator.passes(namespace)
     gaps = [round((b[0] - a[0]).total_seconds(), 2) for a, b in itertools.pairwise(passes)]
@@ -507,37 +585,55 @@ def fmt(value: float | None, digits: int = 1) -> str:
 
 
 def table(runs: Sequence[OperatorRun]) -> str:
-    header = ("N", "all Ready s", "baseline s", "ratio", "1st pass done s", "requests",
-              "req/object", "RSS peak MiB", "RSS end MiB", "CPU s", "sts gen", "passes",
-              "writes")
+    header = (
+        "N",
+        "all Ready s",
+        "baseline s",
+        "ratio",
+        "1st pass done s",
+        "requests",
+        "req/object",
+        "RSS peak MiB",
+        "RSS end MiB",
+        "CPU s",
+        "sts gen",
+        "passes",
+        "writes",
+    )
     rows = [header]
     for r in runs:
-        rows.append((
-            str(r.size),
-            fmt(r.seconds) if not r.timed_out else f">{fmt(r.first_ready_seconds)} "
-            f"({r.ready_objects}/{r.objects})",
-            fmt(r.baseline.seconds if r.baseline else None),
-            fmt(r.ratio),
-            fmt(r.first_pass_seconds),
-            str(sum(r.requests_total.values())),
-            fmt(r.requests_per_object, 2),
-            fmt(r.rss_peak_mib),
-            fmt(r.rss_end_mib),
-            fmt(r.cpu_seconds),
-            "-" if r.statefulset_generation is None else str(r.statefulset_generation),
-            str(r.reconcile_passes),
-            str(r.reconcile_writes),
-        ))
+        rows.append(
+            (
+                str(r.size),
+                fmt(r.seconds)
+                if not r.timed_out
+                else f">{fmt(r.first_ready_seconds)} ({r.ready_objects}/{r.objects})",
+                fmt(r.baseline.seconds if r.baseline else None),
+                fmt(r.ratio),
+                fmt(r.first_pass_seconds),
+                str(sum(r.requests_total.values())),
+                fmt(r.requests_per_object, 2),
+                fmt(r.rss_peak_mib),
+                fmt(r.rss_end_mib),
+                fmt(r.cpu_seconds),
+                "-" if r.statefulset_generation is None else str(r.statefulset_generation),
+                str(r.reconcile_passes),
+                str(r.reconcile_writes),
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["| " + " | ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) + " |"
-             for row in rows]
+    lines = [
+        "| " + " | ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) + " |"
+        for row in rows
+    ]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
 
 
 def verbs(runs: Sequence[OperatorRun]) -> str:
     return "\n".join(
-        f"N={r.size}: " + ", ".join(f"{v} {n}" for v, n in r.requests_total.items())
+        f"N={r.size}: "
+        + ", ".join(f"{v} {n}" for v, n in r.requests_total.items())
         + f"; pass gaps (s): {r.pass_gaps_seconds[:30]}"
         for r in runs
     )
@@ -566,21 +662,41 @@ def local_cluster(nodes: int) -> Iterator[LocalCluster]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=parse_sizes, default=[10, 50, 200],
-                        help="numbers of ExecutionContainers (default 10,50,200)")
+    parser.add_argument(
+        "--sizes",
+        type=parse_sizes,
+        default=[10, 50, 200],
+        help="numbers of ExecutionContainers (default 10,50,200)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "operator.json")
-    parser.add_argument("--timeout", type=float, default=900,
-                        help="seconds to wait for all Ready, per size (default 900)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=900,
+        help="seconds to wait for all Ready, per size (default 900)",
+    )
     parser.add_argument("--nodes", type=int, default=2)
-    parser.add_argument("--settle-seconds", type=float, default=None,
-                        help="PICO_TLS_SETTLE_SECONDS for the operator (default: its own)")
+    parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=None,
+        help="PICO_TLS_SETTLE_SECONDS for the operator (default: its own)",
+    )
     parser.add_argument("--no-baseline", action="store_true")
-    parser.add_argument("--operator-module", default="pico_tls",
-                        help="module for `kopf run -m` (experiments: a wrapper of pico_tls)")
-    parser.add_argument("--operator-path", action="append", default=[],
-                        help="extra PYTHONPATH entry for the operator (repeatable)")
-    parser.add_argument("--keep-logs", action="store_true",
-                        help="keep the work dir (operator log, kubeconfig)")
+    parser.add_argument(
+        "--operator-module",
+        default="pico_tls",
+        help="module for `kopf run -m` (experiments: a wrapper of pico_tls)",
+    )
+    parser.add_argument(
+        "--operator-path",
+        action="append",
+        default=[],
+        help="extra PYTHONPATH entry for the operator (repeatable)",
+    )
+    parser.add_argument(
+        "--keep-logs", action="store_true", help="keep the work dir (operator log, kubeconfig)"
+    )
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="pico-tls-bench-"))
@@ -589,14 +705,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     began = time.monotonic()
     with local_cluster(args.nodes) as cluster:
         access = cluster.access
-        print(f"control plane up in {cluster.startup_seconds:.1f}s; work dir {work}",
-              file=sys.stderr)
+        print(
+            f"control plane up in {cluster.startup_seconds:.1f}s; work dir {work}", file=sys.stderr
+        )
         tainted = remove_not_ready_taints(access)
         if tainted:
             notes.append(f"removed node.kubernetes.io/not-ready taint from {tainted}")
         kubeconfig = install_operator_prerequisites(access, work)
-        operator = Operator(kubeconfig, work, args.settle_seconds, args.operator_module,
-                            args.operator_path)
+        operator = Operator(
+            kubeconfig, work, args.settle_seconds, args.operator_module, args.operator_path
+        )
         operator.start()
         sampler = RssSampler(operator.pid)
         try:
@@ -611,8 +729,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 run = run_operator(access, operator, sampler, size, args.timeout)
                 run.baseline = baseline
                 runs.append(run)
-                print(f"N={size} operator: {fmt(run.seconds)}s "
-                      f"({run.ready_objects}/{run.objects} Ready)", file=sys.stderr)
+                print(
+                    f"N={size} operator: {fmt(run.seconds)}s "
+                    f"({run.ready_objects}/{run.objects} Ready)",
+                    file=sys.stderr,
+                )
                 if not operator.running():
                     notes.append("operator exited during the run")
                     break
@@ -621,11 +742,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             sampler.stop()
             operator.stop()
-            errors = [line for line in operator.log_text().splitlines()
-                      if "[ERROR" in line or "[WARNING" in line]
+            errors = [
+                line
+                for line in operator.log_text().splitlines()
+                if "[ERROR" in line or "[WARNING" in line
+            ]
             if errors:
-                notes.append(f"{len(errors)} operator log warnings/errors; "
-                             f"first: {errors[0][:300]}")
+                notes.append(
+                    f"{len(errors)} operator log warnings/errors; first: {errors[0][:300]}"
+                )
             if args.keep_logs:
                 notes.append(f"operator log: {operator.log_path}")
 

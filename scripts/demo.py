@@ -43,50 +43,84 @@ def heading(text: str) -> None:
 
 
 def operator_kubeconfig(cluster: LocalCluster, access: ClusterAccess, folder: Path) -> Path:
-    token = access.kubectl("create", "token", "pico-tls-operator", "-n", "pico-tls-system",
-                           "--duration=24h").stdout.strip()
+    token = access.kubectl(
+        "create", "token", "pico-tls-operator", "-n", "pico-tls-system", "--duration=24h"
+    ).stdout.strip()
     assert cluster.ca is not None
-    return write_kubeconfig(folder / "operator.kubeconfig", server=cluster.server,
-                            ca_pem=cluster.ca.cert_pem,
-                            user="system:serviceaccount:pico-tls-system:pico-tls-operator",
-                            token=token)
+    return write_kubeconfig(
+        folder / "operator.kubeconfig",
+        server=cluster.server,
+        ca_pem=cluster.ca.cert_pem,
+        user="system:serviceaccount:pico-tls-system:pico-tls-operator",
+        token=token,
+    )
 
 
 def start_operator(kubeconfig: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONPATH": str(ROOT / "operator")}
     with open(log, "wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "kopf", "run", "-m", "pico_tls", "--all-namespaces",
-             "--standalone"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "kopf",
+                "run",
+                "-m",
+                "pico_tls",
+                "--all-namespaces",
+                "--standalone",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def all_ready(access: ClusterAccess) -> bool:
-    items = access.get_json("platforms,executioncontainers,desktopclients", "-n",
-                            NAMESPACE)["items"]
+    items = access.get_json("platforms,executioncontainers,desktopclients", "-n", NAMESPACE)[
+        "items"
+    ]
     return len(items) == 5 and all(
-        any(c["type"] == "Ready" and c["status"] == "True"
-            for c in (i.get("status") or {}).get("conditions") or [])
-        for i in items)
+        any(
+            c["type"] == "Ready" and c["status"] == "True"
+            for c in (i.get("status") or {}).get("conditions") or []
+        )
+        for i in items
+    )
 
 
 def save_store(access: ClusterAccess, secret: str, folder: Path) -> ClientStore:
-    data = {k: base64.b64decode(v) for k, v in
-            access.get_json("secret", secret, "-n", NAMESPACE)["data"].items()}
+    data = {
+        k: base64.b64decode(v)
+        for k, v in access.get_json("secret", secret, "-n", NAMESPACE)["data"].items()
+    }
     name = "keystore.p12" if "keystore.p12" in data else "keystore.jks"
     path = folder / f"{secret}.{name.rsplit('.', 1)[1]}"
     path.write_bytes(data[name])
-    return ClientStore(path, "PKCS12" if name.endswith("p12") else "JKS",
-                       data["keystore.password"].decode(), data["key.password"].decode())
+    return ClientStore(
+        path,
+        "PKCS12" if name.endswith("p12") else "JKS",
+        data["keystore.password"].decode(),
+        data["key.password"].decode(),
+    )
 
 
 def show(access: ClusterAccess, work: Path) -> bool:
     heading("custom resources (kubectl get pico)")
     print(access.kubectl("get", "pico", "-n", NAMESPACE).stdout)
     heading("objects the operator wrote")
-    print(access.kubectl("get", "secrets,configmaps,services,statefulsets,deployments,pods",
-                         "-n", NAMESPACE, "-l", "app.kubernetes.io/managed-by=pico-tls-operator",
-                         ).stdout)
+    print(
+        access.kubectl(
+            "get",
+            "secrets,configmaps,services,statefulsets,deployments,pods",
+            "-n",
+            NAMESPACE,
+            "-l",
+            "app.kubernetes.io/managed-by=pico-tls-operator",
+        ).stdout
+    )
     print(access.kubectl("get", "pods", "-n", NAMESPACE).stdout)
     for cm in ("mz-rcp-tls", "ec1-rcp-tls"):
         heading(f"ConfigMap {cm}: rcp-tls.properties (passwords live only in Secrets)")
@@ -106,8 +140,15 @@ def show(access: ClusterAccess, work: Path) -> bool:
 
     stranger = _stranger_store(work)
     probe = compile_probe(work / "probe")
-    server = TlsServer(probe, platform.path, platform.store_type, platform.store_password,
-                       platform.key_password, "platform", require_client_auth=True)
+    server = TlsServer(
+        probe,
+        platform.path,
+        platform.store_type,
+        platform.store_password,
+        platform.key_password,
+        "platform",
+        require_client_auth=True,
+    )
     clients = [(n, s) for n, s in stores.items() if n != "mz-rcp-tls"] + [("stranger", stranger)]
     with start_servers([server]) as (running,):
         results = tls_handshake_batch([(running, s) for _, s in clients])
@@ -118,15 +159,25 @@ def show(access: ClusterAccess, work: Path) -> bool:
         verdict = "accepted" if result.ok else "rejected"
         print(f"  {name:20} {verdict:9} {'(as expected)' if result.ok == expected else 'WRONG'}")
     heading("Events")
-    print(access.kubectl("get", "events", "-n", NAMESPACE, "--field-selector",
-                         "source=pico-tls-operator", "--sort-by=.lastTimestamp").stdout)
+    print(
+        access.kubectl(
+            "get",
+            "events",
+            "-n",
+            NAMESPACE,
+            "--field-selector",
+            "source=pico-tls-operator",
+            "--sort-by=.lastTimestamp",
+        ).stdout
+    )
     return ok
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keep", action="store_true",
-                        help="leave the cluster and the operator running")
+    parser.add_argument(
+        "--keep", action="store_true", help="leave the cluster and the operator running"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="pico-tls-demo-"))
     cluster = LocalCluster(nodes=2, keep_work_dir=args.keep, die_with_parent=not args.keep)
@@ -139,9 +190,15 @@ def main() -> int:
         access.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
         access.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         access.kubectl("apply", "--server-side", "-f", str(ROOT / "manifests" / "rbac.yaml"))
-        access.wait_until("operator ServiceAccount", lambda: access.kubectl(
-            "get", "sa", "pico-tls-operator", "-n", "pico-tls-system", check=False
-        ).returncode == 0)
+        access.wait_until(
+            "operator ServiceAccount",
+            lambda: (
+                access.kubectl(
+                    "get", "sa", "pico-tls-operator", "-n", "pico-tls-system", check=False
+                ).returncode
+                == 0
+            ),
+        )
         log = work / "operator.log"
         operator = start_operator(operator_kubeconfig(cluster, access, work), log)
         heading(f"operator running as pico-tls-system/pico-tls-operator (log {log})")
@@ -152,9 +209,11 @@ def main() -> int:
         print(f"everything Ready {time.monotonic() - began:.1f}s after kubectl apply")
         ok = show(access, work)
         if args.keep:
-            print(f"\nkept running: export KUBECONFIG={cluster.kubeconfig}; operator pid "
-                  f"{operator.pid}; stop with: kill {operator.pid}; "
-                  f"tests/cluster/dev-cluster down is not needed (pids in {cluster.work_dir})")
+            print(
+                f"\nkept running: export KUBECONFIG={cluster.kubeconfig}; operator pid "
+                f"{operator.pid}; stop with: kill {operator.pid}; "
+                f"tests/cluster/dev-cluster down is not needed (pids in {cluster.work_dir})"
+            )
             return 0 if ok else 1
         return 0 if ok else 1
     finally:

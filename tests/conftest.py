@@ -54,8 +54,15 @@ TEST_CLUSTER_PATTERN = re.compile(r"localhost|127\.0\.0\.1|\[::1\]|kind|test", r
 class KubeCluster(ClusterAccess):
     """What the tests talk to: a kubeconfig, kubectl helpers, and the LocalCluster if any."""
 
-    def __init__(self, kubeconfig: Path, kubectl_bin: str, *, server: str,
-                 local: LocalCluster | None = None, kind: str = "local") -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        kubectl_bin: str,
+        *,
+        server: str,
+        local: LocalCluster | None = None,
+        kind: str = "local",
+    ) -> None:
         super().__init__(kubeconfig, kubectl_bin)
         self.server = server
         self.local = local
@@ -90,13 +97,21 @@ def check_test_cluster(kubeconfig: Path) -> str:
     config: dict[str, Any] = yaml.safe_load(kubeconfig.read_text()) or {}
     context_name = os.environ.get("PICO_TLS_CONTEXT") or config.get("current-context") or ""
     context: dict[str, Any] = next(
-        (c.get("context", {}) for c in config.get("contexts") or [] if c.get("name") ==
-         context_name), {}
+        (
+            c.get("context", {})
+            for c in config.get("contexts") or []
+            if c.get("name") == context_name
+        ),
+        {},
     )
     cluster_name = context.get("cluster", "")
     server = next(
-        (c.get("cluster", {}).get("server", "") for c in config.get("clusters") or []
-         if c.get("name") == cluster_name), ""
+        (
+            c.get("cluster", {}).get("server", "")
+            for c in config.get("clusters") or []
+            if c.get("name") == cluster_name
+        ),
+        "",
     )
     host = urlparse(server).hostname or ""
     if os.environ.get("PICO_TLS_FORCE_CLUSTER") == "1":
@@ -141,8 +156,9 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeClust
         return
     with contextlib.suppress(Exception):
         if missing_binaries(default_bin_dir()) and not shutil.which("go"):
-            pytest.skip("control plane binaries missing and no Go to build them "
-                        "(tests/cluster/build.sh)")
+            pytest.skip(
+                "control plane binaries missing and no Go to build them (tests/cluster/build.sh)"
+            )
     try:
         ensure_binaries()
     except (ClusterError, subprocess.CalledProcessError) as exc:
@@ -151,10 +167,16 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeClust
     cluster = LocalCluster(work_dir=work, keep_work_dir=True)
     cluster.start()
     try:
-        print(f"\nlocal control plane up in {cluster.startup_seconds:.1f}s, logs in {work}",
-              file=sys.stderr)
-        yield KubeCluster(cluster.kubeconfig, str(cluster.bin_dir / "kubectl"),
-                          server=cluster.server, local=cluster)
+        print(
+            f"\nlocal control plane up in {cluster.startup_seconds:.1f}s, logs in {work}",
+            file=sys.stderr,
+        )
+        yield KubeCluster(
+            cluster.kubeconfig,
+            str(cluster.bin_dir / "kubectl"),
+            server=cluster.server,
+            local=cluster,
+        )
     finally:
         cluster.stop()
 
@@ -174,8 +196,9 @@ def crds(kube_cluster: KubeCluster) -> KubeCluster:
         for doc in yaml.safe_load_all(f.read_text())
         if doc and doc.get("kind") == "CustomResourceDefinition"
     ]
-    kube_cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                         *[f"crd/{n}" for n in names])
+    kube_cluster.kubectl(
+        "wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{n}" for n in names]
+    )
     return kube_cluster
 
 
@@ -186,8 +209,17 @@ def operator_kubeconfig(crds: KubeCluster, tmp_path_factory: pytest.TempPathFact
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(RBAC_FILE))
     cluster.wait_until(
         "operator ServiceAccount",
-        lambda: cluster.kubectl("get", "serviceaccount", OPERATOR_SERVICE_ACCOUNT, "-n",
-                                OPERATOR_NAMESPACE, check=False).returncode == 0,
+        lambda: (
+            cluster.kubectl(
+                "get",
+                "serviceaccount",
+                OPERATOR_SERVICE_ACCOUNT,
+                "-n",
+                OPERATOR_NAMESPACE,
+                check=False,
+            ).returncode
+            == 0
+        ),
         timeout=30,
     )
     token = cluster.kubectl(
@@ -196,9 +228,13 @@ def operator_kubeconfig(crds: KubeCluster, tmp_path_factory: pytest.TempPathFact
     raw = cluster.raw_config()
     server = raw["clusters"][0]["cluster"]["server"]
     path = tmp_path_factory.mktemp("operator") / "operator.kubeconfig"
-    write_kubeconfig(path, server=server, ca_pem=cluster.ca_pem(),
-                     user=f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_SERVICE_ACCOUNT}",
-                     token=token)
+    write_kubeconfig(
+        path,
+        server=server,
+        ca_pem=cluster.ca_pem(),
+        user=f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_SERVICE_ACCOUNT}",
+        token=token,
+    )
     whoami = ClusterAccess(path, cluster.kubectl_bin).kubectl("auth", "whoami", "-o", "json")
     assert OPERATOR_SERVICE_ACCOUNT in whoami.stdout
     return path
@@ -207,8 +243,14 @@ def operator_kubeconfig(crds: KubeCluster, tmp_path_factory: pytest.TempPathFact
 class OperatorProcess:
     """``python -m kopf run -m pico_tls`` as a subprocess (own process group), logging to a file."""
 
-    def __init__(self, kubeconfig: Path, log_path: Path, *,
-                 namespaces: Sequence[str] = (), extra_args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        log_path: Path,
+        *,
+        namespaces: Sequence[str] = (),
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.kubeconfig = kubeconfig
         self.log_path = log_path
         self.namespaces = list(namespaces)
@@ -219,8 +261,17 @@ class OperatorProcess:
     @property
     def command(self) -> list[str]:
         scope = [f"--namespace={n}" for n in self.namespaces] or ["--all-namespaces"]
-        return [sys.executable, "-m", "kopf", "run", "-m", "pico_tls", "--standalone",
-                *scope, *self.extra_args]
+        return [
+            sys.executable,
+            "-m",
+            "kopf",
+            "run",
+            "-m",
+            "pico_tls",
+            "--standalone",
+            *scope,
+            *self.extra_args,
+        ]
 
     @property
     def running(self) -> bool:
@@ -229,8 +280,11 @@ class OperatorProcess:
     def start(self) -> OperatorProcess:
         if self.running:
             return self
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("KUBERNETES_") and k != "KUBECONFIG"}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("KUBERNETES_") and k != "KUBECONFIG"
+        }
         env["KUBECONFIG"] = str(self.kubeconfig)
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(ROOT / "operator"), env.get("PYTHONPATH", "")) if p
@@ -242,8 +296,13 @@ class OperatorProcess:
             log.write(f"==== start: {' '.join(self.command)}\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                self.command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
+                self.command,
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         return self
 
@@ -272,7 +331,7 @@ class OperatorProcess:
         except OSError:
             return ""
         if since_start:
-            data = data[self._start_offset:]
+            data = data[self._start_offset :]
         return data.decode(errors="replace")
 
     def wait_for_log(self, text: str | re.Pattern[str], timeout: float = 60) -> str:
@@ -296,10 +355,12 @@ class OperatorProcess:
 
 
 @pytest.fixture(scope="session")
-def operator_process(operator_kubeconfig: Path,
-                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    proc = OperatorProcess(operator_kubeconfig,
-                           tmp_path_factory.mktemp("operator-log") / "operator.log")
+def operator_process(
+    operator_kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    proc = OperatorProcess(
+        operator_kubeconfig, tmp_path_factory.mktemp("operator-log") / "operator.log"
+    )
     try:
         yield proc
     finally:
@@ -325,14 +386,17 @@ def _namespace_name(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def namespace(kube_cluster: KubeCluster, request: pytest.FixtureRequest) -> Iterator[str]:
     name = _namespace_name(request)
-    kube_cluster.apply({
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {"name": name, "labels": {"picotls.dev/test": "true"}},
-    })
+    kube_cluster.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name, "labels": {"picotls.dev/test": "true"}},
+        }
+    )
     try:
         yield name
     finally:
         if os.environ.get("PICO_TLS_KEEP_NAMESPACES") != "1":
-            kube_cluster.kubectl("delete", "namespace", name, "--wait=false",
-                                 "--ignore-not-found", check=False)
+            kube_cluster.kubectl(
+                "delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False
+            )

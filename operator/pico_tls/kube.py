@@ -57,7 +57,13 @@ class KubeError(RuntimeError):
     def __init__(self, method: str, path: str, status: int, reason: str, message: str = ""):
         self.status = status
         self.reason = reason
+        self.message = message
         super().__init__(f"{method} {path}: {status} {reason} {message}".strip())
+
+    @property
+    def namespace_terminating(self) -> bool:
+        """A create refused because its namespace is being deleted: nothing left to do there."""
+        return self.status == 403 and "being terminated" in self.message
 
 
 class Kube:

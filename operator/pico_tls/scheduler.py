@@ -29,10 +29,21 @@ class Scheduler:
     _running: set[Key] = field(default_factory=set)
     _failures: dict[Key, int] = field(default_factory=dict)
     _wake: asyncio.Event | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def enqueue(self, key: Key, delay: float | None = None) -> None:
-        """Make `key` due after `delay` (default: the settle delay), keeping an earlier time."""
+        """Make `key` due after `delay` (default: the settle delay), keeping an earlier time.
+
+        Safe to call from any thread: off the loop, the change is handed to the loop.
+        """
+        loop = self._loop
+        if loop is not None and _running_loop() is not loop:
+            loop.call_soon_threadsafe(self._enqueue_on_loop, key, delay)
+        else:
+            self._enqueue_on_loop(key, delay)
+
+    def _enqueue_on_loop(self, key: Key, delay: float | None) -> None:
         at = time.monotonic() + (self.settle_seconds if delay is None else delay)
         if key not in self._due or at < self._due[key]:
             self._due[key] = at
@@ -40,6 +51,7 @@ class Scheduler:
                 self._wake.set()
 
     async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         slots = asyncio.Semaphore(self.workers)
         while True:
@@ -76,6 +88,14 @@ class Scheduler:
             self._running.discard(key)
             slots.release()
         if again is not None:
-            self.enqueue(key, again)
-        elif self._wake is not None:
+            self._enqueue_on_loop(key, again)
+        # Always wake the loop: the key may have become due while it was running.
+        if self._wake is not None:
             self._wake.set()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

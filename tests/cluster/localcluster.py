@@ -123,10 +123,14 @@ def ensure_binaries(bin_dir: Path | None = None, *, build: bool = True) -> Path:
         raise ClusterError(
             f"missing control plane binaries in {path}: {', '.join(missing)}; run {BUILD_SCRIPT}"
         )
-    print(f"building control plane binaries ({', '.join(missing)}) with {BUILD_SCRIPT}; "
-          "a cold build takes several minutes", file=sys.stderr)
-    out = subprocess.run(["bash", str(BUILD_SCRIPT)], check=False, stdout=subprocess.PIPE,
-                         text=True)
+    print(
+        f"building control plane binaries ({', '.join(missing)}) with {BUILD_SCRIPT}; "
+        "a cold build takes several minutes",
+        file=sys.stderr,
+    )
+    out = subprocess.run(
+        ["bash", str(BUILD_SCRIPT)], check=False, stdout=subprocess.PIPE, text=True
+    )
     if out.returncode != 0:
         raise ClusterError(f"{BUILD_SCRIPT} failed with exit code {out.returncode}")
     path = Path(out.stdout.strip().splitlines()[-1])
@@ -205,9 +209,15 @@ class TestCA:
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=True, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                    crl_sign=True, encipher_only=False, decipher_only=False,
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
             )
@@ -252,9 +262,15 @@ class TestCA:
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=True, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                    crl_sign=False, encipher_only=False, decipher_only=False,
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
             )
@@ -350,8 +366,9 @@ class ClusterAccess:
     def get_json(self, *args: str) -> Any:
         return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
 
-    def apply(self, manifest: str | Mapping[str, Any] | Sequence[Mapping[str, Any]],
-              *extra: str) -> str:
+    def apply(
+        self, manifest: str | Mapping[str, Any] | Sequence[Mapping[str, Any]], *extra: str
+    ) -> str:
         """kubectl apply of YAML text or object(s); returns kubectl's output."""
         if isinstance(manifest, str):
             text = manifest
@@ -361,8 +378,9 @@ class ClusterAccess:
             text = yaml.safe_dump_all([dict(m) for m in manifest])
         return self.kubectl("apply", "-f", "-", *extra, input_text=text).stdout
 
-    def wait_until(self, what: str, predicate: Any, timeout: float = 60,
-                   interval: float = 0.5) -> Any:
+    def wait_until(
+        self, what: str, predicate: Any, timeout: float = 60, interval: float = 0.5
+    ) -> Any:
         """Polls predicate() until it returns a truthy value; raises TimeoutError with `what`."""
         deadline = time.monotonic() + timeout
         last_error: Exception | None = None
@@ -491,8 +509,9 @@ class LocalCluster:
     def access(self) -> ClusterAccess:
         return ClusterAccess(self.kubeconfig, str(self.bin_dir / "kubectl"))
 
-    def kubectl(self, *args: str, input_text: str | None = None, check: bool = True,
-                timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self, *args: str, input_text: str | None = None, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         return self.access.kubectl(*args, input_text=input_text, check=check, timeout=timeout)
 
     @property
@@ -507,8 +526,12 @@ class LocalCluster:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     def start(self, timeout: float = 120) -> LocalCluster:
@@ -582,7 +605,10 @@ class LocalCluster:
         serving = ca.issue(
             "kube-apiserver",
             dns_names=[
-                "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                "localhost",
+                "kubernetes",
+                "kubernetes.default",
+                "kubernetes.default.svc",
                 "kubernetes.default.svc.cluster.local",
             ],
             ip_addresses=["127.0.0.1", SERVICE_IP],
@@ -707,14 +733,20 @@ class LocalCluster:
     def _start_controllers(self) -> None:
         assert self.ca is not None
         kcm_config = write_kubeconfig(
-            self._path("kube-controller-manager.kubeconfig"), server=self.server,
-            ca_pem=self.ca.cert_pem, user="system:kube-controller-manager",
-            client_cert_pem=self._kcm.cert_pem, client_key_pem=self._kcm.key_pem,
+            self._path("kube-controller-manager.kubeconfig"),
+            server=self.server,
+            ca_pem=self.ca.cert_pem,
+            user="system:kube-controller-manager",
+            client_cert_pem=self._kcm.cert_pem,
+            client_key_pem=self._kcm.key_pem,
         )
         sched_config = write_kubeconfig(
-            self._path("kube-scheduler.kubeconfig"), server=self.server,
-            ca_pem=self.ca.cert_pem, user="system:kube-scheduler",
-            client_cert_pem=self._scheduler.cert_pem, client_key_pem=self._scheduler.key_pem,
+            self._path("kube-scheduler.kubeconfig"),
+            server=self.server,
+            ca_pem=self.ca.cert_pem,
+            user="system:kube-scheduler",
+            client_cert_pem=self._scheduler.cert_pem,
+            client_key_pem=self._scheduler.key_pem,
         )
         self._spawn(
             "kube-controller-manager",
@@ -927,7 +959,8 @@ def _serve(state_dir: Path, nodes: int) -> int:
             if any(not c.running() for c in cluster.components):
                 (state_dir / "error.txt").write_text(
                     "a component exited: "
-                    + ", ".join(c.name for c in cluster.components if not c.running()) + "\n"
+                    + ", ".join(c.name for c in cluster.components if not c.running())
+                    + "\n"
                 )
                 break
             stop_event.wait(1)
@@ -951,10 +984,18 @@ def dev_up(state_dir: Path, nodes: int, timeout: float = 180) -> int:
             (state_dir / stale).unlink()
     log = open(state_dir / "supervisor.log", "ab")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), f"--state-dir={state_dir}", "_serve",
-         f"--nodes={nodes}"],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True, cwd=str(REPO_ROOT),
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            f"--state-dir={state_dir}",
+            "_serve",
+            f"--nodes={nodes}",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=str(REPO_ROOT),
     )
     log.close()
     (state_dir / "supervisor.pid").write_text(f"{proc.pid}\n")
@@ -962,18 +1003,23 @@ def dev_up(state_dir: Path, nodes: int, timeout: float = 180) -> int:
     while time.monotonic() < deadline:
         state = _read_state(state_dir)
         if state:
-            print(f"dev cluster up in {state['startup_seconds']:.1f}s: server {state['server']}, "
-                  f"logs in {state['work_dir']}", file=sys.stderr)
+            print(
+                f"dev cluster up in {state['startup_seconds']:.1f}s: server {state['server']}, "
+                f"logs in {state['work_dir']}",
+                file=sys.stderr,
+            )
             print(f"export KUBECONFIG={state['kubeconfig']}", file=sys.stderr)
             print(state["kubeconfig"])
             return 0
         if proc.poll() is not None:
             break
         time.sleep(0.3)
-    error = (state_dir / "error.txt")
+    error = state_dir / "error.txt"
     msg = error.read_text() if error.exists() else "timed out"
-    print(f"dev cluster failed to start: {msg.strip()} (see {state_dir}/supervisor.log)",
-          file=sys.stderr)
+    print(
+        f"dev cluster failed to start: {msg.strip()} (see {state_dir}/supervisor.log)",
+        file=sys.stderr,
+    )
     if proc.poll() is None:
         _stop_process(proc, 20)
     return 1
@@ -1022,8 +1068,10 @@ def dev_status(state_dir: Path) -> int:
         alive = pid_alive(pid)
         rss = _rss_of(pid) if alive else 0
         total += rss
-        print(f"  {name:<24} pid {pid:<8} {'running' if alive else 'GONE':<8} "
-              f"rss {rss / 2**20:6.0f} MiB")
+        print(
+            f"  {name:<24} pid {pid:<8} {'running' if alive else 'GONE':<8} "
+            f"rss {rss / 2**20:6.0f} MiB"
+        )
     print(f"  {'total':<24} {'':<12} {'':<8} rss {total / 2**20:6.0f} MiB")
     access = ClusterAccess(Path(state["kubeconfig"]), str(default_bin_dir() / "kubectl"))
     proc = access.kubectl("get", "--raw=/readyz", check=False, timeout=10)
@@ -1035,8 +1083,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="dev-cluster", description="A local Kubernetes control plane with fake kwok nodes."
     )
-    parser.add_argument("--state-dir", type=Path, default=None,
-                        help="state folder (default $HOME/.cache/pico-tls/dev-cluster)")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="state folder (default $HOME/.cache/pico-tls/dev-cluster)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start in the background; prints the kubeconfig path")
     up.add_argument("--nodes", type=int, default=2)

@@ -51,7 +51,7 @@ class Kubectl:
     def get(self, kind: str, name: str) -> dict[str, Any]:
         ok, output = self.run("get", "-n", self.namespace, kind, name, "-o", "json")
         assert ok, output
-        return json.loads(output[output.index("{"):])
+        return json.loads(output[output.index("{") :])
 
 
 def _text(value: str | bytes | None) -> str:
@@ -68,21 +68,27 @@ def k(crds: Any, namespace: str, tmp_path: Path) -> Kubectl:
 
 def platform(name: str = "mz", **spec: Any) -> dict[str, Any]:
     return {
-        "apiVersion": API_VERSION, "kind": "Platform", "metadata": {"name": name},
+        "apiVersion": API_VERSION,
+        "kind": "Platform",
+        "metadata": {"name": name},
         "spec": {"image": IMAGE, **spec},
     }
 
 
 def container(name: str = "ec1", platform_name: str = "mz", **spec: Any) -> dict[str, Any]:
     return {
-        "apiVersion": API_VERSION, "kind": "ExecutionContainer", "metadata": {"name": name},
+        "apiVersion": API_VERSION,
+        "kind": "ExecutionContainer",
+        "metadata": {"name": name},
         "spec": {"image": IMAGE, "platformRef": {"name": platform_name}, **spec},
     }
 
 
 def desktop(name: str = "alice", platform_name: str = "mz", **spec: Any) -> dict[str, Any]:
     return {
-        "apiVersion": API_VERSION, "kind": "DesktopClient", "metadata": {"name": name},
+        "apiVersion": API_VERSION,
+        "kind": "DesktopClient",
+        "metadata": {"name": name},
         "spec": {"user": "alice", "platformRef": {"name": platform_name}, **spec},
     }
 
@@ -261,7 +267,9 @@ def test_container_and_desktop_defaults_are_filled_in(k: Kubectl) -> None:
     ok, output = k.apply(container())
     assert ok, output
     assert k.get("executioncontainer", "ec1")["spec"] == {
-        "image": IMAGE, "platformRef": {"name": "mz"}, "replicas": 1,
+        "image": IMAGE,
+        "platformRef": {"name": "mz"},
+        "replicas": 1,
     }
     ok, output = k.apply(desktop())
     assert ok, output
@@ -280,8 +288,10 @@ def test_full_valid_specs_are_accepted(k: Kubectl) -> None:
         imagePullPolicy="IfNotPresent",
         podTemplate={
             "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}},
-            "env": [{"name": "JAVA_OPTS", "value": "-Xmx1g"},
-                    {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+            "env": [
+                {"name": "JAVA_OPTS", "value": "-Xmx1g"},
+                {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            ],
             "nodeSelector": {"kubernetes.io/os": "linux"},
             "tolerations": [{"key": "pico", "operator": "Exists", "effect": "NoSchedule"}],
             "securityContext": {"runAsNonRoot": True},
@@ -313,14 +323,23 @@ def test_full_valid_specs_are_accepted(k: Kubectl) -> None:
     pod_ip = {"fieldRef": {"fieldPath": "status.podIP"}}
     assert stored["podTemplate"]["env"][1]["valueFrom"] == pod_ip
     assert stored["tls"]["key"] == {"algorithm": "ECDSA", "size": 384}
-    ok, output = k.apply(container(
-        replicas=0, tls={"alias": "ec1"}, properties={"ec.webserver.port": "9090"},
-    ))
+    ok, output = k.apply(
+        container(
+            replicas=0,
+            tls={"alias": "ec1"},
+            properties={"ec.webserver.port": "9090"},
+        )
+    )
     assert ok, output
-    ok, output = k.apply(desktop(
-        key={"algorithm": "RSA", "size": 4096}, format={"type": "JKS"}, duration="720h",
-        alias="alice", passwordSecretRef={"name": "alice-password"},
-    ))
+    ok, output = k.apply(
+        desktop(
+            key={"algorithm": "RSA", "size": 4096},
+            format={"type": "JKS"},
+            duration="720h",
+            alias="alice",
+            passwordSecretRef={"name": "alice-password"},
+        )
+    )
     assert ok, output
 
 
@@ -341,9 +360,7 @@ def test_platform_ref_is_immutable(k: Kubectl, make: Any) -> None:
     assert "platformRef is immutable" in output, output
     # Other fields may still change.
     changed = make(platform_name="mz")
-    changed["spec"]["alias" if make is desktop else "replicas"] = (
-        "desk" if make is desktop else 3
-    )
+    changed["spec"]["alias" if make is desktop else "replicas"] = "desk" if make is desktop else 3
     ok, output = k.apply(changed)
     assert ok, output
 

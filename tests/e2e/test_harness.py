@@ -30,10 +30,13 @@ def _pod_template(app: str) -> dict[str, Any]:
 def _ready_pods(cluster: KubeCluster, ns: str, app: str) -> list[dict[str, Any]]:
     pods = cluster.get_json("pods", "-n", ns, "-l", f"app={app}")["items"]
     return [
-        p for p in pods
+        p
+        for p in pods
         if p["status"].get("phase") == "Running"
-        and any(c["type"] == "Ready" and c["status"] == "True"
-                for c in p["status"].get("conditions", []))
+        and any(
+            c["type"] == "Ready" and c["status"] == "True"
+            for c in p["status"].get("conditions", [])
+        )
     ]
 
 
@@ -43,8 +46,11 @@ def test_crds_are_established(crds: KubeCluster) -> None:
         for crd in crds.get_json("crd")["items"]
         if crd["spec"]["group"] == "picotls.dev"
     }
-    assert {"platforms.picotls.dev", "executioncontainers.picotls.dev",
-            "desktopclients.picotls.dev"} <= set(names)
+    assert {
+        "platforms.picotls.dev",
+        "executioncontainers.picotls.dev",
+        "desktopclients.picotls.dev",
+    } <= set(names)
     for crd in names.values():
         established = [c for c in crd["status"]["conditions"] if c["type"] == "Established"]
         assert established and established[0]["status"] == "True"
@@ -53,19 +59,31 @@ def test_crds_are_established(crds: KubeCluster) -> None:
 def test_deployment_and_statefulset_roll_out_on_fake_nodes(
     kube_cluster: KubeCluster, namespace: str
 ) -> None:
-    kube_cluster.apply([
-        {
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "web", "namespace": namespace},
-            "spec": {"replicas": 3, "selector": _labels("web"), "template": _pod_template("web")},
-        },
-        {
-            "apiVersion": "apps/v1", "kind": "StatefulSet",
-            "metadata": {"name": "db", "namespace": namespace},
-            "spec": {"replicas": 2, "serviceName": "db", "selector": _labels("db"),
-                     "template": _pod_template("db")},
-        },
-    ])
+    kube_cluster.apply(
+        [
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": namespace},
+                "spec": {
+                    "replicas": 3,
+                    "selector": _labels("web"),
+                    "template": _pod_template("web"),
+                },
+            },
+            {
+                "apiVersion": "apps/v1",
+                "kind": "StatefulSet",
+                "metadata": {"name": "db", "namespace": namespace},
+                "spec": {
+                    "replicas": 2,
+                    "serviceName": "db",
+                    "selector": _labels("db"),
+                    "template": _pod_template("db"),
+                },
+            },
+        ]
+    )
     kube_cluster.kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=90s")
     kube_cluster.kubectl("rollout", "status", "statefulset/db", "-n", namespace, "--timeout=90s")
     assert len(_ready_pods(kube_cluster, namespace, "web")) == 3
@@ -75,15 +93,23 @@ def test_deployment_and_statefulset_roll_out_on_fake_nodes(
         assert {p["spec"]["nodeName"] for p in db} <= set(kube_cluster.local.node_names)
 
     # a template change rolls the StatefulSet; the garbage collector removes owned pods
-    kube_cluster.kubectl("patch", "statefulset", "db", "-n", namespace, "--type=merge", "-p",
-                         json.dumps({"spec": {"template": {"metadata": {
-                             "annotations": {"rev": "2"}}}}}))
+    kube_cluster.kubectl(
+        "patch",
+        "statefulset",
+        "db",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"template": {"metadata": {"annotations": {"rev": "2"}}}}}),
+    )
     kube_cluster.kubectl("rollout", "status", "statefulset/db", "-n", namespace, "--timeout=90s")
     kube_cluster.kubectl("delete", "deployment", "web", "-n", namespace)
-    kube_cluster.wait_until("pods of the deleted Deployment gone",
-                            lambda: not kube_cluster.get_json("pods", "-n", namespace, "-l",
-                                                              "app=web")["items"],
-                            timeout=60)
+    kube_cluster.wait_until(
+        "pods of the deleted Deployment gone",
+        lambda: not kube_cluster.get_json("pods", "-n", namespace, "-l", "app=web")["items"],
+        timeout=60,
+    )
 
 
 def test_operator_runs_under_its_service_account(
@@ -92,10 +118,13 @@ def test_operator_runs_under_its_service_account(
     from tests.cluster.localcluster import ClusterAccess
 
     op = ClusterAccess(operator_kubeconfig, kube_cluster.kubectl_bin)
-    assert "system:serviceaccount:pico-tls-system:pico-tls-operator" in op.kubectl(
-        "auth", "whoami").stdout
-    can = op.kubectl("auth", "can-i", "patch", "platforms.picotls.dev/status", "-A",
-                     check=False).stdout.strip()
+    assert (
+        "system:serviceaccount:pico-tls-system:pico-tls-operator"
+        in op.kubectl("auth", "whoami").stdout
+    )
+    can = op.kubectl(
+        "auth", "can-i", "patch", "platforms.picotls.dev/status", "-A", check=False
+    ).stdout.strip()
     assert can == "yes"
     # not cluster-admin
     assert op.kubectl("auth", "can-i", "create", "clusterroles", check=False).stdout.strip() == "no"
@@ -104,34 +133,43 @@ def test_operator_runs_under_its_service_account(
 def test_operator_records_observed_generation(
     kube_cluster: KubeCluster, operator: OperatorProcess, namespace: str
 ) -> None:
-    kube_cluster.apply({
-        "apiVersion": "picotls.dev/v1alpha1", "kind": "Platform",
-        "metadata": {"name": "harness", "namespace": namespace},
-        "spec": {"image": IMAGE},
-    })
+    kube_cluster.apply(
+        {
+            "apiVersion": "picotls.dev/v1alpha1",
+            "kind": "Platform",
+            "metadata": {"name": "harness", "namespace": namespace},
+            "spec": {"image": IMAGE},
+        }
+    )
 
     def observed() -> bool:
         obj = kube_cluster.get_json("platform", "harness", "-n", namespace)
-        return bool(obj.get("status", {}).get("observedGeneration") == obj["metadata"][
-            "generation"])
+        return bool(
+            obj.get("status", {}).get("observedGeneration") == obj["metadata"]["generation"]
+        )
 
     try:
-        kube_cluster.wait_until("status.observedGeneration of the Platform", observed,
-                                timeout=90)
+        kube_cluster.wait_until("status.observedGeneration of the Platform", observed, timeout=90)
     except TimeoutError:
         pytest.fail(f"operator log:\n{operator.log_text()[-4000:]}")
 
 
-@pytest.mark.skipif(bool(os.environ.get("PICO_TLS_KUBECONFIG")),
-                    reason="needs the local control plane binaries")
+@pytest.mark.skipif(
+    bool(os.environ.get("PICO_TLS_KUBECONFIG")), reason="needs the local control plane binaries"
+)
 def test_start_stop_three_times_leaves_nothing_behind(tmp_path: Path) -> None:
     for round_ in range(3):
         cluster = LocalCluster(work_dir=tmp_path / f"round-{round_}", nodes=1)
         with cluster:
             pids = cluster.pids
             ports = cluster.ports
-            assert set(pids) == {"etcd", "kube-apiserver", "kube-controller-manager",
-                                 "kube-scheduler", "kwok"}
+            assert set(pids) == {
+                "etcd",
+                "kube-apiserver",
+                "kube-controller-manager",
+                "kube-scheduler",
+                "kwok",
+            }
             assert all(port_in_use(p) for p in ports)
             out = cluster.kubectl("get", "--raw=/readyz").stdout
             assert out.strip() == "ok"

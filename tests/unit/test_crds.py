@@ -80,17 +80,32 @@ EXPECTED_COLUMNS = {
 
 # The only places where unknown fields are kept: Kubernetes-typed pieces of the pod.
 POD_PIECES = {
-    "resources", "env[]", "tolerations[]", "affinity", "securityContext",
-    "podSecurityContext", "volumes[]", "volumeMounts[]",
+    "resources",
+    "env[]",
+    "tolerations[]",
+    "affinity",
+    "securityContext",
+    "podSecurityContext",
+    "volumes[]",
+    "volumeMounts[]",
 }
 PRESERVE_UNKNOWN_ALLOWED = {f"spec.podTemplate.{piece}" for piece in POD_PIECES}
 
 STATUS_FIELDS = {
-    "observedGeneration", "conditions", "notAfter", "renewalTime",
-    "certificateFingerprint", "caFingerprint",
+    "observedGeneration",
+    "conditions",
+    "notAfter",
+    "renewalTime",
+    "certificateFingerprint",
+    "caFingerprint",
 }
 CONDITION_FIELDS = {
-    "type", "status", "reason", "message", "lastTransitionTime", "observedGeneration",
+    "type",
+    "status",
+    "reason",
+    "message",
+    "lastTransitionTime",
+    "observedGeneration",
 }
 
 
@@ -193,7 +208,8 @@ def test_schema_is_structural(kind: str) -> None:
 @pytest.mark.parametrize("kind", ALL_KINDS)
 def test_unknown_fields_only_in_kubernetes_typed_pod_pieces(kind: str) -> None:
     kept = {
-        path for path, node in walk(schema_of(kind))
+        path
+        for path, node in walk(schema_of(kind))
         if node.get("x-kubernetes-preserve-unknown-fields")
     }
     assert kept <= PRESERVE_UNKNOWN_ALLOWED, kept - PRESERVE_UNKNOWN_ALLOWED
@@ -227,10 +243,16 @@ def test_crd_defaults_agree_with_spec_parser() -> None:
     meta = {"name": "mz", "namespace": "ns"}
     cases = [
         ("Platform", pico_spec.parse_platform, {"image": "pico:9"}),
-        ("ExecutionContainer", pico_spec.parse_container,
-         {"image": "pico:9", "platformRef": {"name": "mz"}}),
-        ("DesktopClient", pico_spec.parse_desktop,
-         {"user": "alice", "platformRef": {"name": "mz"}}),
+        (
+            "ExecutionContainer",
+            pico_spec.parse_container,
+            {"image": "pico:9", "platformRef": {"name": "mz"}},
+        ),
+        (
+            "DesktopClient",
+            pico_spec.parse_desktop,
+            {"user": "alice", "platformRef": {"name": "mz"}},
+        ),
     ]
     for kind, parse, spec in cases:
         body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, "metadata": meta, "spec": spec}
@@ -288,7 +310,9 @@ def test_status_fields(kind: str) -> None:
     if kind == "Platform":
         client_auth = status["properties"]["clientAuth"]["properties"]
         assert {k: v["type"] for k, v in client_auth.items()} == {
-            "desired": "boolean", "effective": "boolean", "phase": "string",
+            "desired": "boolean",
+            "effective": "boolean",
+            "phase": "string",
         }
 
 
@@ -328,7 +352,8 @@ def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
 def allowed(rules: list[Mapping[str, Any]], group: str, resource: str, verb: str) -> bool:
     return any(
-        group in r.get("apiGroups", []) and resource in r.get("resources", [])
+        group in r.get("apiGroups", [])
+        and resource in r.get("resources", [])
         and verb in r.get("verbs", [])
         for r in rules
     )
@@ -410,13 +435,15 @@ def test_kustomization_uses_the_canonical_crds() -> None:
 def test_image_runs_the_same_command_and_locks_dependencies() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     args = one(manifest_docs("operator.yaml"), "Deployment")["spec"]["template"]["spec"][
-        "containers"][0]["args"]
+        "containers"
+    ][0]["args"]
     cmd = "CMD [" + ", ".join(f'"{a}"' for a in args) + "]"
     assert cmd in dockerfile
     assert re.search(r"python:3\.11\.\d+-slim-bookworm", dockerfile)
     assert re.search(r"^USER (?!root|0\b)", dockerfile, re.MULTILINE)
     lines = [
-        line for line in (ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines()
+        line
+        for line in (ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines()
         if line and not line.startswith("#")
     ]
     assert all(re.fullmatch(r"[A-Za-z0-9_.-]+==[A-Za-z0-9_.+-]+", line) for line in lines), lines

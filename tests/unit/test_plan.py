@@ -24,23 +24,32 @@ from pico_tls.spec import parse_container, parse_desktop, parse_platform
 
 
 def platform(**tls):
-    body = {"apiVersion": "picotls.dev/v1alpha1", "kind": "Platform",
-            "metadata": {"name": "mz", "namespace": "ns", "uid": "u-mz"},
-            "spec": {"image": "img", "tls": tls}}
+    body = {
+        "apiVersion": "picotls.dev/v1alpha1",
+        "kind": "Platform",
+        "metadata": {"name": "mz", "namespace": "ns", "uid": "u-mz"},
+        "spec": {"image": "img", "tls": tls},
+    }
     return Member(body, parse_platform(body))
 
 
 def container(name):
-    body = {"apiVersion": "picotls.dev/v1alpha1", "kind": "ExecutionContainer",
-            "metadata": {"name": name, "namespace": "ns", "uid": f"u-{name}"},
-            "spec": {"platformRef": {"name": "mz"}, "image": "img"}}
+    body = {
+        "apiVersion": "picotls.dev/v1alpha1",
+        "kind": "ExecutionContainer",
+        "metadata": {"name": name, "namespace": "ns", "uid": f"u-{name}"},
+        "spec": {"platformRef": {"name": "mz"}, "image": "img"},
+    }
     return Member(body, parse_container(body))
 
 
 def desktop(name):
-    body = {"apiVersion": "picotls.dev/v1alpha1", "kind": "DesktopClient",
-            "metadata": {"name": name, "namespace": "ns", "uid": f"u-{name}"},
-            "spec": {"platformRef": {"name": "mz"}, "user": name.title()}}
+    body = {
+        "apiVersion": "picotls.dev/v1alpha1",
+        "kind": "DesktopClient",
+        "metadata": {"name": name, "namespace": "ns", "uid": f"u-{name}"},
+        "spec": {"platformRef": {"name": "mz"}, "user": name.title()},
+    }
     return Member(body, parse_desktop(body))
 
 
@@ -67,9 +76,14 @@ def plan(p, containers=(), desktops=(), require=False) -> GroupPlan:
     ids = {identity_key("platform", "mz"): identity("platform", "mz", pinned)}
     ids |= {identity_key("container", c): identity("container", c, pinned) for c in containers}
     ids |= {identity_key("desktop", d): identity("desktop", d, pinned) for d in desktops}
-    return build_group(p, [container(c) for c in containers], [desktop(d) for d in desktops],
-                       ca=None if pinned else the_ca(), identities=ids,
-                       require_client_auth=require)
+    return build_group(
+        p,
+        [container(c) for c in containers],
+        [desktop(d) for d in desktops],
+        ca=None if pinned else the_ca(),
+        identities=ids,
+        require_client_auth=require,
+    )
 
 
 def trusted_aliases(group: GroupPlan, secret: str) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 import kopf
 
 from pico_tls.builders.names import FIELD_MANAGER, MANAGED_BY, PLATFORM_LABEL
-from pico_tls.kube import Kube
+from pico_tls.kube import Kube, KubeError
 from pico_tls.reconcile.group import GroupReconciler
 from pico_tls.scheduler import Scheduler
 from pico_tls.settings import Settings
@@ -59,7 +59,13 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 def reconciler_entry(reconciler: GroupReconciler, kube: Kube, config: Settings) -> Any:
     def run(namespace: str, platform: str) -> float | None:
-        outcome = reconciler.reconcile(namespace, platform)
+        try:
+            outcome = reconciler.reconcile(namespace, platform)
+        except KubeError as err:
+            if not err.namespace_terminating:
+                raise
+            log.info("namespace %s is being deleted; platform %s left alone", namespace, platform)
+            return None
         log.info("reconciled platform %s/%s: %d writes", namespace, platform, outcome.writes)
         if config.stats_file:
             with open(config.stats_file, "w") as out:
