@@ -8,6 +8,7 @@ never contain key material or passwords.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +19,7 @@ from pico_tls.pki.certs import (
     certificate_matches_key,
     issue_certificate,
     self_signed_certificate,
+    signed_by,
 )
 from pico_tls.pki.keys import KeyAlgorithm, PrivateKey, generate_key, key_algorithm_of
 
@@ -65,16 +67,14 @@ def renewal_time(certificate: x509.Certificate, renew_before: timedelta) -> date
     return certificate.not_valid_after_utc - renew_before
 
 
-def issued_by(certificate: x509.Certificate, issuer: CertificateAuthority | None) -> bool:
-    """True when `issuer` signed the certificate (None: the certificate is self-signed)."""
-    signer = issuer.certificate if issuer is not None else certificate
-    if certificate.issuer != signer.subject:
-        return False
-    try:
-        certificate.verify_directly_issued_by(signer)
-    except (ValueError, TypeError, Exception):  # any failure means "not issued by"
-        return False
-    return True
+def issued_by(
+    certificate: x509.Certificate,
+    issuer: CertificateAuthority | None,
+    also: Sequence[x509.Certificate] = (),
+) -> bool:
+    """True when `issuer` (None: the certificate itself) or one of `also` signed it."""
+    signers = [issuer.certificate if issuer is not None else certificate, *also]
+    return any(signed_by(certificate, signer) for signer in signers)
 
 
 def _names_match(certificate: x509.Certificate, request: CertRequest) -> bool:
@@ -95,11 +95,15 @@ def certificate_problem(
     request: CertRequest,
     issuer: CertificateAuthority | None,
     now: datetime,
+    also_accepted: Sequence[x509.Certificate] = (),
 ) -> str | None:
-    """Why the certificate must be replaced, or None when it is still good."""
+    """Why the certificate must be replaced, or None when it is still good.
+
+    `also_accepted`: CAs besides `issuer` whose certificates are kept (CA rotation overlap).
+    """
     if not certificate_matches_key(certificate, key):
         return "certificate does not match the key"
-    if not issued_by(certificate, issuer):
+    if not issued_by(certificate, issuer, also_accepted):
         return "certificate issuer changed"
     if not _names_match(certificate, request):
         return "certificate names changed"
@@ -115,6 +119,7 @@ def resolve_identity(
     *,
     passwords: Passwords | None = None,
     now: datetime | None = None,
+    also_accepted: Sequence[x509.Certificate] = (),
 ) -> tuple[Identity, list[str]]:
     """Keep the existing key, certificate and passwords where they still fit `request`.
 
@@ -133,7 +138,7 @@ def resolve_identity(
     problem = (
         "no certificate"
         if certificate is None
-        else certificate_problem(certificate, key, request, issuer, now)
+        else certificate_problem(certificate, key, request, issuer, now, also_accepted)
     )
     if problem is not None:
         certificate = _issue(request, issuer, key, now)

@@ -14,6 +14,8 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
+from cryptography import x509
+
 from pico_tls.builders import configmaps, names, properties, secret_manifests, stores, workloads
 from pico_tls.keystore import (
     KeystoreContent,
@@ -55,6 +57,7 @@ class PlannedStore:
     ca: CertificateAuthority | None
     with_properties: bool
     extra_certs: Mapping[str, Any] = field(default_factory=dict)
+    previous_cas: tuple[x509.Certificate, ...] = ()  # still trusted during a CA rotation
 
     @property
     def name(self) -> str:
@@ -79,6 +82,7 @@ class PlannedStore:
             keystore,
             self.identity,
             self.ca,
+            previous_cas=self.previous_cas,
             with_properties=self.with_properties,
             extra_certs=self.extra_certs,
         )
@@ -165,11 +169,14 @@ def build_group(
     ca: CertificateAuthority | None,
     identities: Mapping[str, Identity],
     require_client_auth: bool,
+    previous_cas: Sequence[x509.Certificate] = (),
 ) -> GroupPlan:
-    """Every object of the group. `identities` maps identity_key() to resolved material."""
+    """Every object of the group. `identities` maps identity_key() to resolved material;
+    `previous_cas` are old CAs every store still trusts while a CA rotation is under way."""
     p: PlatformSpec = platform.spec
     ns, tls = p.namespace, p.tls
     ca = ca if uses_ca(p) else None
+    old_cas = tuple(previous_cas) if ca is not None else ()
     shared = tls.keystore_mode is KeystoreMode.SHARED
     plan = GroupPlan([], [], [], [], {})
     platform_id = identities.get(identity_key("platform", p.name))
@@ -197,10 +204,13 @@ def build_group(
         ]
         store = PlannedStore(
             meta=meta(names.tls_secret(p.name), "platform", p.name, platform.body),
-            content=stores.platform_store(tls.alias, platform_id, ca, pinned, desktop_certs),
+            content=stores.platform_store(
+                tls.alias, platform_id, ca, pinned, desktop_certs, old_cas
+            ),
             options=_options(tls.store, platform_id),
             identity=platform_id,
             ca=ca,
+            previous_cas=old_cas,
             with_properties=True,
         )
         plan.stores.append(store)
@@ -247,10 +257,11 @@ def build_group(
             alias = container_alias(c, p)
             store = PlannedStore(
                 meta=meta(names.tls_secret(c.name), "execution-container", c.name, member.body),
-                content=stores.peer_store(alias, own, ca, platform_id.certificate),
+                content=stores.peer_store(alias, own, ca, platform_id.certificate, old_cas),
                 options=_options(tls.store, own),
                 identity=own,
                 ca=ca,
+                previous_cas=old_cas,
                 with_properties=True,
             )
             plan.stores.append(store)
@@ -296,10 +307,11 @@ def build_group(
             continue
         store = PlannedStore(
             meta=meta(names.desktop_secret(d.name), "desktop", d.name, member.body),
-            content=stores.peer_store(d.alias, own, ca, platform_id.certificate),
+            content=stores.peer_store(d.alias, own, ca, platform_id.certificate, old_cas),
             options=_options(d.store, own),
             identity=own,
             ca=ca,
+            previous_cas=old_cas,
             with_properties=False,
             extra_certs={"platform.crt": platform_id.certificate},
         )

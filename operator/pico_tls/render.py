@@ -27,7 +27,7 @@ from pico_tls.plan import (
     identity_key,
     uses_ca,
 )
-from pico_tls.reconcile.group import ca_common_name
+from pico_tls.reconcile.keymaterial import ca_common_name
 from pico_tls.spec import (
     API_VERSION,
     KeystoreMode,

@@ -187,6 +187,13 @@ def test_writes_every_store_with_the_expected_entries(case: Case, tmp_path: Path
     assert not (out / "alice" / "rcp-tls.properties").exists()
 
 
+def test_platform_port_goes_to_the_containers_only(tmp_path: Path):
+    out = tmp_path / "out"
+    assert run(out, "--container", "ec1", "--platform-port", "6791") == 0
+    assert properties(out / "ec1" / "rcp-tls.properties")["pico.rcp.platform.port"] == "6791"
+    assert "pico.rcp.platform.port" not in properties(out / "mz" / "rcp-tls.properties")
+
+
 def test_secret_files_are_private_and_certificates_public(tmp_path: Path):
     out = tmp_path / "out"
     assert run(out, "--container", "ec1", "--desktop", "alice") == 0
@@ -411,6 +418,8 @@ BAD_INPUTS = {
     "unknown mode": (None, ["--mode", "both"], "--mode"),
     "hostname of unknown name": (None, ["--hostname", "nope=a.example"], "nope"),
     "bad hostname": (None, ["--hostname", "mz=not a host"], "DNS"),
+    "bad platform port": (None, ["--platform-port", "70000"], "--platform-port 70000"),
+    "zero days": (None, ["--days", "0"], "--days"),
     "bad name": (None, ["--desktop", "../escape"], "invalid desktop name"),
     "reserved name": (None, ["--desktop", "ca.crt"], "invalid desktop name"),
     "missing ca file": (

@@ -302,7 +302,9 @@ def test_printer_columns_point_at_existing_fields(kind: str) -> None:
 def test_status_fields(kind: str) -> None:
     status = schema_of(kind)["properties"]["status"]
     fields = set(status["properties"])
-    expected = STATUS_FIELDS | ({"trustedClients", "clientAuth"} if kind == "Platform" else set())
+    expected = STATUS_FIELDS | (
+        {"trustedClients", "clientAuth", "caRotation"} if kind == "Platform" else set()
+    )
     assert fields == expected
     conditions = status["properties"]["conditions"]
     assert set(conditions["items"]["properties"]) == CONDITION_FIELDS

@@ -13,11 +13,16 @@ PLATFORM_LABEL = f"{GROUP}/platform"
 COMPONENT_LABEL = f"{GROUP}/component"
 MOUNTED_CONTENT = f"{GROUP}/mounted-content"
 CONTENT_FINGERPRINT = f"{GROUP}/content-fingerprint"
+# On a Platform: a new value asks for a new operator CA (rotated with trust overlap).
+ROTATE_CA = f"{GROUP}/rotate-ca"
+# On the CA Secret: the rotate-ca value already acted on.
+ROTATE_CA_HANDLED = f"{GROUP}/rotate-ca-handled"
 APPLIED_HASH = f"{GROUP}/applied-hash"
 PROPERTIES_MOUNT = "/etc/pico/properties"
 PROPERTIES_FILE = "rcp-tls.properties"
 SECRET_PROPERTIES_FILE = "rcp-tls-secret.properties"
 STORE_PASSWORD_KEY = "keystore.password"
+CA_BUNDLE_KEY = "ca.crt"  # the CA, then older CAs still trusted during a rotation
 KEY_PASSWORD_KEY = "key.password"
 
 

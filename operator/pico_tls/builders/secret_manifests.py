@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cryptography import x509
@@ -44,10 +44,12 @@ def keystore_secret_data(
     identity: Identity,
     ca: CertificateAuthority | None,
     *,
+    previous_cas: Sequence[x509.Certificate] = (),
     with_properties: bool = True,
     extra_certs: Mapping[str, x509.Certificate] | None = None,
 ) -> dict[str, bytes | str]:
-    """The keys of a mounted keystore Secret (or a desktop's key Secret)."""
+    """The keys of a mounted keystore Secret (or a desktop's key Secret). `ca.crt` holds the
+    CA, then any older CAs still trusted during a rotation."""
     data: dict[str, bytes | str] = {
         file_name(fmt): keystore,
         names.STORE_PASSWORD_KEY: identity.passwords.store,
@@ -55,7 +57,7 @@ def keystore_secret_data(
         "tls.crt": cert_to_pem(identity.certificate),
     }
     if ca is not None:
-        data["ca.crt"] = cert_to_pem(ca.certificate)
+        data[names.CA_BUNDLE_KEY] = b"".join(map(cert_to_pem, (ca.certificate, *previous_cas)))
     for key, cert in (extra_certs or {}).items():
         data[key] = cert_to_pem(cert)
     if with_properties:
@@ -85,5 +87,19 @@ def state_secret(meta: dict[str, Any], identity: Identity) -> dict[str, Any]:
     )
 
 
-def ca_secret(meta: dict[str, Any], ca: CertificateAuthority) -> dict[str, Any]:
-    return _secret(meta, {"tls.crt": cert_to_pem(ca.certificate), "tls.key": key_to_pem(ca.key)})
+def ca_secret(
+    meta: dict[str, Any],
+    ca: CertificateAuthority,
+    previous: CertificateAuthority | None = None,
+    handled_request: str | None = None,
+) -> dict[str, Any]:
+    """The operator's CA; after a rotation the old one stays as `previous.*` for recovery."""
+    data = {"tls.crt": cert_to_pem(ca.certificate), "tls.key": key_to_pem(ca.key)}
+    if previous is not None:
+        data |= {
+            "previous.crt": cert_to_pem(previous.certificate),
+            "previous.key": key_to_pem(previous.key),
+        }
+    if handled_request is None:
+        return _secret(meta, data)
+    return _secret(meta, data, **{names.ROTATE_CA_HANDLED: handled_request})

@@ -16,19 +16,23 @@ from cryptography import x509
 
 from pico_tls.keystore import KeyEntry, KeystoreContent, unique_alias
 from pico_tls.material import Identity
-from pico_tls.pki.certs import CertificateAuthority
+from pico_tls.pki.certs import CertificateAuthority, signed_by
 
 CA_ALIAS = "pico-ca"
+PREVIOUS_CA_ALIAS = "pico-ca-previous"
 PLATFORM_ALIAS = "pico-platform"
 
 
 def _content(
     alias: str,
     identity: Identity,
-    ca: CertificateAuthority | None,
+    cas: Sequence[x509.Certificate],
     trusted: Sequence[tuple[str, x509.Certificate]],
 ) -> KeystoreContent:
-    chain = (identity.certificate,) + ((ca.certificate,) if ca is not None else ())
+    """The key entry (with its issuing CA in the chain, when one of `cas` signed it) and
+    the trusted entries under unique aliases."""
+    issuer = next((ca for ca in cas if signed_by(identity.certificate, ca)), None)
+    chain = (identity.certificate,) + ((issuer,) if issuer is not None else ())
     taken = {alias}
     entries: list[tuple[str, x509.Certificate]] = []
     for base, cert in trusted:
@@ -41,20 +45,30 @@ def _content(
     )
 
 
+def _ca_entries(
+    ca: CertificateAuthority | None, previous_cas: Sequence[x509.Certificate]
+) -> list[tuple[str, x509.Certificate]]:
+    if ca is None:
+        return []
+    return [(CA_ALIAS, ca.certificate)] + [(PREVIOUS_CA_ALIAS, c) for c in previous_cas]
+
+
 def platform_store(
     alias: str,
     platform: Identity,
     ca: CertificateAuthority | None,
     pinned_containers: Sequence[tuple[str, x509.Certificate]],
     desktops: Sequence[tuple[str, x509.Certificate]],
+    previous_cas: Sequence[x509.Certificate] = (),
 ) -> KeystoreContent:
-    """The platform trusts the CA (or each container's certificate) and each desktop."""
-    trusted: list[tuple[str, x509.Certificate]] = []
-    if ca is not None:
-        trusted.append((CA_ALIAS, ca.certificate))
+    """The platform trusts the CA (or each container's certificate) and each desktop.
+
+    `previous_cas`: CAs still trusted while a CA rotation is under way.
+    """
+    trusted = _ca_entries(ca, previous_cas)
     trusted += [(f"ec-{name}", cert) for name, cert in sorted(pinned_containers, key=_first)]
     trusted += [(f"desktop-{name}", cert) for name, cert in sorted(desktops, key=_first)]
-    return _content(alias, platform, ca, trusted)
+    return _content(alias, platform, [c for _, c in _ca_entries(ca, previous_cas)], trusted)
 
 
 def peer_store(
@@ -62,11 +76,13 @@ def peer_store(
     identity: Identity,
     ca: CertificateAuthority | None,
     platform_certificate: x509.Certificate,
+    previous_cas: Sequence[x509.Certificate] = (),
 ) -> KeystoreContent:
     """A container's or desktop's store: its own key, trusting the platform."""
     if ca is not None:
-        return _content(alias, identity, ca, [(CA_ALIAS, ca.certificate)])
-    return _content(alias, identity, None, [(PLATFORM_ALIAS, platform_certificate)])
+        cas = _ca_entries(ca, previous_cas)
+        return _content(alias, identity, [c for _, c in cas], cas)
+    return _content(alias, identity, [], [(PLATFORM_ALIAS, platform_certificate)])
 
 
 def _first(entry: tuple[str, x509.Certificate]) -> str:

@@ -94,6 +94,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="pico.rcp.tls.keystore, where each host keeps its keystore "
         "(default /opt/pico/tls/keystore.p12 or .jks)",
     )
+    p.add_argument(
+        "--platform-port",
+        type=int,
+        metavar="PORT",
+        help="the platform's RCP port, written to the containers' pico.rcp.platform.port",
+    )
     p.add_argument("--days", type=int, default=365, help="certificate validity (default 365)")
     p.add_argument(
         "--force",
@@ -139,6 +145,12 @@ def _hostnames(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _port(value: int | None) -> int | None:
+    if value is not None and not 0 < value < 65536:
+        raise ClassicError(f"--platform-port {value}: use a port number from 1 to 65535")
+    return value
+
+
 def options_from(args: argparse.Namespace) -> Options:
     return Options(
         platform=args.platform,
@@ -152,6 +164,7 @@ def options_from(args: argparse.Namespace) -> Options:
         ca=_load_ca(args.ca_cert, args.ca_key),
         hostnames=_hostnames(args.hostname),
         keystore_path=args.keystore_path,
+        platform_port=_port(args.platform_port),
         days=args.days,
         force=args.force,
     )

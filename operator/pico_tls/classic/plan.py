@@ -45,6 +45,7 @@ from pico_tls.pki import (
     issue_certificate,
     self_signed_certificate,
     sha256_fingerprint,
+    signed_by,
 )
 
 CA_ALIAS = "pico-ca"
@@ -101,6 +102,7 @@ class Options:
     ca: CertificateAuthority | None = None
     hostnames: tuple[tuple[str, str], ...] = ()  # (name, DNS name), in the order given
     keystore_path: str | None = None  # None: DEFAULT_KEYSTORE_DIR/keystore.p12 (or .jks)
+    platform_port: int | None = None  # the containers' pico.rcp.platform.port, when given
     days: int = 365
     force: bool = False
 
@@ -275,16 +277,6 @@ class _Identity:
         return self.chain[0]
 
 
-def _signed_by(cert: x509.Certificate, signer: x509.Certificate) -> bool:
-    if cert.issuer != signer.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(signer)
-    except Exception:  # any failure (signature, algorithm) means "not issued by"
-        return False
-    return True
-
-
 def _dns_of(cert: x509.Certificate) -> set[str]:
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -298,7 +290,7 @@ def _certificate_problem(
 ) -> str | None:
     """Why a kept key needs a new certificate, or None to keep it."""
     signer = issuer.certificate if issuer is not None else cert
-    if not _signed_by(cert, signer):
+    if not signed_by(cert, signer):
         return "issuer changed" if issuer is not None else "not self-signed"
     if not {d.lower() for d in dns} <= _dns_of(cert):
         return "new host names"
@@ -426,6 +418,8 @@ def _properties(name: str, role: Role, alias: str, passwords: Passwords, options
     platform_dns = options.dns_names(options.platform)
     if role is Role.CONTAINER and platform_dns:
         props["pico.rcp.platform.host"] = platform_dns[0]
+    if role is Role.CONTAINER and options.platform_port is not None:
+        props["pico.rcp.platform.port"] = str(options.platform_port)
     header = [
         f"RCP TLS settings of the pico {role.value} {name!r}, written by `pico-tls keystores`.",
         f"Copy {file_name(options.format)} from this folder to {options.property_keystore_path}.",

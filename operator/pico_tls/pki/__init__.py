@@ -10,6 +10,7 @@ from pico_tls.pki.certs import (
     load_ca,
     self_signed_certificate,
     sha256_fingerprint,
+    signed_by,
 )
 from pico_tls.pki.errors import PkiError
 from pico_tls.pki.keys import (
@@ -42,4 +43,5 @@ __all__ = [
     "load_ca",
     "self_signed_certificate",
     "sha256_fingerprint",
+    "signed_by",
 ]

@@ -249,6 +249,17 @@ def certificate_matches_key(cert: x509.Certificate, key: PrivateKey) -> bool:
     return cert.public_key().public_bytes(der, fmt) == key.public_key().public_bytes(der, fmt)
 
 
+def signed_by(certificate: x509.Certificate, signer: x509.Certificate) -> bool:
+    """True when `signer`'s key signed `certificate` and names match."""
+    if certificate.issuer != signer.subject:
+        return False
+    try:
+        certificate.verify_directly_issued_by(signer)
+    except Exception:  # any failure (signature, algorithm, names) means "not signed by"
+        return False
+    return True
+
+
 def cert_to_pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 

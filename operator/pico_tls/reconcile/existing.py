@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from cryptography import x509
+
 from pico_tls.builders import names
 from pico_tls.keystore import KeystoreError, StoreOptions, decode_keystore, detect_format
 from pico_tls.material import Existing, Passwords
@@ -32,6 +34,14 @@ def from_state(data: Mapping[str, bytes]) -> Existing:
     except (PkiError, ValueError):
         cert = None
     return Existing(key=key, certificate=cert, passwords=passwords_from(data))
+
+
+def cas_from(data: Mapping[str, bytes]) -> list[x509.Certificate]:
+    """The CAs a mounted keystore Secret's `ca.crt` bundle says its pods trust ([]: none)."""
+    try:
+        return certs_from_pem(data[names.CA_BUNDLE_KEY]) if names.CA_BUNDLE_KEY in data else []
+    except (PkiError, ValueError):
+        return []
 
 
 def from_keystore_secret(data: Mapping[str, bytes]) -> Existing:

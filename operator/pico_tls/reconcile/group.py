@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pico_tls.builders import names, secret_manifests
@@ -28,26 +28,21 @@ from pico_tls.kube import (
     Kind,
     Kube,
 )
-from pico_tls.material import Identity, Passwords, renewal_time, resolve_identity
-from pico_tls.pki.certs import CertificateAuthority, PkiError, create_ca, sha256_fingerprint
-from pico_tls.pki.keys import generate_key
+from pico_tls.pki.certs import PkiError
 from pico_tls.plan import (
     GroupPlan,
     Member,
     build_group,
-    cert_request_container,
-    cert_request_desktop,
-    cert_request_platform,
-    identity_key,
     uses_ca,
 )
-from pico_tls.reconcile import existing
+from pico_tls.reconcile import carotation
 from pico_tls.reconcile.clientauth import ClientAuthState, next_state
+from pico_tls.reconcile.keymaterial import KeyMaterial
+from pico_tls.reconcile.passes import Pass
 from pico_tls.reconcile.report import GroupConfigError, StatusReporter
 from pico_tls.reconcile.rollout import by_name, rolled_out, template_hash
 from pico_tls.reconcile.writes import Decoder, GroupWriter
 from pico_tls.spec import (
-    KeystoreMode,
     PlatformSpec,
     SpecError,
     parse_container,
@@ -57,7 +52,6 @@ from pico_tls.spec import (
 
 log = logging.getLogger(__name__)
 
-CA_DURATION = timedelta(days=3650)
 _MISSING = object()
 ROLLOUT_POLL_SECONDS = 2.0
 
@@ -68,22 +62,6 @@ class Outcome:
 
     requeue_after: float | None = None
     writes: int = 0
-
-
-@dataclass
-class _Pass:
-    """One pass over one group: its objects, writes and renewal times."""
-
-    namespace: str
-    platform_name: str
-    now: datetime
-    writes: int = 0
-    renewals: list[datetime] = field(default_factory=list)
-    # What the group's objects look like now (read once per pass, updated as we write).
-    secrets: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    configmaps: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    services: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    workloads: dict[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 class GroupReconciler:
@@ -101,6 +79,7 @@ class GroupReconciler:
         self._lock = threading.Lock()  # groups are reconciled in parallel threads
         self.reporter = StatusReporter(kube)
         self.writer = GroupWriter(kube, self._cached)
+        self.material = KeyMaterial(kube, self.reporter, self.writer, self._cached)
 
     def _cached(self, secret: Mapping[str, Any] | None, what: str, decode: Decoder) -> Any:
         if secret is None:
@@ -120,7 +99,7 @@ class GroupReconciler:
     # -- entry point -----------------------------------------------------------------------
 
     def reconcile(self, namespace: str, platform_name: str, now: datetime | None = None) -> Outcome:
-        run = _Pass(namespace, platform_name, now or datetime.now(UTC))
+        run = Pass(namespace, platform_name, now or datetime.now(UTC))
         body = self.kube.get(PLATFORM, namespace, platform_name)
         containers_all = self._members(CONTAINER, namespace, platform_name)
         desktops_all = self._members(DESKTOP, namespace, platform_name)
@@ -151,8 +130,9 @@ class GroupReconciler:
             return Outcome(requeue_after=60.0, writes=run.writes)
         workloads = self.writer.write(run, plan)
         settled = all(rolled_out(w) for w in workloads.values())
+        self.reporter.ca_rotation(platform, run.rotation, run.next_rotation)
         progressing = self.reporter.report(
-            platform, containers, desktops, plan, state, workloads, settled
+            platform, containers, desktops, plan, state, workloads, settled, run.next_rotation
         )
         if progressing:
             return Outcome(requeue_after=ROLLOUT_POLL_SECONDS, writes=run.writes)
@@ -201,7 +181,7 @@ class GroupReconciler:
 
     def _plan(
         self,
-        run: _Pass,
+        run: Pass,
         platform: Member,
         containers: list[Member],
         desktops: list[Member],
@@ -214,10 +194,14 @@ class GroupReconciler:
         for kind in (STATEFULSET, DEPLOYMENT):
             run.workloads.update(by_name(self.kube.list_objects(kind, run.namespace, selector)))
 
-        ca = self._ca(run, platform) if p.tls.enabled and uses_ca(p) else None
+        ca = self.material.ca(run, platform) if p.tls.enabled and uses_ca(p) else None
+        run.rotation = self.material.rotation(run, platform, ca) if ca is not None else None
         identities = (
-            self._identities(run, platform, containers, desktops, ca) if p.tls.enabled else {}
+            self.material.identities(run, platform, containers, desktops, ca)
+            if p.tls.enabled
+            else {}
         )
+        previous_cas = run.rotation.trusted_previous if run.rotation else ()
 
         status = platform.body.get("status") or {}
         old_auth = status.get("clientAuth") or {}
@@ -231,12 +215,15 @@ class GroupReconciler:
             ca=ca,
             identities=identities,
             require_client_auth=current_flag,
+            previous_cas=previous_cas,
         )
         material_settled = all(
             template_hash(run.workloads.get(name)) == digest
             for name, digest in probe.mounted_hashes.items()
         )
         all_rolled = all(rolled_out(run.workloads.get(name)) for name in probe.mounted_hashes)
+        # The next rotation phase is built by the next pass, once this one runs everywhere.
+        run.next_rotation = carotation.advance(run.rotation, material_settled and all_rolled)
         state = next_state(
             desired,
             effective,
@@ -253,131 +240,6 @@ class GroupReconciler:
             ca=ca,
             identities=identities,
             require_client_auth=state.effective,
+            previous_cas=previous_cas,
         )
         return plan, state
-
-    def _ca(self, run: _Pass, platform: Member) -> CertificateAuthority:
-        p: PlatformSpec = platform.spec
-        if p.tls.ca_secret_name:
-            user_secret = self.kube.get(SECRET, run.namespace, p.tls.ca_secret_name)
-            if user_secret is None:
-                self.reporter.keystore_problem(
-                    platform, "CASecretNotFound", f"CA Secret {p.tls.ca_secret_name} not found"
-                )
-            try:
-                return existing.ca_from(secret_manifests.decode_data(user_secret or {}))
-            except PkiError as err:
-                self.reporter.keystore_problem(
-                    platform, "CAInvalid", f"CA Secret {p.tls.ca_secret_name}: {err}"
-                )
-        name = names.ca_secret(p.name)
-        current = run.secrets.get(name)
-        if current is not None:
-            try:
-                ca: CertificateAuthority = self._cached(current, "ca", existing.ca_from)
-                return ca
-            except PkiError as err:
-                # Never replace a CA key silently: the user must delete the Secret on purpose.
-                self.reporter.keystore_problem(
-                    platform,
-                    "CAInvalid",
-                    f"Secret {name} is unreadable ({err}); delete it to "
-                    "let the operator create a new CA",
-                )
-        ca = create_ca(
-            ca_common_name(p),
-            generate_key(p.tls.key_algorithm),
-            duration=CA_DURATION,
-            now=run.now,
-        )
-        meta = names.metadata(
-            name, run.namespace, names.labels(p.name, "platform", p.name), platform.body
-        )
-        run.secrets[name] = self.writer.apply(run, secret_manifests.ca_secret(meta, ca))
-        self.kube.event(
-            platform.body,
-            "Normal",
-            "CACreated",
-            f"Created the CA in Secret {name}; fingerprint {sha256_fingerprint(ca.certificate)}",
-        )
-        return ca
-
-    def _user_passwords(
-        self, run: _Pass, owner: Member, secret_name: str | None, platform: Member
-    ) -> Passwords | None:
-        if not secret_name:
-            return None
-        obj = self.kube.get(SECRET, run.namespace, secret_name)
-        found = existing.passwords_from(secret_manifests.decode_data(obj)) if obj else None
-        if found is None:
-            message = (
-                f"password Secret {secret_name} not found or has no {names.STORE_PASSWORD_KEY} key"
-            )
-            if owner is platform:
-                self.reporter.keystore_problem(platform, "PasswordSecretInvalid", message)
-            raise SpecError(message)
-        return found
-
-    def _identity(
-        self,
-        run: _Pass,
-        owner: Member,
-        mounted: str,
-        request: Any,
-        issuer: CertificateAuthority | None,
-        passwords: Passwords | None,
-    ) -> Identity:
-        state_secret = run.secrets.get(names.state_secret(mounted))
-        state = self._cached(state_secret, "state", existing.from_state)
-        if state.key is None:
-            recovered = self._cached(
-                run.secrets.get(mounted), "recover", existing.from_keystore_secret
-            )
-            state = existing.merged(state, recovered)
-        identity, notes = resolve_identity(request, issuer, state, passwords=passwords, now=run.now)
-        if notes:
-            self.kube.event(owner.body, "Normal", "KeyMaterial", f"{mounted}: {'; '.join(notes)}")
-        run.renewals.append(renewal_time(identity.certificate, request.renew_before))
-        return identity
-
-    def _identities(
-        self,
-        run: _Pass,
-        platform: Member,
-        containers: list[Member],
-        desktops: list[Member],
-        ca: CertificateAuthority | None,
-    ) -> dict[str, Identity]:
-        p: PlatformSpec = platform.spec
-        out = {}
-        platform_pw = self._user_passwords(run, platform, p.tls.password_secret_name, platform)
-        out[identity_key("platform", p.name)] = self._identity(
-            run, platform, names.tls_secret(p.name), cert_request_platform(p), ca, platform_pw
-        )
-        if p.tls.keystore_mode is KeystoreMode.PER_CONTAINER:
-            for c in containers:
-                out[identity_key("container", c.spec.name)] = self._identity(
-                    run,
-                    c,
-                    names.tls_secret(c.spec.name),
-                    cert_request_container(c.spec, p),
-                    ca,
-                    platform_pw,
-                )
-        for d in list(desktops):
-            try:
-                pw = self._user_passwords(run, d, d.spec.password_secret_name, platform)
-            except SpecError as err:
-                self.reporter.reject(d.body, str(err))
-                desktops.remove(d)
-                continue
-            # Desktops are always self-signed and pinned, so deleting one revokes it.
-            out[identity_key("desktop", d.spec.name)] = self._identity(
-                run, d, names.desktop_secret(d.spec.name), cert_request_desktop(d.spec), None, pw
-            )
-        return out
-
-
-def ca_common_name(platform: PlatformSpec) -> str:
-    """A CA subject within X.509's 64-character limit."""
-    return f"pico CA {platform.name} {platform.namespace}"[:64].strip()

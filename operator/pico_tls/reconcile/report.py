@@ -11,6 +11,7 @@ from pico_tls.kube import CONTAINER, DESKTOP, PLATFORM, Kube
 from pico_tls.material import Identity, renewal_time
 from pico_tls.pki.certs import CertificateAuthority, sha256_fingerprint
 from pico_tls.plan import GroupPlan, Member, cert_request_desktop
+from pico_tls.reconcile.carotation import Rotation, phase_message
 from pico_tls.reconcile.clientauth import ClientAuthState, Phase
 from pico_tls.reconcile.rollout import rolled_out
 from pico_tls.reconcile.status import Condition, merge_conditions, status_changed
@@ -33,6 +34,24 @@ def _phase_message(phase: Phase) -> str:
         Phase.ENFORCED: "Every instance requires a trusted client certificate",
         Phase.RELAXING: "Rolling out pico.rcp.tls.require_clientauth=false",
     }[phase]
+
+
+def _progressing(
+    progressing: bool,
+    state: ClientAuthState,
+    transitional: bool,
+    settled: bool,
+    rotation: Rotation | None,
+) -> Condition:
+    if rotation is not None:
+        reason, message = f"CARotation{rotation.phase.value}", phase_message(rotation)
+    elif transitional:
+        reason, message = state.phase.value, "Rolling out changed TLS content"
+    elif not settled:
+        reason, message = "RollingOut", "Rolling out changed TLS content"
+    else:
+        reason, message = "Stable", "Nothing to roll"
+    return Condition("Progressing", progressing, reason, message)
 
 
 class StatusReporter:
@@ -119,6 +138,28 @@ class StatusReporter:
         status["conditions"] = merge_conditions(old.get("conditions") or [], conditions, generation)
         self.patch_status(body, status)
 
+    def ca_rotation(
+        self, platform: Member, current: Rotation | None, following: Rotation | None
+    ) -> None:
+        """Record the CA rotation phase the next pass builds, with an Event when it moves."""
+        body = platform.body
+        if current is not None and following != current:
+            if following is None:
+                message = (
+                    f"CA rotation complete: stores trust only the CA {current.target}; "
+                    "desktop users re-import their key from its Secret"
+                )
+            else:
+                message = (
+                    f"CA rotation: {current.phase.value} -> {following.phase.value}: "
+                    f"{phase_message(following)}"
+                )
+            self.kube.event(body, "Normal", "CARotation", message)
+        if current is not None or (body.get("status") or {}).get("caRotation"):
+            self.patch_status(
+                body, {"caRotation": following.as_status() if following is not None else None}
+            )
+
     def report(
         self,
         platform: Member,
@@ -128,6 +169,7 @@ class StatusReporter:
         state: ClientAuthState,
         workloads: Mapping[str, Mapping[str, Any]],
         settled: bool,
+        rotation: Rotation | None = None,
     ) -> bool:
         """Write the group's status after a pass; True while something is still rolling out."""
         p: PlatformSpec = platform.spec
@@ -145,7 +187,7 @@ class StatusReporter:
         platform_store = stores.get(names.tls_secret(p.name))
         ca = platform_store.ca if platform_store else None
         transitional = state.phase in (Phase.PREPARING_TRUST, Phase.ENFORCING, Phase.RELAXING)
-        progressing = transitional or not settled
+        progressing = transitional or not settled or rotation is not None
         keystore_ok = platform_store is not None or not p.tls.enabled
         ready = keystore_ok and settled and not transitional
         generation = body["metadata"].get("generation")
@@ -170,12 +212,7 @@ class StatusReporter:
                 state.phase.value,
                 _phase_message(state.phase),
             ),
-            Condition(
-                "Progressing",
-                progressing,
-                state.phase.value if transitional else ("RollingOut" if not settled else "Stable"),
-                "Rolling out changed TLS content" if progressing else "Nothing to roll",
-            ),
+            _progressing(progressing, state, transitional, settled, rotation),
         ]
         status: dict[str, Any] = {
             "observedGeneration": generation,
