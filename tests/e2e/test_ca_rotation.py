@@ -1,0 +1,233 @@
+"""End-to-end: CA rotation with trust overlap. Every version of the platform's keystore that
+may run next to a version of a container's keystore (same or neighbouring phase) accepts it in
+a real JVM handshake; versions two phases apart would not, which is why the phases exist."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.e2e.test_operator import (
+    _generations,
+    condition,
+    get,
+    platform_server,
+    secret_data,
+    wait_ready,
+)
+from tests.e2e.test_operator_modes import member, platform, tls_secret
+from tests.javatools import ClientStore, start_servers, tls_handshake_batch
+
+from pico_tls.pki.certs import cert_to_pem, certs_from_pem, create_ca, sha256_fingerprint
+from pico_tls.pki.keys import KeyAlgorithm, generate_key, key_to_pem
+
+pytestmark = pytest.mark.e2e
+
+WATCHED = ("mz-rcp-tls", "ec1-rcp-tls", "alice-desktop-key")
+
+
+class SecretVersions:
+    """Every version of the watched Secrets' data, in order, from a `kubectl get -w` stream."""
+
+    def __init__(self, cluster: Any, ns: str) -> None:
+        self.versions: dict[str, list[dict[str, str]]] = {name: [] for name in WATCHED}
+        self._process = subprocess.Popen(
+            [
+                cluster.kubectl_bin,
+                f"--kubeconfig={cluster.kubeconfig}",
+                "get",
+                "secrets",
+                "-n",
+                ns,
+                "--watch",
+                "--output-watch-events=false",
+                "-o",
+                "json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        decoder = json.JSONDecoder()
+        buffer = ""
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            buffer += line
+            while buffer.strip():
+                try:
+                    obj, end = decoder.raw_decode(buffer.lstrip())
+                except ValueError:
+                    break
+                buffer = buffer.lstrip()[end:]
+                name = obj.get("metadata", {}).get("name")
+                if name in self.versions:
+                    data = obj.get("data") or {}
+                    seen = self.versions[name]
+                    if not seen or seen[-1] != data:
+                        seen.append(data)
+
+    def stop(self) -> None:
+        self._process.terminate()
+        self._process.wait(10)
+        self._thread.join(10)
+
+
+def store_from(data: dict[str, str], path: Path, alias: str | None = None) -> ClientStore:
+    raw = {k: base64.b64decode(v) for k, v in data.items()}
+    path.write_bytes(raw["keystore.p12"])
+    return ClientStore(
+        path, "PKCS12", raw["keystore.password"].decode(), raw["key.password"].decode(), alias
+    )
+
+
+def fingerprints(data: dict[str, str], key: str) -> list[str]:
+    return [sha256_fingerprint(c) for c in certs_from_pem(base64.b64decode(data[key]))]
+
+
+def test_operator_ca_rotation_keeps_every_neighbouring_version_talking(
+    kube_cluster: Any, operator: Any, namespace: str, java_probe: Path, tmp_path: Path
+) -> None:
+    ns = namespace
+    kube_cluster.apply(
+        [
+            platform(ns),
+            member(ns, "ExecutionContainer", "ec1", image="pico/ec:test"),
+            member(ns, "DesktopClient", "alice", user="Alice"),
+        ]
+    )
+    before = wait_ready(kube_cluster, "platform", "mz", ns)
+    wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
+    old_ca = before["status"]["caFingerprint"]
+    generations = _generations(kube_cluster, ns)
+
+    versions = SecretVersions(kube_cluster, ns)
+    try:
+        kube_cluster.wait_until(
+            "watch sees the current Secrets",
+            lambda: all(versions.versions[n] for n in WATCHED),
+            timeout=30,
+        )
+        kube_cluster.kubectl("annotate", "platform", "mz", "-n", ns, "picotls.dev/rotate-ca=1")
+
+        def rotated() -> dict[str, Any] | None:
+            obj = get(kube_cluster, "platform", "mz", ns)
+            status = obj.get("status") or {}
+            done = (
+                status.get("caFingerprint") not in (None, old_ca)
+                and not status.get("caRotation")
+                and condition(obj, "Ready") == "True"
+            )
+            return obj if done else None
+
+        after = kube_cluster.wait_until("CA rotation done", rotated, timeout=180)
+        wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
+        kube_cluster.wait_until(
+            "watch sees the last versions",
+            lambda: (
+                len(versions.versions["mz-rcp-tls"]) >= 4
+                and len(versions.versions["ec1-rcp-tls"]) >= 4
+            ),
+            timeout=30,
+        )
+    finally:
+        versions.stop()
+    new_ca = after["status"]["caFingerprint"]
+
+    # Four versions each: before, TrustBoth, Reissue, DropOld.
+    platform_v, container_v = versions.versions["mz-rcp-tls"], versions.versions["ec1-rcp-tls"]
+    assert len(platform_v) == 4 and len(container_v) == 4, (len(platform_v), len(container_v))
+    for v in (platform_v, container_v):
+        assert [fingerprints(d, "ca.crt") for d in v] == [
+            [old_ca],
+            [new_ca, old_ca],
+            [new_ca, old_ca],
+            [new_ca],
+        ]
+        certs = [d["tls.crt"] for d in v]
+        assert certs[0] == certs[1] != certs[2] == certs[3]  # reissued once, in Reissue
+
+    # Each workload rolled exactly once per phase.
+    assert {k: g - generations[k] for k, g in _generations(kube_cluster, ns).items()} == {
+        "mz": 3,
+        "ec1": 3,
+    }
+    events = kube_cluster.get_json("events", "-n", ns)["items"]
+    rotation_events = [e["message"] for e in events if e["reason"] == "CARotation"]
+    assert len(rotation_events) == 4, rotation_events  # start, 2 phase moves, complete
+    assert not any("PRIVATE KEY" in e["message"] for e in events)
+    ca_secret = secret_data(kube_cluster, "mz-ca", ns)
+    assert fingerprints({"c": base64.b64encode(ca_secret["previous.crt"]).decode()}, "c") == [
+        old_ca
+    ]
+
+    # JVM handshakes, platform version i serving container version j with client auth.
+    servers = [
+        platform_server(java_probe, store_from(d, tmp_path / f"mz-{i}.p12"), "platform")
+        for i, d in enumerate(platform_v)
+    ]
+    clients = [store_from(d, tmp_path / f"ec1-{j}.p12") for j, d in enumerate(container_v)]
+    pairs = [(i, j) for i in range(4) for j in range(4) if abs(i - j) <= 1] + [(0, 3), (3, 0)]
+    desktops = versions.versions["alice-desktop-key"]
+    desktop_last = store_from(desktops[-1], tmp_path / "alice-last.p12")
+    with start_servers(servers) as started:
+        results = tls_handshake_batch(
+            [(started[i], clients[j]) for i, j in pairs] + [(started[3], desktop_last)]
+        )
+    outcome = {pair: r.ok for pair, r in zip(pairs, results, strict=False)}
+    assert all(outcome[p] for p in pairs if abs(p[0] - p[1]) <= 1), [
+        (p, r.detail) for p, r in zip(pairs, results, strict=False) if not r.ok
+    ]
+    assert not outcome[(0, 3)] and not outcome[(3, 0)]  # no overlap, no handshake
+    assert results[-1].ok, results[-1].detail  # the desktop's current key works after rotation
+
+
+def test_replacing_a_users_ca_rotates_with_overlap(
+    kube_cluster: Any, operator: Any, namespace: str
+) -> None:
+    ns = namespace
+
+    def user_ca(name: str) -> tuple[str, dict[str, Any]]:
+        ca = create_ca(name, generate_key(KeyAlgorithm.EC_P256), duration=timedelta(days=365))
+        secret = tls_secret(
+            ns, "corp-ca", {"tls.crt": cert_to_pem(ca.certificate), "tls.key": key_to_pem(ca.key)}
+        )
+        return sha256_fingerprint(ca.certificate), secret
+
+    first, secret = user_ca("Example Corp CA 1")
+    kube_cluster.apply(
+        [
+            secret,
+            platform(
+                ns, trust={"mode": "CertificateAuthority", "caSecretRef": {"name": "corp-ca"}}
+            ),
+            member(ns, "ExecutionContainer", "ec1", image="pico/ec:test"),
+        ]
+    )
+    assert wait_ready(kube_cluster, "platform", "mz", ns)["status"]["caFingerprint"] == first
+    second, secret = user_ca("Example Corp CA 2")
+    kube_cluster.apply(secret)
+
+    def phases_seen() -> set[str]:
+        events = kube_cluster.get_json("events", "-n", ns)["items"]
+        return {e["message"] for e in events if e["reason"] == "CARotation"}
+
+    def rotated() -> bool:
+        status = get(kube_cluster, "platform", "mz", ns).get("status") or {}
+        return status.get("caFingerprint") == second and not status.get("caRotation")
+
+    kube_cluster.wait_until("user CA rotation done", rotated, timeout=180)
+    data = secret_data(kube_cluster, "ec1-rcp-tls", ns)
+    assert [sha256_fingerprint(c) for c in certs_from_pem(data["ca.crt"])] == [second]
+    messages = phases_seen()
+    assert any(m.startswith("CA rotation started") and first in m for m in messages), messages
+    assert any("complete" in m for m in messages), messages
