@@ -46,6 +46,9 @@ class Identity:
     key: PrivateKey
     certificate: x509.Certificate
     passwords: Passwords
+    # The certificate this one replaced (same key, not expired): stores that pin this party
+    # keep trusting it, so a renewal locks no one out whose store still holds it.
+    previous: x509.Certificate | None = None
 
     @property
     def not_after(self) -> datetime:
@@ -57,6 +60,7 @@ class Existing:
     key: PrivateKey | None = None
     certificate: x509.Certificate | None = None
     passwords: Passwords | None = None
+    previous: x509.Certificate | None = None
 
 
 def new_password() -> str:
@@ -140,14 +144,24 @@ def resolve_identity(
         if certificate is None
         else certificate_problem(certificate, key, request, issuer, now, also_accepted)
     )
+    previous = existing.previous
     if problem is not None:
+        if certificate is not None:
+            previous = certificate
         certificate = _issue(request, issuer, key, now)
         notes.append(f"issued a certificate ({problem})")
     assert certificate is not None
+    if previous is not None and not _still_trusted(previous, key, now):
+        previous = None
     chosen = passwords or existing.passwords or Passwords(new_password(), "")
     if not chosen.key:
         chosen = Passwords(chosen.store, chosen.store)
-    return Identity(key, certificate, chosen), notes
+    return Identity(key, certificate, chosen, previous), notes
+
+
+def _still_trusted(previous: x509.Certificate, key: PrivateKey, now: datetime) -> bool:
+    """A replaced certificate stays pinned while it is valid and belongs to the same key."""
+    return now < previous.not_valid_after_utc and certificate_matches_key(previous, key)
 
 
 def _issue(

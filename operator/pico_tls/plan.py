@@ -192,15 +192,19 @@ def build_group(
             []
             if (ca is not None or shared)
             else [
-                (c.spec.name, identities[identity_key("container", c.spec.name)].certificate)
+                pin
                 for c in containers
-                if identity_key("container", c.spec.name) in identities
+                for pin in stores.pins(
+                    c.spec.name, identities.get(identity_key("container", c.spec.name))
+                )
             ]
         )
         desktop_certs = [
-            (d.spec.name, identities[identity_key("desktop", d.spec.name)].certificate)
+            pin
             for d in desktops
-            if identity_key("desktop", d.spec.name) in identities
+            for pin in stores.pins(
+                d.spec.name, identities.get(identity_key("desktop", d.spec.name))
+            )
         ]
         store = PlannedStore(
             meta=meta(names.tls_secret(p.name), "platform", p.name, platform.body),
@@ -257,7 +261,9 @@ def build_group(
             alias = container_alias(c, p)
             store = PlannedStore(
                 meta=meta(names.tls_secret(c.name), "execution-container", c.name, member.body),
-                content=stores.peer_store(alias, own, ca, platform_id.certificate, old_cas),
+                content=stores.peer_store(
+                    alias, own, ca, platform_id.certificate, old_cas, platform_id.previous
+                ),
                 options=_options(tls.store, own),
                 identity=own,
                 ca=ca,
@@ -307,7 +313,9 @@ def build_group(
             continue
         store = PlannedStore(
             meta=meta(names.desktop_secret(d.name), "desktop", d.name, member.body),
-            content=stores.peer_store(d.alias, own, ca, platform_id.certificate, old_cas),
+            content=stores.peer_store(
+                d.alias, own, ca, platform_id.certificate, old_cas, platform_id.previous
+            ),
             options=_options(d.store, own),
             identity=own,
             ca=ca,

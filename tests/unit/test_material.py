@@ -59,3 +59,27 @@ def test_user_passwords_win_and_default_the_key_password():
         REQUEST, CA, Existing(), passwords=Passwords("s3cret", ""), now=NOW
     )
     assert identity.passwords == Passwords("s3cret", "s3cret")
+
+
+def test_a_renewal_keeps_the_replaced_certificate_until_it_expires():
+    first, _ = resolve_identity(REQUEST, None, Existing(), now=NOW)
+    assert first.previous is None
+    existing = Existing(first.key, first.certificate, first.passwords)
+    at_renewal = NOW + timedelta(days=8, hours=1)
+    renewed, _ = resolve_identity(REQUEST, None, existing, now=at_renewal)
+    assert renewed.certificate != first.certificate and renewed.previous == first.certificate
+    stored = Existing(renewed.key, renewed.certificate, renewed.passwords, renewed.previous)
+    kept, notes = resolve_identity(REQUEST, None, stored, now=at_renewal + timedelta(days=1))
+    assert notes == [] and kept.previous == first.certificate
+    expired, notes = resolve_identity(REQUEST, None, stored, now=NOW + timedelta(days=10, hours=1))
+    assert notes == [] and expired.previous is None
+
+
+def test_a_new_key_pins_nothing_of_the_old_one():
+    first, _ = resolve_identity(REQUEST, None, Existing(), now=NOW)
+    existing = Existing(first.key, first.certificate, first.passwords, first.certificate)
+    rsa = CertRequest(
+        "ec1", REQUEST.dns_names, KeyAlgorithm.RSA_2048, REQUEST.duration, REQUEST.renew_before
+    )
+    identity, _ = resolve_identity(rsa, None, existing, now=NOW)
+    assert identity.previous is None

@@ -8,7 +8,7 @@ from functools import cache
 import pytest
 
 from pico_tls.keystore import decode_keystore
-from pico_tls.material import Existing, Identity, resolve_identity
+from pico_tls.material import CertRequest, Existing, Identity, resolve_identity
 from pico_tls.pki.certs import CertificateAuthority, create_ca
 from pico_tls.pki.keys import KeyAlgorithm, generate_key
 from pico_tls.plan import (
@@ -159,3 +159,39 @@ def test_encoded_secret_round_trips(fmt):
     assert secret["metadata"]["annotations"]["picotls.dev/content-fingerprint"] == store.fingerprint
     owner = secret["metadata"]["ownerReferences"][0]
     assert (owner["kind"], owner["uid"]) == ("Platform", "u-mz")
+
+
+def renewed(kind: str, name: str, pinned: bool) -> Identity:
+    """The identity after a reissue (here: a new DNS name): same key, new certificate, the
+    replaced one kept."""
+    old = identity(kind, name, pinned)
+    request = CertRequest(
+        name, (f"{name}.example",), KeyAlgorithm.RSA_2048, timedelta(days=9), timedelta(days=3)
+    )
+    new, _ = resolve_identity(request, None, Existing(old.key, old.certificate, old.passwords))
+    assert new.previous == old.certificate
+    return new
+
+
+def test_renewed_pinned_certificates_stay_trusted_beside_the_new_ones():
+    p = platform(trust={"mode": "Pinned"})
+    ids = {
+        identity_key("platform", "mz"): renewed("platform", "mz", True),
+        identity_key("container", "ec1"): renewed("container", "ec1", True),
+        identity_key("desktop", "alice"): renewed("desktop", "alice", True),
+    }
+    group = build_group(
+        p, [container("ec1")], [desktop("alice")], ca=None, identities=ids, require_client_auth=True
+    )
+    assert trusted_aliases(group, "mz-rcp-tls") == [
+        "desktop-alice",
+        "desktop-alice-previous",
+        "ec-ec1",
+        "ec-ec1-previous",
+    ]
+    for peer in ("ec1-rcp-tls", "alice-desktop-key"):
+        assert trusted_aliases(group, peer) == ["pico-platform", "pico-platform-previous"]
+    state = next(
+        s for s in group.state_secrets if s["metadata"]["name"] == "alice-desktop-key-state"
+    )
+    assert "previous.crt" in state["data"]

@@ -22,6 +22,7 @@ PROPERTIES_MOUNT = "/etc/pico/properties"
 PROPERTIES_FILE = "rcp-tls.properties"
 SECRET_PROPERTIES_FILE = "rcp-tls-secret.properties"
 STORE_PASSWORD_KEY = "keystore.password"
+PREVIOUS_CERT_KEY = "previous.crt"  # in a state Secret: the certificate a renewal replaced
 CA_BUNDLE_KEY = "ca.crt"  # the CA, then older CAs still trusted during a rotation
 KEY_PASSWORD_KEY = "key.password"
 

@@ -75,16 +75,17 @@ def keystore_secret(
 
 
 def state_secret(meta: dict[str, Any], identity: Identity) -> dict[str, Any]:
-    """The private key, certificate and passwords that let a deleted Secret come back."""
-    return _secret(
-        meta,
-        {
-            "tls.key": key_to_pem(identity.key),
-            "tls.crt": cert_to_pem(identity.certificate),
-            names.STORE_PASSWORD_KEY: identity.passwords.store,
-            names.KEY_PASSWORD_KEY: identity.passwords.key,
-        },
-    )
+    """The private key, certificate and passwords that let a deleted Secret come back, and
+    the certificate a renewal replaced (still pinned by peers until it expires)."""
+    data: dict[str, bytes | str] = {
+        "tls.key": key_to_pem(identity.key),
+        "tls.crt": cert_to_pem(identity.certificate),
+        names.STORE_PASSWORD_KEY: identity.passwords.store,
+        names.KEY_PASSWORD_KEY: identity.passwords.key,
+    }
+    if identity.previous is not None:
+        data[names.PREVIOUS_CERT_KEY] = cert_to_pem(identity.previous)
+    return _secret(meta, data)
 
 
 def ca_secret(

@@ -77,12 +77,28 @@ def peer_store(
     ca: CertificateAuthority | None,
     platform_certificate: x509.Certificate,
     previous_cas: Sequence[x509.Certificate] = (),
+    platform_previous: x509.Certificate | None = None,
 ) -> KeystoreContent:
-    """A container's or desktop's store: its own key, trusting the platform."""
+    """A container's or desktop's store: its own key, trusting the platform (its CA, or its
+    certificate pinned, with the one its renewal replaced)."""
     if ca is not None:
         cas = _ca_entries(ca, previous_cas)
         return _content(alias, identity, [c for _, c in cas], cas)
-    return _content(alias, identity, [], [(PLATFORM_ALIAS, platform_certificate)])
+    pins = [(PLATFORM_ALIAS, platform_certificate)]
+    if platform_previous is not None:
+        pins.append((f"{PLATFORM_ALIAS}-previous", platform_previous))
+    return _content(alias, identity, [], pins)
+
+
+def pins(name: str, identity: Identity | None) -> list[tuple[str, x509.Certificate]]:
+    """What a store pins for one peer: its certificate and, after a renewal, the one replaced
+    (until it expires), so a peer still presenting it is not locked out."""
+    if identity is None:
+        return []
+    out = [(name, identity.certificate)]
+    if identity.previous is not None:
+        out.append((f"{name}-previous", identity.previous))
+    return out
 
 
 def _first(entry: tuple[str, x509.Certificate]) -> str:

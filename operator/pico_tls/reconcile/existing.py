@@ -23,17 +23,25 @@ def passwords_from(data: Mapping[str, bytes]) -> Passwords | None:
 
 def from_state(data: Mapping[str, bytes]) -> Existing:
     """Key, certificate and passwords from a state Secret; missing or broken parts are None."""
-    key = cert = None
+    key = None
     try:
         key = key_from_pem(data["tls.key"]) if "tls.key" in data else None
     except PkiError:
         key = None
+    return Existing(
+        key=key,
+        certificate=_first_cert(data, "tls.crt"),
+        passwords=passwords_from(data),
+        previous=_first_cert(data, names.PREVIOUS_CERT_KEY),
+    )
+
+
+def _first_cert(data: Mapping[str, bytes], key: str) -> x509.Certificate | None:
     try:
-        certs = certs_from_pem(data["tls.crt"]) if "tls.crt" in data else []
-        cert = certs[0] if certs else None
+        certs = certs_from_pem(data[key]) if key in data else []
     except (PkiError, ValueError):
-        cert = None
-    return Existing(key=key, certificate=cert, passwords=passwords_from(data))
+        return None
+    return certs[0] if certs else None
 
 
 def cas_from(data: Mapping[str, bytes]) -> list[x509.Certificate]:
@@ -67,6 +75,7 @@ def merged(primary: Existing, fallback: Existing) -> Existing:
         key=primary.key or fallback.key,
         certificate=primary.certificate if primary.key else fallback.certificate,
         passwords=primary.passwords or fallback.passwords,
+        previous=primary.previous,
     )
 
 

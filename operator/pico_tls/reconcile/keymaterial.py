@@ -208,6 +208,8 @@ class KeyMaterial:
         if notes:
             self.kube.event(owner.body, "Normal", "KeyMaterial", f"{mounted}: {'; '.join(notes)}")
         run.renewals.append(renewal_time(identity.certificate, request.renew_before))
+        if identity.previous is not None:  # unpinned once it expires
+            run.renewals.append(identity.previous.not_valid_after_utc)
         return identity
 
     def identities(
