@@ -124,11 +124,12 @@ def resolve_identity(
     passwords: Passwords | None = None,
     now: datetime | None = None,
     also_accepted: Sequence[x509.Certificate] = (),
+    renew: bool = False,
 ) -> tuple[Identity, list[str]]:
     """Keep the existing key, certificate and passwords where they still fit `request`.
 
-    `passwords` given by the user override stored ones. Returns the identity and notes on
-    what was made new.
+    `passwords` given by the user override stored ones; `renew` reissues the certificate
+    (same key) even when it is still good. Returns the identity and notes on what was made new.
     """
     now = now or datetime.now(UTC)
     notes: list[str] = []
@@ -144,6 +145,8 @@ def resolve_identity(
         if certificate is None
         else certificate_problem(certificate, key, request, issuer, now, also_accepted)
     )
+    if problem is None and renew:
+        problem = "renewal requested"
     previous = existing.previous
     if problem is not None:
         if certificate is not None:

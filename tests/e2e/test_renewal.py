@@ -86,3 +86,68 @@ def test_a_reissued_desktop_certificate_keeps_the_imported_key_working(
     with start_servers([platform_server(java_probe, server_store, "platform")]) as (server,):
         results = tls_handshake_batch([(server, c) for c in (imported, reissued, ec1)])
     assert [r.ok for r in results] == [False, False, True], [r.detail for r in results]
+
+
+def test_the_renew_annotation_reissues_once_and_rolls_only_its_owner(
+    kube_cluster: Any, operator: Any, namespace: str
+) -> None:
+    ns = namespace
+    kube_cluster.apply(
+        [
+            platform(ns),
+            member(ns, "ExecutionContainer", "ec1", image="pico/ec:test"),
+            member(ns, "ExecutionContainer", "ec2", image="pico/ec:test"),
+        ]
+    )
+    for name in ("ec1", "ec2"):
+        wait_ready(kube_cluster, "executioncontainer", name, ns)
+    before = {n: secret_data(kube_cluster, f"{n}-rcp-tls-state", ns) for n in ("ec1", "ec2")}
+    hashes = {
+        "mz": template_hash(kube_cluster, "statefulset", "mz", ns),
+        "ec2": template_hash(kube_cluster, "deployment", "ec2", ns),
+    }
+    ec1_hash = template_hash(kube_cluster, "deployment", "ec1", ns)
+
+    kube_cluster.kubectl("annotate", "executioncontainer", "ec1", "-n", ns, "picotls.dev/renew=r1")
+    kube_cluster.wait_until(
+        "ec1 renewed",
+        lambda: (
+            (get(kube_cluster, "executioncontainer", "ec1", ns).get("status") or {}).get(
+                "renewRequest"
+            )
+            == "r1"
+        ),
+    )
+    ec1 = wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
+    after = secret_data(kube_cluster, "ec1-rcp-tls-state", ns)
+    assert after["tls.key"] == before["ec1"]["tls.key"]
+    assert after["tls.crt"] != before["ec1"]["tls.crt"]
+    assert template_hash(kube_cluster, "deployment", "ec1", ns) != ec1_hash
+    # CA trust: nobody else changes.
+    assert secret_data(kube_cluster, "ec2-rcp-tls-state", ns) == before["ec2"]
+    assert template_hash(kube_cluster, "statefulset", "mz", ns) == hashes["mz"]
+    assert template_hash(kube_cluster, "deployment", "ec2", ns) == hashes["ec2"]
+    events = kube_cluster.get_json("events", "-n", ns)["items"]
+    assert any("renewal requested" in e["message"] for e in events)
+    assert ec1["status"]["certificateFingerprint"]
+
+    # The same value again is not a new request: a later pass (a spec change) renews nothing.
+    kube_cluster.kubectl(
+        "patch",
+        "executioncontainer",
+        "ec1",
+        "-n",
+        ns,
+        "--type=merge",
+        "-p",
+        '{"spec": {"properties": {"pico.example": "1"}}}',
+    )
+    kube_cluster.wait_until(
+        "ec1 properties written",
+        lambda: (
+            "pico.example=1"
+            in get(kube_cluster, "configmap", "ec1-rcp-tls", ns)["data"]["rcp-tls.properties"]
+        ),
+    )
+    wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
+    assert secret_data(kube_cluster, "ec1-rcp-tls-state", ns)["tls.crt"] == after["tls.crt"]

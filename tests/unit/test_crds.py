@@ -93,6 +93,7 @@ PRESERVE_UNKNOWN_ALLOWED = {f"spec.podTemplate.{piece}" for piece in POD_PIECES}
 
 STATUS_FIELDS = {
     "observedGeneration",
+    "renewRequest",
     "conditions",
     "notAfter",
     "renewalTime",

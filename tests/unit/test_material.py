@@ -83,3 +83,12 @@ def test_a_new_key_pins_nothing_of_the_old_one():
     )
     identity, _ = resolve_identity(rsa, None, existing, now=NOW)
     assert identity.previous is None
+
+
+def test_a_requested_renewal_reissues_a_good_certificate_with_the_same_key():
+    first, _ = resolve_identity(REQUEST, CA, Existing(), now=NOW)
+    existing = Existing(first.key, first.certificate, first.passwords)
+    renewed, notes = resolve_identity(REQUEST, CA, existing, now=NOW, renew=True)
+    assert notes == ["issued a certificate (renewal requested)"]
+    assert renewed.key is first.key and renewed.certificate != first.certificate
+    assert renewed.passwords == first.passwords and renewed.previous == first.certificate

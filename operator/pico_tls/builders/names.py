@@ -13,6 +13,8 @@ PLATFORM_LABEL = f"{GROUP}/platform"
 COMPONENT_LABEL = f"{GROUP}/component"
 MOUNTED_CONTENT = f"{GROUP}/mounted-content"
 CONTENT_FINGERPRINT = f"{GROUP}/content-fingerprint"
+# On any of the three kinds: a new value asks for its certificate to be reissued now.
+RENEW = f"{GROUP}/renew"
 # On a Platform: a new value asks for a new operator CA (rotated with trust overlap).
 ROTATE_CA = f"{GROUP}/rotate-ca"
 # On the CA Secret: the rotate-ca value already acted on.

@@ -45,6 +45,13 @@ def ca_rotation_due(ca: CertificateAuthority, now: datetime) -> bool:
     return now >= cert.not_valid_after_utc - lifetime / 3
 
 
+def renew_requested(body: Mapping[str, Any]) -> str | None:
+    """The `picotls.dev/renew` value not yet acted on (status.renewRequest), if any."""
+    wanted = (body["metadata"].get("annotations") or {}).get(names.RENEW)
+    done = (body.get("status") or {}).get("renewRequest")
+    return str(wanted) if wanted and wanted != done else None
+
+
 class KeyMaterial:
     def __init__(
         self, kube: Kube, reporter: StatusReporter, writer: GroupWriter, cached: DecodeCache
@@ -203,7 +210,13 @@ class KeyMaterial:
             state = existing.merged(state, recovered)
         accepted = run.rotation.accepted_previous if run.rotation and issuer else ()
         identity, notes = resolve_identity(
-            request, issuer, state, passwords=passwords, now=run.now, also_accepted=accepted
+            request,
+            issuer,
+            state,
+            passwords=passwords,
+            now=run.now,
+            also_accepted=accepted,
+            renew=renew_requested(owner.body) is not None,
         )
         if notes:
             self.kube.event(owner.body, "Normal", "KeyMaterial", f"{mounted}: {'; '.join(notes)}")

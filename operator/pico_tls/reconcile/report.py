@@ -36,6 +36,12 @@ def _phase_message(phase: Phase) -> str:
     }[phase]
 
 
+def _renew_acted_on(body: Mapping[str, Any]) -> dict[str, str]:
+    """Record the `picotls.dev/renew` value this pass acted on (its certificate is written)."""
+    wanted = (body["metadata"].get("annotations") or {}).get(names.RENEW)
+    return {"renewRequest": str(wanted)} if wanted else {}
+
+
 def _progressing(
     progressing: bool,
     state: ClientAuthState,
@@ -135,6 +141,7 @@ class StatusReporter:
             status["certificateFingerprint"] = sha256_fingerprint(identity.certificate)
             if ca is not None:
                 status["caFingerprint"] = sha256_fingerprint(ca.certificate)
+            status |= _renew_acted_on(body)
         status["conditions"] = merge_conditions(old.get("conditions") or [], conditions, generation)
         self.patch_status(body, status)
 
@@ -226,6 +233,7 @@ class StatusReporter:
             status["certificateFingerprint"] = sha256_fingerprint(identity.certificate)
             if ca is not None:
                 status["caFingerprint"] = sha256_fingerprint(ca.certificate)
+            status |= _renew_acted_on(body)
         status["conditions"] = merge_conditions(old.get("conditions") or [], conditions, generation)
         self.patch_status(body, status)
 
