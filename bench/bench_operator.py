@@ -44,7 +44,6 @@ sys.path.insert(0, str(ROOT))
 from tests.cluster.localcluster import (  # noqa: E402
     ClusterAccess,
     LocalCluster,
-    write_kubeconfig,
 )
 
 CRD_DIR = ROOT / "crds"
@@ -290,36 +289,8 @@ def install_operator_prerequisites(access: ClusterAccess, work: Path) -> Path:
         "desktopclients.picotls.dev",
     )
     access.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(RBAC_FILE))
-    access.wait_until(
-        "operator ServiceAccount",
-        lambda: (
-            access.kubectl(
-                "get",
-                "serviceaccount",
-                OPERATOR_SERVICE_ACCOUNT,
-                "-n",
-                OPERATOR_NAMESPACE,
-                check=False,
-            ).returncode
-            == 0
-        ),
-        timeout=30,
-    )
-    token = access.kubectl(
-        "create", "token", OPERATOR_SERVICE_ACCOUNT, "-n", OPERATOR_NAMESPACE, "--duration=6h"
-    ).stdout.strip()
-    raw = yaml.safe_load(
-        access.kubectl("config", "view", "--raw", "--minify", "--flatten", "-o", "json").stdout
-    )
-    cluster = raw["clusters"][0]["cluster"]
-    import base64
-
-    return write_kubeconfig(
-        work / "operator.kubeconfig",
-        server=cluster["server"],
-        ca_pem=base64.b64decode(cluster.get("certificate-authority-data", "")),
-        user=f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_SERVICE_ACCOUNT}",
-        token=token,
+    return access.service_account_kubeconfig(
+        OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, work / "operator.kubeconfig"
     )
 
 

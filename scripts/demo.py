@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "operator"))
 
-from tests.cluster.localcluster import ClusterAccess, LocalCluster, write_kubeconfig  # noqa: E402
+from tests.cluster.localcluster import ClusterAccess, LocalCluster  # noqa: E402
 from tests.javatools import (  # noqa: E402
     ClientStore,
     TlsServer,
@@ -42,17 +42,9 @@ def heading(text: str) -> None:
     print(f"\n=== {text}", flush=True)
 
 
-def operator_kubeconfig(cluster: LocalCluster, access: ClusterAccess, folder: Path) -> Path:
-    token = access.kubectl(
-        "create", "token", "pico-tls-operator", "-n", "pico-tls-system", "--duration=24h"
-    ).stdout.strip()
-    assert cluster.ca is not None
-    return write_kubeconfig(
-        folder / "operator.kubeconfig",
-        server=cluster.server,
-        ca_pem=cluster.ca.cert_pem,
-        user="system:serviceaccount:pico-tls-system:pico-tls-operator",
-        token=token,
+def operator_kubeconfig(access: ClusterAccess, folder: Path) -> Path:
+    return access.service_account_kubeconfig(
+        "pico-tls-system", "pico-tls-operator", folder / "operator.kubeconfig", duration="24h"
     )
 
 
@@ -200,7 +192,7 @@ def main() -> int:
             ),
         )
         log = work / "operator.log"
-        operator = start_operator(operator_kubeconfig(cluster, access, work), log)
+        operator = start_operator(operator_kubeconfig(access, work), log)
         heading(f"operator running as pico-tls-system/pico-tls-operator (log {log})")
         access.kubectl("create", "namespace", NAMESPACE)
         began = time.monotonic()

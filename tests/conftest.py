@@ -40,7 +40,6 @@ from tests.cluster.localcluster import (
     default_bin_dir,
     ensure_binaries,
     missing_binaries,
-    write_kubeconfig,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -207,33 +206,10 @@ def operator_kubeconfig(crds: KubeCluster, tmp_path_factory: pytest.TempPathFact
     """A kubeconfig for the operator's own ServiceAccount (manifests/rbac.yaml), not admin."""
     cluster = crds
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(RBAC_FILE))
-    cluster.wait_until(
-        "operator ServiceAccount",
-        lambda: (
-            cluster.kubectl(
-                "get",
-                "serviceaccount",
-                OPERATOR_SERVICE_ACCOUNT,
-                "-n",
-                OPERATOR_NAMESPACE,
-                check=False,
-            ).returncode
-            == 0
-        ),
-        timeout=30,
-    )
-    token = cluster.kubectl(
-        "create", "token", OPERATOR_SERVICE_ACCOUNT, "-n", OPERATOR_NAMESPACE, "--duration=6h"
-    ).stdout.strip()
-    raw = cluster.raw_config()
-    server = raw["clusters"][0]["cluster"]["server"]
-    path = tmp_path_factory.mktemp("operator") / "operator.kubeconfig"
-    write_kubeconfig(
-        path,
-        server=server,
-        ca_pem=cluster.ca_pem(),
-        user=f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_SERVICE_ACCOUNT}",
-        token=token,
+    path = cluster.service_account_kubeconfig(
+        OPERATOR_NAMESPACE,
+        OPERATOR_SERVICE_ACCOUNT,
+        tmp_path_factory.mktemp("operator") / "operator.kubeconfig",
     )
     whoami = ClusterAccess(path, cluster.kubectl_bin).kubectl("auth", "whoami", "-o", "json")
     assert OPERATOR_SERVICE_ACCOUNT in whoami.stdout

@@ -378,6 +378,32 @@ class ClusterAccess:
             text = yaml.safe_dump_all([dict(m) for m in manifest])
         return self.kubectl("apply", "-f", "-", *extra, input_text=text).stdout
 
+    def service_account_kubeconfig(
+        self, namespace: str, name: str, path: Path, duration: str = "6h"
+    ) -> Path:
+        """A kubeconfig for the same server that acts as ServiceAccount namespace/name, with a
+        TokenRequest token (waits for the ServiceAccount to exist)."""
+        self.wait_until(
+            f"ServiceAccount {namespace}/{name}",
+            lambda: (
+                self.kubectl("get", "serviceaccount", name, "-n", namespace, check=False).returncode
+                == 0
+            ),
+            timeout=30,
+        )
+        token = self.kubectl(
+            "create", "token", name, "-n", namespace, f"--duration={duration}"
+        ).stdout.strip()
+        raw = self.kubectl("config", "view", "--raw", "--minify", "--flatten", "-o", "json")
+        cluster = json.loads(raw.stdout)["clusters"][0]["cluster"]
+        return write_kubeconfig(
+            path,
+            server=cluster["server"],
+            ca_pem=base64.b64decode(cluster.get("certificate-authority-data", "")),
+            user=f"system:serviceaccount:{namespace}:{name}",
+            token=token,
+        )
+
     def wait_until(
         self, what: str, predicate: Any, timeout: float = 60, interval: float = 0.5
     ) -> Any:
