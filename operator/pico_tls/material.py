@@ -49,10 +49,19 @@ class Identity:
     # The certificate this one replaced (same key, not expired): stores that pin this party
     # keep trusting it, so a renewal locks no one out whose store still holds it.
     previous: x509.Certificate | None = None
+    # A renewed certificate staged for a pinned party: peers pin it before the party presents
+    # it (see `promoted`), so no running peer meets a certificate it does not know.
+    next: x509.Certificate | None = None
 
     @property
     def not_after(self) -> datetime:
         return self.certificate.not_valid_after_utc
+
+    def promoted(self) -> Identity:
+        """Present the staged certificate; the current one stays pinned as `previous`."""
+        if self.next is None:
+            return self
+        return Identity(self.key, self.next, self.passwords, self.certificate, None)
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,7 @@ class Existing:
     certificate: x509.Certificate | None = None
     passwords: Passwords | None = None
     previous: x509.Certificate | None = None
+    next: x509.Certificate | None = None
 
 
 def new_password() -> str:
@@ -125,11 +135,14 @@ def resolve_identity(
     now: datetime | None = None,
     also_accepted: Sequence[x509.Certificate] = (),
     renew: bool = False,
+    stage: bool = False,
 ) -> tuple[Identity, list[str]]:
     """Keep the existing key, certificate and passwords where they still fit `request`.
 
     `passwords` given by the user override stored ones; `renew` reissues the certificate
-    (same key) even when it is still good. Returns the identity and notes on what was made new.
+    (same key) even when it is still good. `stage` (pinned parties): a reissued certificate
+    for the same key goes to `next` while the current one, still valid, stays in use.
+    Returns the identity and notes on what was made new.
     """
     now = now or datetime.now(UTC)
     notes: list[str] = []
@@ -148,18 +161,30 @@ def resolve_identity(
     if problem is None and renew:
         problem = "renewal requested"
     previous = existing.previous
+    staged = existing.next if stage and key is existing.key else None
+    if staged is not None and certificate_problem(staged, key, request, issuer, now):
+        staged = None  # the request changed again since it was staged
     if problem is not None:
-        if certificate is not None:
-            previous = certificate
-        certificate = _issue(request, issuer, key, now)
-        notes.append(f"issued a certificate ({problem})")
+        if stage and certificate is not None and now < certificate.not_valid_after_utc:
+            if staged is None:
+                staged = _issue(request, issuer, key, now)
+                notes.append(f"staged a new certificate ({problem}): peers trust it first")
+        else:
+            if certificate is not None:
+                previous = certificate
+            if staged is not None:
+                notes.append(f"put the staged certificate in use ({problem})")
+            else:
+                notes.append(f"issued a certificate ({problem})")
+            certificate = staged or _issue(request, issuer, key, now)
+            staged = None
     assert certificate is not None
     if previous is not None and not _still_trusted(previous, key, now):
         previous = None
     chosen = passwords or existing.passwords or Passwords(new_password(), "")
     if not chosen.key:
         chosen = Passwords(chosen.store, chosen.store)
-    return Identity(key, certificate, chosen, previous), notes
+    return Identity(key, certificate, chosen, previous, staged), notes
 
 
 def _still_trusted(previous: x509.Certificate, key: PrivateKey, now: datetime) -> bool:

@@ -261,9 +261,7 @@ def build_group(
             alias = container_alias(c, p)
             store = PlannedStore(
                 meta=meta(names.tls_secret(c.name), "execution-container", c.name, member.body),
-                content=stores.peer_store(
-                    alias, own, ca, platform_id.certificate, old_cas, platform_id.previous
-                ),
+                content=stores.peer_store(alias, own, ca, platform_id, old_cas),
                 options=_options(tls.store, own),
                 identity=own,
                 ca=ca,
@@ -313,9 +311,7 @@ def build_group(
             continue
         store = PlannedStore(
             meta=meta(names.desktop_secret(d.name), "desktop", d.name, member.body),
-            content=stores.peer_store(
-                d.alias, own, ca, platform_id.certificate, old_cas, platform_id.previous
-            ),
+            content=stores.peer_store(d.alias, own, ca, platform_id, old_cas),
             options=_options(d.store, own),
             identity=own,
             ca=ca,

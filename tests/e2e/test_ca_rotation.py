@@ -5,14 +5,12 @@ a real JVM handshake; versions two phases apart would not, which is why the phas
 from __future__ import annotations
 
 import base64
-import json
-import subprocess
-import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.e2e.secretwatch import SecretVersions
 from tests.e2e.test_operator import (
     _generations,
     condition,
@@ -30,56 +28,6 @@ from pico_tls.pki.keys import KeyAlgorithm, generate_key, key_to_pem
 pytestmark = pytest.mark.e2e
 
 WATCHED = ("mz-rcp-tls", "ec1-rcp-tls", "alice-desktop-key")
-
-
-class SecretVersions:
-    """Every version of the watched Secrets' data, in order, from a `kubectl get -w` stream."""
-
-    def __init__(self, cluster: Any, ns: str) -> None:
-        self.versions: dict[str, list[dict[str, str]]] = {name: [] for name in WATCHED}
-        self._process = subprocess.Popen(
-            [
-                cluster.kubectl_bin,
-                f"--kubeconfig={cluster.kubeconfig}",
-                "get",
-                "secrets",
-                "-n",
-                ns,
-                "--watch",
-                "--output-watch-events=false",
-                "-o",
-                "json",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        decoder = json.JSONDecoder()
-        buffer = ""
-        assert self._process.stdout is not None
-        for line in self._process.stdout:
-            buffer += line
-            while buffer.strip():
-                try:
-                    obj, end = decoder.raw_decode(buffer.lstrip())
-                except ValueError:
-                    break
-                buffer = buffer.lstrip()[end:]
-                name = obj.get("metadata", {}).get("name")
-                if name in self.versions:
-                    data = obj.get("data") or {}
-                    seen = self.versions[name]
-                    if not seen or seen[-1] != data:
-                        seen.append(data)
-
-    def stop(self) -> None:
-        self._process.terminate()
-        self._process.wait(10)
-        self._thread.join(10)
 
 
 def store_from(data: dict[str, str], path: Path, alias: str | None = None) -> ClientStore:
@@ -110,7 +58,7 @@ def test_operator_ca_rotation_keeps_every_neighbouring_version_talking(
     old_ca = before["status"]["caFingerprint"]
     generations = _generations(kube_cluster, ns)
 
-    versions = SecretVersions(kube_cluster, ns)
+    versions = SecretVersions(kube_cluster, ns, WATCHED)
     try:
         kube_cluster.wait_until(
             "watch sees the current Secrets",

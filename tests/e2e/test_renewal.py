@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.e2e.secretwatch import SecretVersions
+from tests.e2e.test_ca_rotation import store_from
 from tests.e2e.test_operator import (
+    _generations,
     _stranger_store,
     get,
     platform_server,
@@ -50,19 +53,21 @@ def test_a_reissued_desktop_certificate_keeps_the_imported_key_working(
     first_cert = secret_data(kube_cluster, "alice-desktop-key", ns)["tls.crt"]
     platform_hash = template_hash(kube_cluster, "statefulset", "mz", ns)
 
-    # A new subject name means a new certificate for the same key.
+    # A new subject name means a new certificate for the same key: the platform pins it first
+    # (one roll), and only then does the desktop's Secret hand it out.
     kube_cluster.apply(member(ns, "DesktopClient", "alice", user="Alice Smith"))
     kube_cluster.wait_until(
-        "platform rolled with the new desktop certificate",
-        lambda: template_hash(kube_cluster, "statefulset", "mz", ns) != platform_hash,
+        "desktop switched to its new certificate",
+        lambda: secret_data(kube_cluster, "alice-desktop-key", ns)["tls.crt"] != first_cert,
+        timeout=90,
     )
+    assert template_hash(kube_cluster, "statefulset", "mz", ns) != platform_hash
+    assert get(kube_cluster, "statefulset", "mz", ns)["status"].get("updatedReplicas") == 1
     wait_ready(kube_cluster, "platform", "mz", ns)
     wait_ready(kube_cluster, "desktopclient", "alice", ns)
-    data = secret_data(kube_cluster, "alice-desktop-key", ns)
-    assert data["tls.crt"] != first_cert
     state = secret_data(kube_cluster, "alice-desktop-key-state", ns)
-    assert state["previous.crt"] == first_cert
-    assert {"desktop-alice", "desktop-alice-previous"} <= trusted_aliases(kube_cluster, ns)
+    assert state["previous.crt"] == first_cert and "next.crt" not in state
+    assert {"desktop-alice", "desktop-alice-2"} <= trusted_aliases(kube_cluster, ns)
     reissued = store_of(kube_cluster, "alice-desktop-key", ns, tmp_path)
     server_store = store_of(kube_cluster, "mz-rcp-tls", ns, tmp_path)
     stranger = _stranger_store(tmp_path)
@@ -80,7 +85,7 @@ def test_a_reissued_desktop_certificate_keeps_the_imported_key_working(
         lambda: template_hash(kube_cluster, "statefulset", "mz", ns) != rolled,
     )
     assert get(kube_cluster, "platform", "mz", ns)["status"]["trustedClients"] == 1
-    assert not {"desktop-alice", "desktop-alice-previous"} & trusted_aliases(kube_cluster, ns)
+    assert not {"desktop-alice", "desktop-alice-2"} & trusted_aliases(kube_cluster, ns)
     server_store = store_of(kube_cluster, "mz-rcp-tls", ns, tmp_path)
     ec1 = store_of(kube_cluster, "ec1-rcp-tls", ns, tmp_path)
     with start_servers([platform_server(java_probe, server_store, "platform")]) as (server,):
@@ -151,3 +156,65 @@ def test_the_renew_annotation_reissues_once_and_rolls_only_its_owner(
     )
     wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
     assert secret_data(kube_cluster, "ec1-rcp-tls-state", ns)["tls.crt"] == after["tls.crt"]
+
+
+def test_pinned_renewal_is_pinned_by_the_platform_before_the_container_presents_it(
+    kube_cluster: Any, operator: Any, namespace: str, java_probe: Path, tmp_path: Path
+) -> None:
+    ns = namespace
+    kube_cluster.apply(
+        [
+            platform(ns, trust={"mode": "Pinned"}),
+            member(ns, "ExecutionContainer", "ec1", image="pico/ec:test"),
+        ]
+    )
+    wait_ready(kube_cluster, "platform", "mz", ns)
+    wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
+    generations = _generations(kube_cluster, ns)
+    versions = SecretVersions(kube_cluster, ns, ("mz-rcp-tls", "ec1-rcp-tls"))
+    try:
+        kube_cluster.wait_until(
+            "watch sees the current Secrets", lambda: all(versions.versions.values()), timeout=30
+        )
+        kube_cluster.kubectl(
+            "annotate", "executioncontainer", "ec1", "-n", ns, "picotls.dev/renew=1"
+        )
+        kube_cluster.wait_until(
+            "ec1 presents its renewed certificate",
+            lambda: len(versions.versions["ec1-rcp-tls"]) >= 2,
+            timeout=90,
+        )
+        wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
+        wait_ready(kube_cluster, "platform", "mz", ns)
+    finally:
+        versions.stop()
+
+    # The platform's store changed first (pins old + new), then ec1's (presents new); one
+    # roll each.
+    assert versions.order[-2:] == [("mz-rcp-tls", 1), ("ec1-rcp-tls", 1)], versions.order
+    assert len(versions.versions["mz-rcp-tls"]) == 2
+    assert {k: g - generations[k] for k, g in _generations(kube_cluster, ns).items()} == {
+        "mz": 1,
+        "ec1": 1,
+    }
+    # ...and ec1's only after the platform had rolled out: its Secret was written after the
+    # StatefulSet's last change (etcd revisions of one cluster are ordered).
+    sts = get(kube_cluster, "statefulset", "mz", ns)["metadata"]["resourceVersion"]
+    ec1_secret = get(kube_cluster, "secret", "ec1-rcp-tls", ns)["metadata"]["resourceVersion"]
+    assert int(ec1_secret) > int(sts)
+    events = kube_cluster.get_json("events", "-n", ns)["items"]
+    assert any(e["reason"] == "CertificatesPromoted" for e in events)
+
+    # Every pair that can run side by side handshakes; the one the order avoids would not.
+    servers = [
+        platform_server(java_probe, store_from(d, tmp_path / f"mz-{i}.p12"), "platform")
+        for i, d in enumerate(versions.versions["mz-rcp-tls"])
+    ]
+    clients = [
+        store_from(d, tmp_path / f"ec1-{j}.p12")
+        for j, d in enumerate(versions.versions["ec1-rcp-tls"])
+    ]
+    pairs = [(0, 0), (1, 0), (1, 1), (0, 1)]
+    with start_servers(servers) as started:
+        results = tls_handshake_batch([(started[i], clients[j]) for i, j in pairs])
+    assert [r.ok for r in results] == [True, True, True, False], [r.detail for r in results]

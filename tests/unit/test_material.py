@@ -92,3 +92,24 @@ def test_a_requested_renewal_reissues_a_good_certificate_with_the_same_key():
     assert notes == ["issued a certificate (renewal requested)"]
     assert renewed.key is first.key and renewed.certificate != first.certificate
     assert renewed.passwords == first.passwords and renewed.previous == first.certificate
+
+
+def test_a_staged_renewal_keeps_presenting_the_current_certificate_until_promoted():
+    first, _ = resolve_identity(REQUEST, None, Existing(), now=NOW)
+    existing = Existing(first.key, first.certificate, first.passwords)
+    at_renewal = NOW + timedelta(days=8, hours=1)
+    staged, notes = resolve_identity(REQUEST, None, existing, now=at_renewal, stage=True)
+    assert notes == ["staged a new certificate (certificate renewal due): peers trust it first"]
+    assert staged.certificate == first.certificate and staged.next is not None
+    # A later pass keeps the same staged certificate.
+    stored = Existing(staged.key, staged.certificate, staged.passwords, None, staged.next)
+    again, notes = resolve_identity(REQUEST, None, stored, now=at_renewal, stage=True)
+    assert notes == [] and again.next == staged.next
+    promoted = again.promoted()
+    assert promoted.certificate == staged.next and promoted.previous == first.certificate
+    assert promoted.next is None and promoted.promoted() == promoted
+    # Once the current certificate has expired, the staged one is used at once.
+    late = NOW + timedelta(days=10, hours=1)
+    used, notes = resolve_identity(REQUEST, None, stored, now=late, stage=True)
+    assert used.certificate == staged.next and used.next is None
+    assert notes == ["put the staged certificate in use (certificate renewal due)"]

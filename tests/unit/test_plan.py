@@ -161,37 +161,57 @@ def test_encoded_secret_round_trips(fmt):
     assert (owner["kind"], owner["uid"]) == ("Platform", "u-mz")
 
 
-def renewed(kind: str, name: str, pinned: bool) -> Identity:
-    """The identity after a reissue (here: a new DNS name): same key, new certificate, the
-    replaced one kept."""
-    old = identity(kind, name, pinned)
+def staged(kind: str, name: str) -> Identity:
+    """A pinned identity whose reissue (here: a new DNS name) is staged: same key, the current
+    certificate still in use, the new one in `next`."""
+    old = identity(kind, name, True)
     request = CertRequest(
         name, (f"{name}.example",), KeyAlgorithm.RSA_2048, timedelta(days=9), timedelta(days=3)
     )
-    new, _ = resolve_identity(request, None, Existing(old.key, old.certificate, old.passwords))
-    assert new.previous == old.certificate
+    new, notes = resolve_identity(
+        request, None, Existing(old.key, old.certificate, old.passwords), stage=True
+    )
+    assert new.certificate == old.certificate and new.next is not None
+    assert notes == ["staged a new certificate (certificate names changed): peers trust it first"]
     return new
 
 
-def test_renewed_pinned_certificates_stay_trusted_beside_the_new_ones():
+def test_staged_certificates_are_pinned_first_and_promoted_without_touching_peers():
     p = platform(trust={"mode": "Pinned"})
     ids = {
-        identity_key("platform", "mz"): renewed("platform", "mz", True),
-        identity_key("container", "ec1"): renewed("container", "ec1", True),
-        identity_key("desktop", "alice"): renewed("desktop", "alice", True),
+        identity_key("platform", "mz"): staged("platform", "mz"),
+        identity_key("container", "ec1"): staged("container", "ec1"),
+        identity_key("desktop", "alice"): staged("desktop", "alice"),
     }
-    group = build_group(
-        p, [container("ec1")], [desktop("alice")], ca=None, identities=ids, require_client_auth=True
-    )
-    assert trusted_aliases(group, "mz-rcp-tls") == [
+
+    def build(identities: dict[str, Identity]) -> GroupPlan:
+        return build_group(
+            p,
+            [container("ec1")],
+            [desktop("alice")],
+            ca=None,
+            identities=identities,
+            require_client_auth=True,
+        )
+
+    before = build(ids)
+    assert trusted_aliases(before, "mz-rcp-tls") == [
         "desktop-alice",
-        "desktop-alice-previous",
+        "desktop-alice-2",
         "ec-ec1",
-        "ec-ec1-previous",
+        "ec-ec1-2",
     ]
     for peer in ("ec1-rcp-tls", "alice-desktop-key"):
-        assert trusted_aliases(group, peer) == ["pico-platform", "pico-platform-previous"]
-    state = next(
-        s for s in group.state_secrets if s["metadata"]["name"] == "alice-desktop-key-state"
-    )
-    assert "previous.crt" in state["data"]
+        assert trusted_aliases(before, peer) == ["pico-platform", "pico-platform-2"]
+    state = next(s for s in before.state_secrets if s["metadata"]["name"] == "ec1-rcp-tls-state")
+    assert "next.crt" in state["data"] and "previous.crt" not in state["data"]
+
+    # Promoting ec1 alone changes ec1's own store only: the platform already pins both.
+    ec1 = identity_key("container", "ec1")
+    after = build(ids | {ec1: ids[ec1].promoted()})
+    assert after.mounted_hashes["mz"] == before.mounted_hashes["mz"]
+    assert after.mounted_hashes["ec1"] != before.mounted_hashes["ec1"]
+    promoted = next(s for s in after.stores if s.name == "ec1-rcp-tls")
+    assert promoted.content.key_entry.chain[0] == ids[ec1].next
+    state = next(s for s in after.state_secrets if s["metadata"]["name"] == "ec1-rcp-tls-state")
+    assert "previous.crt" in state["data"] and "next.crt" not in state["data"]

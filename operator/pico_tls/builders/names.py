@@ -25,6 +25,7 @@ PROPERTIES_FILE = "rcp-tls.properties"
 SECRET_PROPERTIES_FILE = "rcp-tls-secret.properties"
 STORE_PASSWORD_KEY = "keystore.password"
 PREVIOUS_CERT_KEY = "previous.crt"  # in a state Secret: the certificate a renewal replaced
+NEXT_CERT_KEY = "next.crt"  # in a state Secret: a renewed certificate peers pin before its use
 CA_BUNDLE_KEY = "ca.crt"  # the CA, then older CAs still trusted during a rotation
 KEY_PASSWORD_KEY = "key.password"
 

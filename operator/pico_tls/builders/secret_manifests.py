@@ -85,6 +85,8 @@ def state_secret(meta: dict[str, Any], identity: Identity) -> dict[str, Any]:
     }
     if identity.previous is not None:
         data[names.PREVIOUS_CERT_KEY] = cert_to_pem(identity.previous)
+    if identity.next is not None:
+        data[names.NEXT_CERT_KEY] = cert_to_pem(identity.next)
     return _secret(meta, data)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from pico_tls.keystore import KeyEntry, KeystoreContent, unique_alias
 from pico_tls.material import Identity
@@ -75,30 +76,27 @@ def peer_store(
     alias: str,
     identity: Identity,
     ca: CertificateAuthority | None,
-    platform_certificate: x509.Certificate,
+    platform: Identity,
     previous_cas: Sequence[x509.Certificate] = (),
-    platform_previous: x509.Certificate | None = None,
 ) -> KeystoreContent:
     """A container's or desktop's store: its own key, trusting the platform (its CA, or its
     certificate pinned, with the one its renewal replaced)."""
     if ca is not None:
         cas = _ca_entries(ca, previous_cas)
         return _content(alias, identity, [c for _, c in cas], cas)
-    pins = [(PLATFORM_ALIAS, platform_certificate)]
-    if platform_previous is not None:
-        pins.append((f"{PLATFORM_ALIAS}-previous", platform_previous))
-    return _content(alias, identity, [], pins)
+    return _content(alias, identity, [], pins(PLATFORM_ALIAS, platform))
 
 
 def pins(name: str, identity: Identity | None) -> list[tuple[str, x509.Certificate]]:
-    """What a store pins for one peer: its certificate and, after a renewal, the one replaced
-    (until it expires), so a peer still presenting it is not locked out."""
+    """What a store pins for one peer: the certificate a renewal replaced (until it expires),
+    its certificate, and a staged renewed one, so no version of the peer is locked out.
+    Aliases follow that (chronological) order, `name`, `name-2`, ..., so promoting a staged
+    certificate changes no alias and no peer's store."""
     if identity is None:
         return []
-    out = [(name, identity.certificate)]
-    if identity.previous is not None:
-        out.append((f"{name}-previous", identity.previous))
-    return out
+    versions = (identity.previous, identity.certificate, identity.next)
+    unique = {c.fingerprint(hashes.SHA256()): c for c in versions if c is not None}
+    return [(name if i == 0 else f"{name}-{i + 1}", c) for i, c in enumerate(unique.values())]
 
 
 def _first(entry: tuple[str, x509.Certificate]) -> str:

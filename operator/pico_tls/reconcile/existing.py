@@ -33,6 +33,7 @@ def from_state(data: Mapping[str, bytes]) -> Existing:
         certificate=_first_cert(data, "tls.crt"),
         passwords=passwords_from(data),
         previous=_first_cert(data, names.PREVIOUS_CERT_KEY),
+        next=_first_cert(data, names.NEXT_CERT_KEY),
     )
 
 
@@ -76,6 +77,7 @@ def merged(primary: Existing, fallback: Existing) -> Existing:
         certificate=primary.certificate if primary.key else fallback.certificate,
         passwords=primary.passwords or fallback.passwords,
         previous=primary.previous,
+        next=primary.next,
     )
 
 

@@ -28,6 +28,7 @@ from pico_tls.kube import (
     Kind,
     Kube,
 )
+from pico_tls.material import Identity
 from pico_tls.pki.certs import PkiError
 from pico_tls.plan import (
     GroupPlan,
@@ -231,15 +232,31 @@ class GroupReconciler:
             material_settled=material_settled,
             rolled_out=all_rolled,
         )
-        if state.effective == current_flag:
+        promoted = self._promote_staged(platform, identities, material_settled and all_rolled)
+        if state.effective == current_flag and not promoted:
             return probe, state
         plan = build_group(
             platform,
             containers,
             desktops,
             ca=ca,
-            identities=identities,
+            identities=identities | promoted,
             require_client_auth=state.effective,
             previous_cas=previous_cas,
         )
         return plan, state
+
+    def _promote_staged(
+        self, platform: Member, identities: Mapping[str, Identity], settled: bool
+    ) -> dict[str, Identity]:
+        """Staged certificates go into use once every workload pins them (runs this plan)."""
+        staged = sorted(k for k, identity in identities.items() if identity.next is not None)
+        if not staged or not settled:
+            return {}
+        self.kube.event(
+            platform.body,
+            "Normal",
+            "CertificatesPromoted",
+            f"Every peer trusts the renewed certificates of {', '.join(staged)}; now in use",
+        )
+        return {k: identities[k].promoted() for k in staged}

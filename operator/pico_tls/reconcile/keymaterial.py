@@ -217,6 +217,7 @@ class KeyMaterial:
             now=run.now,
             also_accepted=accepted,
             renew=renew_requested(owner.body) is not None,
+            stage=issuer is None,  # self-signed certificates are pinned by their peers
         )
         if notes:
             self.kube.event(owner.body, "Normal", "KeyMaterial", f"{mounted}: {'; '.join(notes)}")
