@@ -297,7 +297,7 @@ def test_pinned_trust_rolls_the_platform_once_for_ten_new_containers(
     kube_cluster.apply(docs)
     wait_ready(kube_cluster, "platform", "mz", ns)
     generation = _generations(kube_cluster, ns)["mz"]
-    containers = [
+    containers: list[dict[str, Any]] = [
         {
             "apiVersion": "picotls.dev/v1alpha1",
             "kind": "ExecutionContainer",

@@ -172,14 +172,14 @@ def _build_group(directory: Path, sc: Scenario, n: int) -> Group:
         "container": _write(
             directory,
             "container",
-            store_builders.peer_store(CONTAINER, container, ca, platform.certificate),
+            store_builders.peer_store(CONTAINER, container, ca, platform),
             container,
             sc,
         ),
         "desktop": _write(
             directory,
             "desktop",
-            store_builders.peer_store(DESKTOP_ALIAS, desktop, ca, platform.certificate),
+            store_builders.peer_store(DESKTOP_ALIAS, desktop, ca, platform),
             desktop,
             sc,
         ),
@@ -188,7 +188,7 @@ def _build_group(directory: Path, sc: Scenario, n: int) -> Group:
         "stranger": _write(
             directory,
             "stranger",
-            store_builders.peer_store(CONTAINER, stranger, ca, platform.certificate),
+            store_builders.peer_store(CONTAINER, stranger, ca, platform),
             stranger,
             sc,
         ),

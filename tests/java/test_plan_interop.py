@@ -203,11 +203,11 @@ def outcome(tmp_path_factory: pytest.TempPathFactory, java_probe: Path) -> Itera
             b.identities,
             b.shared,
         )
-    servers = {cid: b.platform_config.server(java_probe) for cid, b in built.items()}
+    servers = {cid: done.platform_config.server(java_probe) for cid, done in built.items()}
     pairs = []
-    for cid, b in built.items():
-        pairs += [((cid, c), servers[cid], b.container_configs[c].client()) for c in CONTAINERS]
-        pairs.append(((cid, DESKTOP), servers[cid], b.desktop))
+    for cid, done in built.items():
+        pairs += [((cid, c), servers[cid], done.container_configs[c].client()) for c in CONTAINERS]
+        pairs.append(((cid, DESKTOP), servers[cid], done.desktop))
     with start_servers(list(servers.values())):
         results = tls_handshake_batch([(server, client) for _, server, client in pairs])
     yield Outcome(built, {key: r for (key, _, _), r in zip(pairs, results, strict=True)})

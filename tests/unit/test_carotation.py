@@ -117,12 +117,13 @@ def test_stores_trust_both_cas_and_chain_the_real_issuer(issuer: CertificateAuth
     identity, _ = resolve_identity(REQUEST, issuer, Existing(), now=NOW)
     platform_id, _ = resolve_identity(REQUEST, NEW, Existing(), now=NOW)
     platform = stores.platform_store("mz", identity, NEW, [], [], [OLD.certificate])
-    peer = stores.peer_store("ec1", identity, NEW, platform_id.certificate, [OLD.certificate])
+    peer = stores.peer_store("ec1", identity, NEW, platform_id, [OLD.certificate])
     for content in (platform, peer):
         assert dict(content.trusted) == {
             stores.CA_ALIAS: NEW.certificate,
             stores.PREVIOUS_CA_ALIAS: OLD.certificate,
         }
+        assert content.key_entry is not None
         assert content.key_entry.chain == (identity.certificate, issuer.certificate)
-    after = stores.peer_store("ec1", identity, NEW, platform_id.certificate)
+    after = stores.peer_store("ec1", identity, NEW, platform_id)
     assert dict(after.trusted) == {stores.CA_ALIAS: NEW.certificate}

@@ -212,6 +212,7 @@ def test_staged_certificates_are_pinned_first_and_promoted_without_touching_peer
     assert after.mounted_hashes["mz"] == before.mounted_hashes["mz"]
     assert after.mounted_hashes["ec1"] != before.mounted_hashes["ec1"]
     promoted = next(s for s in after.stores if s.name == "ec1-rcp-tls")
+    assert promoted.content.key_entry is not None
     assert promoted.content.key_entry.chain[0] == ids[ec1].next
     state = next(s for s in after.state_secrets if s["metadata"]["name"] == "ec1-rcp-tls-state")
     assert "previous.crt" in state["data"] and "next.crt" not in state["data"]
