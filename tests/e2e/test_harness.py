@@ -123,11 +123,19 @@ def test_operator_runs_under_its_service_account(
         in op.kubectl("auth", "whoami").stdout
     )
     can = op.kubectl(
-        "auth", "can-i", "patch", "platforms.picotls.dev/status", "-A", check=False
+        "auth", "can-i", "patch", "platforms.picotls.dev", "--subresource=status", "-A", check=False
     ).stdout.strip()
     assert can == "yes"
-    # not cluster-admin
-    assert op.kubectl("auth", "can-i", "create", "clusterroles", check=False).stdout.strip() == "no"
+    # Least privilege: not cluster-admin, never deletes or replaces, never edits users' specs.
+    for verb, resource in (
+        ("create", "clusterroles"),
+        ("delete", "secrets"),
+        ("update", "deployments.apps"),
+        ("patch", "platforms.picotls.dev"),
+        ("delete", "platforms.picotls.dev"),
+    ):
+        answer = op.kubectl("auth", "can-i", verb, resource, "-A", check=False).stdout.strip()
+        assert answer == "no", (verb, resource)
 
 
 def test_operator_records_observed_generation(

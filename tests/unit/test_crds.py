@@ -362,7 +362,7 @@ def allowed(rules: list[Mapping[str, Any]], group: str, resource: str, verb: str
     )
 
 
-WRITE_VERBS = ["get", "list", "watch", "create", "patch", "update", "delete"]
+WRITE_VERBS = ["get", "list", "watch", "create", "patch"]
 
 # (group, resource) -> verbs the operator needs.
 REQUIRED_PERMISSIONS: dict[tuple[str, str], list[str]] = {
@@ -375,8 +375,8 @@ REQUIRED_PERMISSIONS: dict[tuple[str, str], list[str]] = {
     ("events.k8s.io", "events"): ["create"],
     ("apiextensions.k8s.io", "customresourcedefinitions"): ["list", "watch"],
     ("", "namespaces"): ["list", "watch"],
-    **{(GROUP, plural): ["get", "list", "watch", "patch"] for _, plural, _ in KINDS.values()},
-    **{(GROUP, f"{plural}/status"): ["get", "patch"] for _, plural, _ in KINDS.values()},
+    **{(GROUP, plural): ["get", "list", "watch"] for _, plural, _ in KINDS.values()},
+    **{(GROUP, f"{plural}/status"): ["patch"] for _, plural, _ in KINDS.values()},
 }
 
 
@@ -395,6 +395,10 @@ def test_cluster_role_is_least_privilege() -> None:
         assert "resourceNames" not in rule or rule["resourceNames"]
     # Read-only where the operator only reads; nothing it never touches.
     assert not allowed(rules, "", "secrets", "deletecollection")
+    for verb in ("update", "delete"):
+        for group, resource in (("", "secrets"), ("apps", "deployments"), (GROUP, "platforms")):
+            assert not allowed(rules, group, resource, verb), (verb, resource)
+    assert not allowed(rules, GROUP, "platforms", "patch")
     assert not allowed(rules, GROUP, "platforms", "delete")
     assert not allowed(rules, GROUP, "platforms", "create")
     assert not allowed(rules, "apiextensions.k8s.io", "customresourcedefinitions", "patch")
