@@ -179,3 +179,43 @@ def test_replacing_a_users_ca_rotates_with_overlap(
     messages = phases_seen()
     assert any(m.startswith("CA rotation started") and first in m for m in messages), messages
     assert any("complete" in m for m in messages), messages
+
+
+def test_a_deleted_ca_secret_is_replaced_by_a_rotation_not_an_outage(
+    kube_cluster: Any, operator: Any, namespace: str
+) -> None:
+    ns = namespace
+    kube_cluster.apply(
+        [platform(ns), member(ns, "ExecutionContainer", "ec1", image="pico/ec:test")]
+    )
+    old_ca = wait_ready(kube_cluster, "platform", "mz", ns)["status"]["caFingerprint"]
+    wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
+    versions = SecretVersions(kube_cluster, ns, ("ec1-rcp-tls",))
+    try:
+        kube_cluster.wait_until(
+            "watch sees ec1's Secret", lambda: versions.versions["ec1-rcp-tls"], timeout=30
+        )
+        kube_cluster.kubectl("delete", "secret", "mz-ca", "-n", ns)
+
+        def rotated() -> bool:
+            status = get(kube_cluster, "platform", "mz", ns).get("status") or {}
+            return status.get("caFingerprint") not in (None, old_ca) and not status.get(
+                "caRotation"
+            )
+
+        kube_cluster.wait_until("new CA rotated in", rotated, timeout=180)
+        kube_cluster.wait_until(
+            "watch sees the last version",
+            lambda: len(versions.versions["ec1-rcp-tls"]) >= 4,
+            timeout=30,
+        )
+    finally:
+        versions.stop()
+    new_ca = get(kube_cluster, "platform", "mz", ns)["status"]["caFingerprint"]
+    # The old CA's key is gone, but its certificates stayed trusted until reissued.
+    assert [fingerprints(d, "ca.crt") for d in versions.versions["ec1-rcp-tls"]] == [
+        [old_ca],
+        [new_ca, old_ca],
+        [new_ca, old_ca],
+        [new_ca],
+    ]

@@ -389,3 +389,6 @@ def test_printer_columns_and_category(k: Kubectl) -> None:
     header = output.splitlines()[0].split()
     assert header == ["NAME", "READY", "CLIENTAUTH", "MODE", "TRUST", "NOTAFTER", "AGE"]
     assert "PerContainer" in output and "CertificateAuthority" in output
+    ok, output = k.run("get", "-n", k.namespace, "pplat", "-o", "wide")
+    assert ok, output
+    assert "CAROTATION" in output.splitlines()[0].split()

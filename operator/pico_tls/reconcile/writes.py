@@ -57,7 +57,10 @@ class GroupWriter:
                 reason, verb = "SecretRestored", "restored (it had been edited)"
             else:
                 reason, verb = "KeystoreUpdated", "updated"
-            self._tell_owner(store.meta, reason, f"Secret {store.name}: {verb}")
+            message = f"Secret {store.name}: {verb}"
+            if current is not None and not store.with_properties:  # a desktop's key
+                message += "; import it again in the Desktop Launcher"
+            self._tell_owner(store.meta, reason, message)
         for manifest in plan.configmaps:
             self._apply_if_changed(run, manifest, run.configmaps)
         workloads: dict[str, Mapping[str, Any]] = {}
