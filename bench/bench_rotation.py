@@ -83,7 +83,8 @@ def run_baseline(access: ClusterAccess, size: int, timeout: float) -> float | No
     namespace = f"bench-restart-{size}"
     create_namespace(access, namespace)
     try:
-        apply_all(access, deployment_manifests(namespace, size + 1))
+        manifests = deployment_manifests(namespace, size + 1)
+        apply_all(access, manifests)
         first, _, _ = poll_until(
             access,
             "deployments",
@@ -97,7 +98,8 @@ def run_baseline(access: ClusterAccess, size: int, timeout: float) -> float | No
             return None
         started = time.monotonic()
         for _ in range(3):
-            access.kubectl("rollout", "restart", "deployment", "--all", "-n", namespace)
+            names = [f"deployment/{m['metadata']['name']}" for m in manifests]
+            access.kubectl("rollout", "restart", *names, "-n", namespace)
             done, _, _ = poll_until(
                 access,
                 "deployments",
