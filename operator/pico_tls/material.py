@@ -91,6 +91,13 @@ def issued_by(
     return any(signed_by(certificate, signer) for signer in signers)
 
 
+def capped_by_issuer(certificate: x509.Certificate, issuer: CertificateAuthority | None) -> bool:
+    """The certificate already ends when its CA ends: renewing would not extend it."""
+    return issuer is not None and (
+        certificate.not_valid_after_utc >= issuer.certificate.not_valid_after_utc
+    )
+
+
 def _names_match(certificate: x509.Certificate, request: CertRequest) -> bool:
     cns = certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     if [c.value for c in cns] != [request.common_name]:
@@ -121,7 +128,9 @@ def certificate_problem(
         return "certificate issuer changed"
     if not _names_match(certificate, request):
         return "certificate names changed"
-    if now >= renewal_time(certificate, request.renew_before):
+    if now >= renewal_time(certificate, request.renew_before) and not capped_by_issuer(
+        certificate, issuer
+    ):
         return "certificate renewal due"
     return None
 

@@ -5,6 +5,7 @@ a real JVM handshake; versions two phases apart would not, which is why the phas
 from __future__ import annotations
 
 import base64
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from tests.e2e.test_operator import (
     _generations,
     condition,
     get,
+    managed_versions,
     platform_server,
     secret_data,
     wait_ready,
@@ -219,3 +221,48 @@ def test_a_deleted_ca_secret_is_replaced_by_a_rotation_not_an_outage(
         [new_ca, old_ca],
         [new_ca],
     ]
+
+
+def test_a_users_ca_near_expiry_is_reported_until_replaced(
+    kube_cluster: Any, operator: Any, namespace: str
+) -> None:
+    ns = namespace
+
+    def corp_ca(days: int) -> dict[str, Any]:
+        ca = create_ca("Corp CA", generate_key(KeyAlgorithm.EC_P256), duration=timedelta(days=days))
+        return tls_secret(
+            ns, "corp-ca", {"tls.crt": cert_to_pem(ca.certificate), "tls.key": key_to_pem(ca.key)}
+        )
+
+    kube_cluster.apply(
+        [
+            corp_ca(20),
+            platform(
+                ns, trust={"mode": "CertificateAuthority", "caSecretRef": {"name": "corp-ca"}}
+            ),
+        ]
+    )
+    obj = wait_ready(kube_cluster, "platform", "mz", ns)
+    keystore = next(c for c in obj["status"]["conditions"] if c["type"] == "KeystoreReady")
+    assert keystore["status"] == "True" and keystore["reason"] == "CAExpiringSoon"
+    assert "corp-ca" in keystore["message"]
+    warnings = [
+        e
+        for e in kube_cluster.get_json("events", "-n", ns)["items"]
+        if e["reason"] == "CAExpiringSoon"
+    ]
+    assert len(warnings) == 1 and warnings[0]["type"] == "Warning"
+    assert warnings[0].get("count", 1) == 1  # not repeated on every pass
+    # Certificates capped by the CA's expiry are not renewed again and again.
+    versions = managed_versions(kube_cluster, ns)
+    time.sleep(4)  # several settle periods
+    assert managed_versions(kube_cluster, ns) == versions
+
+    kube_cluster.apply(corp_ca(3650))
+
+    def renewed() -> bool:
+        status = get(kube_cluster, "platform", "mz", ns).get("status") or {}
+        keystore = next(c for c in status["conditions"] if c["type"] == "KeystoreReady")
+        return keystore["reason"] == "KeystoreWritten" and not status.get("caRotation")
+
+    kube_cluster.wait_until("warning gone after the rotation", renewed, timeout=120)

@@ -113,3 +113,15 @@ def test_a_staged_renewal_keeps_presenting_the_current_certificate_until_promote
     used, notes = resolve_identity(REQUEST, None, stored, now=late, stage=True)
     assert used.certificate == staged.next and used.next is None
     assert notes == ["put the staged certificate in use (certificate renewal due)"]
+
+
+def test_a_certificate_capped_by_its_ca_is_not_renewed_in_a_loop():
+    short_ca = create_ca(
+        "short CA", generate_key(KeyAlgorithm.EC_P256), duration=timedelta(days=5), now=NOW
+    )
+    first, _ = resolve_identity(REQUEST, short_ca, Existing(), now=NOW)
+    assert first.certificate.not_valid_after_utc == short_ca.certificate.not_valid_after_utc
+    existing = Existing(first.key, first.certificate, first.passwords)
+    # Inside the renewal window, but a new certificate could not outlive the CA either.
+    same, notes = resolve_identity(REQUEST, short_ca, existing, now=NOW + timedelta(days=4))
+    assert notes == [] and same.certificate == first.certificate

@@ -221,7 +221,9 @@ class KeyMaterial:
         )
         if notes:
             self.kube.event(owner.body, "Normal", "KeyMaterial", f"{mounted}: {'; '.join(notes)}")
-        run.renewals.append(renewal_time(identity.certificate, request.renew_before))
+        due = renewal_time(identity.certificate, request.renew_before)
+        if due > run.now:  # else capped by its CA's expiry: a renewal would not extend it
+            run.renewals.append(due)
         if identity.previous is not None:  # unpinned once it expires
             run.renewals.append(identity.previous.not_valid_after_utc)
         return identity

@@ -36,6 +36,22 @@ def _phase_message(phase: Phase) -> str:
     }[phase]
 
 
+def user_ca_expiry_warning(
+    p: PlatformSpec, ca: CertificateAuthority | None, now: datetime
+) -> str | None:
+    """A message when the user's CA expires within the Platform's renewBefore (at least 30
+    days); the operator's own CA rotates itself before that."""
+    if ca is None or not p.tls.ca_secret_name:
+        return None
+    not_after = ca.certificate.not_valid_after_utc
+    if now < not_after - max(p.tls.renew_before, timedelta(days=30)):
+        return None
+    return (
+        f"The CA in Secret {p.tls.ca_secret_name} expires on {_iso(not_after)}: put a new CA "
+        "in that Secret (tls.crt, tls.key); the operator rotates to it with trust overlap"
+    )
+
+
 def _renew_acted_on(body: Mapping[str, Any]) -> dict[str, str]:
     """Record the `picotls.dev/renew` value this pass acted on (its certificate is written)."""
     wanted = (body["metadata"].get("annotations") or {}).get(names.RENEW)
@@ -167,6 +183,27 @@ class StatusReporter:
                 body, {"caRotation": following.as_status() if following is not None else None}
             )
 
+    def _keystore_condition(
+        self,
+        body: Mapping[str, Any],
+        p: PlatformSpec,
+        keystore_ok: bool,
+        ca: CertificateAuthority | None,
+    ) -> Condition:
+        """KeystoreReady; warns (condition message and one Event) when a user's CA, which the
+        operator cannot renew, expires within the renewal window."""
+        if not keystore_ok:
+            return Condition("KeystoreReady", False, "TLSDisabled", "TLS is disabled")
+        expiry = user_ca_expiry_warning(p, ca, datetime.now(UTC))
+        if expiry is None:
+            return Condition(
+                "KeystoreReady", True, "KeystoreWritten", "Keystore Secrets are up to date"
+            )
+        known = {c.get("type"): c for c in (body.get("status") or {}).get("conditions") or []}
+        if (known.get("KeystoreReady") or {}).get("message") != expiry:
+            self.kube.event(body, "Warning", "CAExpiringSoon", expiry)
+        return Condition("KeystoreReady", True, "CAExpiringSoon", expiry)
+
     def report(
         self,
         platform: Member,
@@ -207,12 +244,7 @@ class StatusReporter:
                 if ready
                 else "Waiting for workloads to roll out",
             ),
-            Condition(
-                "KeystoreReady",
-                keystore_ok,
-                "KeystoreWritten" if keystore_ok else "TLSDisabled",
-                "Keystore Secrets are up to date" if keystore_ok else "TLS is disabled",
-            ),
+            self._keystore_condition(body, p, keystore_ok, ca),
             Condition(
                 "ClientAuthEnforced",
                 state.phase is Phase.ENFORCED,
