@@ -84,23 +84,10 @@ def run_baseline(access: ClusterAccess, size: int, timeout: float) -> float | No
     create_namespace(access, namespace)
     try:
         manifests = deployment_manifests(namespace, size + 1)
-        apply_all(access, manifests)
-        first, _, _ = poll_until(
-            access,
-            "deployments",
-            namespace,
-            size + 1,
-            deployment_available,
-            timeout,
-            time.monotonic(),
-        )
-        if first is None:
-            return None
-        started = time.monotonic()
-        for _ in range(3):
-            names = [f"deployment/{m['metadata']['name']}" for m in manifests]
-            access.kubectl("rollout", "restart", *names, "-n", namespace)
-            done, _, _ = poll_until(
+        names = [f"deployment/{m['metadata']['name']}" for m in manifests]
+
+        def all_available() -> bool:
+            seconds, _, _ = poll_until(
                 access,
                 "deployments",
                 namespace,
@@ -109,7 +96,15 @@ def run_baseline(access: ClusterAccess, size: int, timeout: float) -> float | No
                 timeout,
                 time.monotonic(),
             )
-            if done is None:
+            return seconds is not None
+
+        apply_all(access, manifests)
+        if not all_available():
+            return None
+        started = time.monotonic()
+        for _ in range(3):
+            access.kubectl("rollout", "restart", *names, "-n", namespace)
+            if not all_available():
                 return None
         return time.monotonic() - started
     finally:
