@@ -210,6 +210,10 @@ INVALID = {
         container(tls={"alias": "-ec"}),
         "spec.tls.alias in body should match",
     ),
+    "container-named-like-its-platform": (
+        container(name="mz", platform_name="mz"),
+        "an ExecutionContainer cannot have its Platform's name",
+    ),
     "container-without-platform": (
         {**container(), "spec": {"image": IMAGE}},
         "spec.platformRef: Required value",

@@ -181,3 +181,38 @@ def test_a_changed_password_secret_rolls_the_pods_once(
     assert {k: after[k] - before[k] for k in before} == {"mz": 1, "ec1": 1}
     # The certificate (and key) stayed: only the passwords changed.
     assert get(kube_cluster, "platform", "mz", ns)["status"]["conditions"]
+
+
+def test_a_container_named_like_another_platform_is_refused(
+    kube_cluster: Any, operator: Any, namespace: str
+) -> None:
+    ns = namespace
+    other = platform(ns)
+    other["metadata"]["name"] = "other"
+    kube_cluster.apply(
+        [
+            platform(ns),
+            other,
+            member(ns, "ExecutionContainer", "other", image="pico/ec:test"),
+            member(ns, "ExecutionContainer", "ec1", image="pico/ec:test"),
+        ]
+    )
+    wait_ready(kube_cluster, "platform", "other", ns)
+    wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
+
+    def refused() -> dict[str, Any] | None:
+        obj = get(kube_cluster, "executioncontainer", "other", ns)
+        return obj if condition(obj, "Ready") == "False" else None
+
+    obj = kube_cluster.wait_until("clash reported", refused, timeout=60)
+    ready = next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["reason"] == "InvalidSpec" and "other-rcp-tls" in ready["message"]
+    # The Platform keeps its own Secret; no Deployment was made for the refused container.
+    owner = get(kube_cluster, "secret", "other-rcp-tls", ns)["metadata"]["ownerReferences"][0]
+    assert owner["kind"] == "Platform"
+    assert kube_cluster.kubectl("get", "deployment", "other", "-n", ns, check=False).returncode
+    versions = _generations(kube_cluster, ns)
+    import time
+
+    time.sleep(4)  # no tug of war over the shared names
+    assert _generations(kube_cluster, ns) == versions

@@ -101,7 +101,8 @@ class GroupReconciler:
 
     def reconcile(self, namespace: str, platform_name: str, now: datetime | None = None) -> Outcome:
         run = Pass(namespace, platform_name, now or datetime.now(UTC))
-        body = self.kube.get(PLATFORM, namespace, platform_name)
+        platforms = self.kube.list_objects(PLATFORM, namespace)
+        body = next((p for p in platforms if p["metadata"]["name"] == platform_name), None)
         containers_all = self._members(CONTAINER, namespace, platform_name)
         desktops_all = self._members(DESKTOP, namespace, platform_name)
         if body is None or body["metadata"].get("deletionTimestamp"):
@@ -119,7 +120,10 @@ class GroupReconciler:
         except SpecError as err:
             self.reporter.reject(body, str(err))
             return Outcome(writes=run.writes)
-        containers = self._parse_members(containers_all, parse_container)
+        platform_names = {p["metadata"]["name"] for p in platforms}
+        containers = self._parse_members(
+            self._without_name_clashes(containers_all, platform_names), parse_container
+        )
         desktops = self._parse_members(desktops_all, parse_desktop)
         self._remember_references(platform, desktops)
         try:
@@ -151,6 +155,24 @@ class GroupReconciler:
             if (item.get("spec") or {}).get("platformRef", {}).get("name") == platform_name
             and not item["metadata"].get("deletionTimestamp")
         ]
+
+    def _without_name_clashes(
+        self, containers: Sequence[dict[str, Any]], platform_names: set[str]
+    ) -> list[dict[str, Any]]:
+        """ExecutionContainers named like a Platform of the namespace are refused: both would
+        write the Secrets and ConfigMap `<name>-rcp-tls`."""
+        kept = []
+        for body in containers:
+            name = body["metadata"]["name"]
+            if name in platform_names:
+                self.reporter.reject(
+                    body,
+                    f"ExecutionContainer {name} has the name of a Platform in this namespace; "
+                    f"both would write Secret and ConfigMap {name}-rcp-tls: rename one of them",
+                )
+            else:
+                kept.append(body)
+        return kept
 
     def _parse_members(self, bodies: Sequence[dict[str, Any]], parse: Any) -> list[Member]:
         members = []
