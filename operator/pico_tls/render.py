@@ -27,7 +27,6 @@ from pico_tls.plan import (
     identity_key,
     uses_ca,
 )
-from pico_tls.reconcile.keymaterial import ca_common_name
 from pico_tls.spec import (
     API_VERSION,
     KeystoreMode,
@@ -74,7 +73,7 @@ def render_objects(docs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         ca: CertificateAuthority | None = None
         if p.tls.enabled and uses_ca(p) and not p.tls.ca_secret_name:
             ca = create_ca(
-                ca_common_name(p),
+                names.ca_common_name(p),
                 generate_key(p.tls.key_algorithm),
                 duration=timedelta(days=CA_DAYS),
             )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from pico_tls.spec import API_VERSION, GROUP
+from pico_tls.spec import API_VERSION, GROUP, PlatformSpec
 
 FIELD_MANAGER = "pico-tls-operator"
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -86,3 +87,10 @@ def metadata(
     if owner is not None and owner["metadata"].get("uid"):
         meta["ownerReferences"] = [owner_reference(owner)]
     return meta
+
+
+def ca_common_name(platform: PlatformSpec, now: datetime | None = None) -> str:
+    """A CA subject within X.509's 64-character limit; rotated CAs carry their date, so old
+    and new CA differ in name as well as key."""
+    stamp = f" {now:%Y%m%d%H%M%S}" if now is not None else ""
+    return f"pico CA{stamp} {platform.name} {platform.namespace}"[:64].strip()

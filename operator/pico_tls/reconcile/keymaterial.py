@@ -31,13 +31,6 @@ from pico_tls.spec import KeystoreMode, PlatformSpec, SpecError
 CA_DURATION = timedelta(days=3650)
 
 
-def ca_common_name(platform: PlatformSpec, now: datetime | None = None) -> str:
-    """A CA subject within X.509's 64-character limit; rotated CAs carry their date, so old
-    and new CA differ in name as well as key."""
-    stamp = f" {now:%Y%m%d%H%M%S}" if now is not None else ""
-    return f"pico CA{stamp} {platform.name} {platform.namespace}"[:64].strip()
-
-
 def ca_rotation_due(ca: CertificateAuthority, now: datetime) -> bool:
     """An operator CA is replaced once two thirds of its lifetime have passed."""
     cert = ca.certificate
@@ -71,7 +64,7 @@ class KeyMaterial:
         current = run.secrets.get(name)
         if current is None:
             ca = create_ca(
-                ca_common_name(p),
+                names.ca_common_name(p),
                 generate_key(p.tls.key_algorithm),
                 duration=CA_DURATION,
                 now=run.now,
@@ -122,7 +115,7 @@ class KeyMaterial:
             return ca
         p: PlatformSpec = platform.spec
         new = create_ca(
-            ca_common_name(p, run.now),
+            names.ca_common_name(p, run.now),
             generate_key(p.tls.key_algorithm),
             duration=CA_DURATION,
             now=run.now,
