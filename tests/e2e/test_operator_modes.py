@@ -216,3 +216,40 @@ def test_a_container_named_like_another_platform_is_refused(
 
     time.sleep(4)  # no tug of war over the shared names
     assert _generations(kube_cluster, ns) == versions
+
+
+def test_a_new_format_and_alias_alone_rebuild_the_stores_and_roll_once(
+    kube_cluster: Any, operator: Any, namespace: str, tmp_path: Path
+) -> None:
+    from tests.javatools import keytool_list
+
+    ns = namespace
+    kube_cluster.apply(
+        [platform(ns), member(ns, "ExecutionContainer", "ec1", image="pico/ec:test")]
+    )
+    wait_ready(kube_cluster, "platform", "mz", ns)
+    wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
+    key_before = secret_data(kube_cluster, "mz-rcp-tls-state", ns)["tls.key"]
+    generations = _generations(kube_cluster, ns)
+
+    # Only the format and the alias change: no key, certificate or password does.
+    kube_cluster.apply(platform(ns, format={"type": "JKS"}, alias="mz-main"))
+
+    def rebuilt() -> bool:
+        data = secret_data(kube_cluster, "mz-rcp-tls", ns)
+        return "keystore.jks" in data and "keystore.p12" not in data
+
+    kube_cluster.wait_until("platform store rebuilt as JKS", rebuilt, timeout=60)
+    wait_ready(kube_cluster, "platform", "mz", ns)
+    wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
+    props = get(kube_cluster, "configmap", "mz-rcp-tls", ns)["data"]["rcp-tls.properties"]
+    assert "pico.rcp.tls.keystore=/etc/pico/tls/keystore.jks" in props
+    assert "pico.rcp.tls.keystore.alias=mz-main" in props
+    assert secret_data(kube_cluster, "mz-rcp-tls-state", ns)["tls.key"] == key_before
+    store = store_of(kube_cluster, "mz-rcp-tls", ns, tmp_path)
+    entries = {e.alias: e.entry_type for e in keytool_list(store.path, store.store_password, "JKS")}
+    assert entries == {"mz-main": "PrivateKeyEntry", "pico-ca": "trustedCertEntry"}
+    # The container's store is JKS too (same format); each workload rolled exactly once.
+    assert "keystore.jks" in secret_data(kube_cluster, "ec1-rcp-tls", ns)
+    after = _generations(kube_cluster, ns)
+    assert {k: after[k] - generations[k] for k in generations} == {"mz": 1, "ec1": 1}
