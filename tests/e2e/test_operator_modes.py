@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -212,8 +213,6 @@ def test_a_container_named_like_another_platform_is_refused(
     assert owner["kind"] == "Platform"
     assert kube_cluster.kubectl("get", "deployment", "other", "-n", ns, check=False).returncode
     versions = _generations(kube_cluster, ns)
-    import time
-
     time.sleep(4)  # no tug of war over the shared names
     assert _generations(kube_cluster, ns) == versions
 

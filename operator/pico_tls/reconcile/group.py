@@ -135,7 +135,7 @@ class GroupReconciler:
             return Outcome(requeue_after=60.0, writes=run.writes)
         workloads = self.writer.write(run, plan)
         settled = all(rolled_out(w) for w in workloads.values())
-        self.reporter.ca_rotation(platform, run.rotation, run.next_rotation)
+        self.reporter.ca_rotation_events(platform, run.rotation, run.next_rotation)
         progressing = self.reporter.report(
             platform, containers, desktops, plan, state, workloads, settled, run.next_rotation
         )

@@ -161,10 +161,11 @@ class StatusReporter:
         status["conditions"] = merge_conditions(old.get("conditions") or [], conditions, generation)
         self.patch_status(body, status)
 
-    def ca_rotation(
+    def ca_rotation_events(
         self, platform: Member, current: Rotation | None, following: Rotation | None
     ) -> None:
-        """Record the CA rotation phase the next pass builds, with an Event when it moves."""
+        """An Event when the CA rotation moves to the phase the next pass builds (`report`
+        records that phase in status)."""
         body = platform.body
         if current is not None and following != current:
             if following is None:
@@ -178,10 +179,6 @@ class StatusReporter:
                     f"{phase_message(following)}"
                 )
             self.kube.event(body, "Normal", "CARotation", message)
-        if current is not None or (body.get("status") or {}).get("caRotation"):
-            self.patch_status(
-                body, {"caRotation": following.as_status() if following is not None else None}
-            )
 
     def _keystore_condition(
         self,
@@ -257,6 +254,7 @@ class StatusReporter:
             "observedGeneration": generation,
             "clientAuth": state.as_status(),
             "trustedClients": len(containers) + len(desktops) if p.tls.enabled else 0,
+            "caRotation": rotation.as_status() if rotation is not None else None,
         }
         if platform_store is not None:
             identity = platform_store.identity
