@@ -136,10 +136,20 @@ def _kind_cluster(tmp: Path) -> Iterator[KubeCluster]:
     kind.create()
     try:
         path = Path(kind.kubeconfig_path)
+        _clusters_used.append("a kind cluster (pytest-kind)")
         yield KubeCluster(path, str(kind.kubectl_path), server="kind", kind="kind")
     finally:
         if os.environ.get("PICO_TLS_KEEP_KIND") != "1":
             kind.delete()
+
+
+# What the session's end-to-end tests ran against, for the terminal summary.
+_clusters_used: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in _clusters_used:
+        terminalreporter.write_line(f"end-to-end tests ran against: {line}")
 
 
 @pytest.fixture(scope="session")
@@ -151,6 +161,7 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeClust
     if external:
         path = Path(external).expanduser()
         server = check_test_cluster(path)
+        _clusters_used.append(f"the cluster of {path} ({server})")
         yield KubeCluster(path, _kubectl_bin(), server=server, kind="external")
         return
     with contextlib.suppress(Exception):
@@ -170,6 +181,7 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeClust
             f"\nlocal control plane up in {cluster.startup_seconds:.1f}s, logs in {work}",
             file=sys.stderr,
         )
+        _clusters_used.append(f"the local control plane, kube-apiserver {cluster.server}")
         yield KubeCluster(
             cluster.kubeconfig,
             str(cluster.bin_dir / "kubectl"),
