@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the binaries of the local test control plane (kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, etcd, kwok) from the wrapper Go modules under tests/cluster/go/ into
+# kube-scheduler, kubectl, kubelet, kube-proxy, etcd, kwok) from the wrapper Go modules under tests/cluster/go/ into
 #   ${PICO_TLS_CLUSTER_CACHE:-$HOME/.cache/pico-tls}/cluster-k8s<v>-etcd<v>-kwok<v>/bin
 # Binaries already present there are reused (a warm run builds nothing).
 # The last line on stdout is the bin directory.
@@ -90,7 +90,9 @@ build kubernetes "$k8s_ldflags" \
     kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver \
     kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager \
     kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler \
-    kubectl k8s.io/kubernetes/cmd/kubectl
+    kubectl k8s.io/kubernetes/cmd/kubectl \
+    kubelet k8s.io/kubernetes/cmd/kubelet \
+    kube-proxy k8s.io/kubernetes/cmd/kube-proxy
 build etcd "$etcd_ldflags" etcd go.etcd.io/etcd/server/v3
 build kwok "$kwok_ldflags" kwok sigs.k8s.io/kwok/cmd/kwok
 
