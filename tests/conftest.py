@@ -143,6 +143,33 @@ def _kind_cluster(tmp: Path) -> Iterator[KubeCluster]:
             kind.delete()
 
 
+# Skipped end-to-end and Java tests (PICO_TLS_NO_SKIPS=1, set by tests/run-all, fails the run).
+_skipped_required: list[str] = []
+REQUIRED_MARKERS = ("e2e", "java")
+
+
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+    skipped = call.excinfo is not None and call.excinfo.errisinstance(pytest.skip.Exception)
+    if skipped and any(item.get_closest_marker(m) for m in REQUIRED_MARKERS):
+        assert call.excinfo is not None
+        _skipped_required.append(f"{item.nodeid}: {call.excinfo.value}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _skipped_required and os.environ.get("PICO_TLS_NO_SKIPS") == "1":
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def skipped_required_lines() -> list[str]:
+    if not _skipped_required or os.environ.get("PICO_TLS_NO_SKIPS") != "1":
+        return []
+    return [
+        f"FAILED: {len(_skipped_required)} e2e/java test(s) skipped (PICO_TLS_NO_SKIPS=1); "
+        "install what they need (tests/cluster/build.sh, a JDK):",
+        *(f"  skipped {line}" for line in _skipped_required),
+    ]
+
+
 # What the session's end-to-end tests ran against, for the terminal summary.
 _clusters_used: list[str] = []
 
@@ -150,6 +177,8 @@ _clusters_used: list[str] = []
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     for line in _clusters_used:
         terminalreporter.write_line(f"end-to-end tests ran against: {line}")
+    for line in skipped_required_lines():
+        terminalreporter.write_line(line, red=True)
 
 
 @pytest.fixture(scope="session")
