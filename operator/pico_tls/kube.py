@@ -156,11 +156,17 @@ class Kube:
                 raise
 
     def event(
-        self, involved: Mapping[str, Any], event_type: str, reason: str, message: str
+        self,
+        involved: Mapping[str, Any],
+        event_type: str,
+        reason: str,
+        message: str,
+        *,
+        now: datetime,
     ) -> None:
         """Record a core/v1 Event on a custom resource (message must hold no secret)."""
         meta = involved["metadata"]
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         body = {
             "apiVersion": "v1",
             "kind": "Event",
@@ -175,8 +181,8 @@ class Kube:
             "type": event_type,
             "reason": reason,
             "message": message[:1024],
-            "firstTimestamp": now,
-            "lastTimestamp": now,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
             "count": 1,
             "source": {"component": FIELD_MANAGER},
             "reportingComponent": FIELD_MANAGER,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from cryptography import x509
 
@@ -141,7 +141,7 @@ def resolve_identity(
     existing: Existing,
     *,
     passwords: Passwords | None = None,
-    now: datetime | None = None,
+    now: datetime,
     also_accepted: Sequence[x509.Certificate] = (),
     renew: bool = False,
     stage: bool = False,
@@ -153,7 +153,6 @@ def resolve_identity(
     for the same key goes to `next` while the current one, still valid, stays in use.
     Returns the identity and notes on what was made new.
     """
-    now = now or datetime.now(UTC)
     notes: list[str] = []
     key = existing.key
     if key is None or key_algorithm_of(key) != request.key_algorithm:

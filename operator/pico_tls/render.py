@@ -1,7 +1,8 @@
 """`pico-tls render`: every object the operator would create for some custom resources.
 
-Uses the same parsers, material resolution and builders as the operator, with no cluster:
-keys and certificates are generated fresh. Secret values are redacted unless asked for.
+The operator's own `decide`, on a snapshot that holds only the given custom resources (no
+cluster): keys and certificates are generated fresh. Secret values are redacted unless asked
+for.
 """
 
 from __future__ import annotations
@@ -9,35 +10,16 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from pico_tls.builders import names, secret_manifests
-from pico_tls.material import Existing, Identity, resolve_identity
-from pico_tls.pki.certs import CertificateAuthority, create_ca
-from pico_tls.pki.keys import generate_key
-from pico_tls.plan import (
-    Member,
-    build_group,
-    cert_request_container,
-    cert_request_desktop,
-    cert_request_platform,
-    identity_key,
-    uses_ca,
-)
-from pico_tls.spec import (
-    API_VERSION,
-    KeystoreMode,
-    PlatformSpec,
-    SpecError,
-    parse_container,
-    parse_desktop,
-    parse_platform,
-)
-
-CA_DAYS = 3650
+from pico_tls.clock import system_clock
+from pico_tls.reconcile.decide import decide
+from pico_tls.reconcile.snapshot import Snapshot
+from pico_tls.spec import API_VERSION, SpecError
 
 
 def load_documents(paths: Iterable[str]) -> Iterator[dict[str, Any]]:
@@ -51,62 +33,48 @@ def load_documents(paths: Iterable[str]) -> Iterator[dict[str, Any]]:
                     yield doc
 
 
-def render_objects(docs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """All objects for the platforms in `docs`, in a stable order."""
-    from datetime import timedelta
+def _snapshot(
+    platform: Mapping[str, Any], by_kind: Mapping[str, list[Mapping[str, Any]]]
+) -> Snapshot:
+    """The group of `platform` as a first pass would see it: no objects written yet."""
+    meta = platform["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
 
+    def members(kind: str) -> tuple[Mapping[str, Any], ...]:
+        return tuple(
+            b
+            for b in by_kind.get(kind, [])
+            if b["metadata"]["namespace"] == namespace
+            and ((b.get("spec") or {}).get("platformRef") or {}).get("name") == name
+        )
+
+    platforms = tuple(
+        b for b in by_kind.get("Platform", []) if b["metadata"]["namespace"] == namespace
+    )
+    return Snapshot(
+        namespace, name, platforms, members("ExecutionContainer"), members("DesktopClient")
+    )
+
+
+def render_objects(
+    docs: Iterable[Mapping[str, Any]], now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """All objects for the platforms in `docs`, in the order the operator writes them.
+    SpecError: a spec the operator would reject, or a Secret that render cannot read."""
+    now = now or system_clock()
     by_kind: dict[str, list[Mapping[str, Any]]] = {}
     for doc in docs:
         by_kind.setdefault(str(doc["kind"]), []).append(doc)
     out: list[dict[str, Any]] = []
     for body in by_kind.get("Platform", []):
-        platform = Member(body, parse_platform(body))
-        p: PlatformSpec = platform.spec
-        members = [Member(b, parse_container(b)) for b in by_kind.get("ExecutionContainer", [])]
-        containers = [
-            m for m in members if (m.spec.platform, m.spec.namespace) == (p.name, p.namespace)
-        ]
-        members = [Member(b, parse_desktop(b)) for b in by_kind.get("DesktopClient", [])]
-        desktops = [
-            m for m in members if (m.spec.platform, m.spec.namespace) == (p.name, p.namespace)
-        ]
-        ca: CertificateAuthority | None = None
-        if p.tls.enabled and uses_ca(p) and not p.tls.ca_secret_name:
-            ca = create_ca(
-                names.ca_common_name(p),
-                generate_key(p.tls.key_algorithm),
-                duration=timedelta(days=CA_DAYS),
-            )
-            meta = names.metadata(
-                names.ca_secret(p.name), p.namespace, names.labels(p.name, "platform", p.name), body
-            )
-            out.append(secret_manifests.ca_secret(meta, ca))
-        elif p.tls.ca_secret_name:
+        trust = ((body.get("spec") or {}).get("tls") or {}).get("trust") or {}
+        if trust.get("caSecretRef"):
             raise SpecError("render cannot read the CA Secret named by spec.tls.trust.caSecretRef")
-        identities: dict[str, Identity] = {}
-        if p.tls.enabled:
-            identities[identity_key("platform", p.name)] = resolve_identity(
-                cert_request_platform(p), ca, Existing()
-            )[0]
-            if p.tls.keystore_mode is KeystoreMode.PER_CONTAINER:
-                for c in containers:
-                    identities[identity_key("container", c.spec.name)] = resolve_identity(
-                        cert_request_container(c.spec, p), ca, Existing()
-                    )[0]
-            for d in desktops:
-                identities[identity_key("desktop", d.spec.name)] = resolve_identity(
-                    cert_request_desktop(d.spec), None, Existing()
-                )[0]
-        plan = build_group(
-            platform,
-            containers,
-            desktops,
-            ca=ca,
-            identities=identities,
-            require_client_auth=p.tls.enabled and p.tls.require_client_auth,
-        )
-        out += plan.state_secrets + [s.encode() for s in plan.stores]
-        out += plan.configmaps + plan.workloads
+        decision = decide(_snapshot(body, by_kind), now)
+        problems = [e.message for e in decision.events if e.type == "Warning"]
+        if problems:
+            raise SpecError("; ".join(problems))
+        out += [w.manifest for w in decision.writes]
     return out
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -48,6 +48,8 @@ from tests.javatools import (
     start_servers,
     tls_handshake_batch,
 )
+
+NOW = datetime.now(UTC)  # the clock of these tests
 
 YEAR = timedelta(days=365)
 PLATFORM_ALIAS = "platform"  # the CRD default of spec.tls.alias
@@ -132,7 +134,7 @@ def _identity(
         renew_before=timedelta(days=30),
     )
     passwords = Passwords(f"store-{name}-{n}", f"key-{name}-{n}")
-    identity, _ = resolve_identity(request, issuer, Existing(), passwords=passwords)
+    identity, _ = resolve_identity(request, issuer, Existing(), passwords=passwords, now=NOW)
     return identity
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,8 @@ from tests.javatools import (
     start_servers,
     tls_handshake_batch,
 )
+
+NOW = datetime.now(UTC)  # the clock of these tests
 
 API = "picotls.dev/v1alpha1"
 NS = "pico"
@@ -106,18 +108,18 @@ def _identities(
     ca = None if pinned else create_ca("mz CA", generate_key(KeyAlgorithm.EC_P256), duration=YEAR)
     ids = {
         identity_key("platform", p.name): resolve_identity(
-            cert_request_platform(p), ca, Existing()
+            cert_request_platform(p), ca, Existing(), now=NOW
         )[0]
     }
     if not shared:
         for c in containers:
             request = cert_request_container(c.spec, p)
-            ids[identity_key("container", c.spec.name)] = resolve_identity(request, ca, Existing())[
-                0
-            ]
+            ids[identity_key("container", c.spec.name)] = resolve_identity(
+                request, ca, Existing(), now=NOW
+            )[0]
     for d in desktops:  # desktops are always self-signed and pinned
         ids[identity_key("desktop", d.spec.name)] = resolve_identity(
-            cert_request_desktop(d.spec), None, Existing()
+            cert_request_desktop(d.spec), None, Existing(), now=NOW
         )[0]
     return ca, ids
 

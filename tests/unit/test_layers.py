@@ -12,6 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "operator" / "pico_tls"
 
 # Layer of each top-level part of the package, bottom up.
 LAYERS = {
+    "clock": -1,
     "pki": 0,
     "keystore": 1,
     "classic": 2,
@@ -20,11 +21,11 @@ LAYERS = {
     "settings": 2,
     "builders": 3,
     "plan": 4,
-    "render": 5,
     "kube": 5,
     "scheduler": 5,
     "reconcile": 6,
     "handlers": 7,
+    "render": 7,
     "devcluster": 7,
     "cli": 8,
     "__init__": 8,

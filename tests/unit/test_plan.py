@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 import pytest
@@ -21,6 +21,8 @@ from pico_tls.plan import (
     identity_key,
 )
 from pico_tls.spec import parse_container, parse_desktop, parse_platform
+
+NOW = datetime.now(UTC)  # the clock of these tests
 
 
 def platform(**tls):
@@ -68,7 +70,7 @@ def identity(kind: str, name: str, pinned: bool) -> Identity:
         request = cert_request_container(container(name).spec, p)
     else:
         request = cert_request_desktop(desktop(name).spec)
-    return resolve_identity(request, issuer, Existing())[0]
+    return resolve_identity(request, issuer, Existing(), now=NOW)[0]
 
 
 def plan(p, containers=(), desktops=(), require=False) -> GroupPlan:
@@ -169,7 +171,7 @@ def staged(kind: str, name: str) -> Identity:
         name, (f"{name}.example",), KeyAlgorithm.RSA_2048, timedelta(days=9), timedelta(days=3)
     )
     new, notes = resolve_identity(
-        request, None, Existing(old.key, old.certificate, old.passwords), stage=True
+        request, None, Existing(old.key, old.certificate, old.passwords), stage=True, now=NOW
     )
     assert new.certificate == old.certificate and new.next is not None
     assert notes == ["staged a new certificate (certificate names changed): peers trust it first"]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from pico_tls.pki.certs import create_ca
 from pico_tls.pki.keys import KeyAlgorithm, generate_key
-from pico_tls.reconcile.report import user_ca_expiry_warning
+from pico_tls.reconcile.group_status import user_ca_expiry_warning
 from pico_tls.spec import PlatformSpec, parse_platform
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from pico_tls.clock import system_clock
 from pico_tls.pki.errors import PkiError
 from pico_tls.pki.keys import PrivateKey, key_from_pem
 
@@ -40,7 +41,7 @@ class CertificateAuthority:
 
 
 def _now(now: datetime | None) -> datetime:
-    return (now or datetime.now(UTC)).astimezone(UTC)
+    return (now or system_clock()).astimezone(UTC)
 
 
 def _hash_for(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384:

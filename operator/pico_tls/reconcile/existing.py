@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from cryptography import x509
 
-from pico_tls.builders import names
+from pico_tls.builders import names, secret_manifests
 from pico_tls.keystore import KeystoreError, StoreOptions, decode_keystore, detect_format
 from pico_tls.material import Existing, Passwords
 from pico_tls.pki.certs import CertificateAuthority, PkiError, certs_from_pem, load_ca
@@ -86,3 +88,39 @@ def ca_from(data: Mapping[str, bytes]) -> CertificateAuthority:
     if "tls.crt" not in data or "tls.key" not in data:
         raise PkiError("the CA Secret needs the keys tls.crt and tls.key")
     return load_ca(data["tls.crt"], data["tls.key"])
+
+
+Decoder = Callable[[Mapping[str, bytes]], Any]
+# (secret, what, decoder) -> decoder(secret's data), memoized while the Secret is unchanged
+DecodeCache = Callable[[Mapping[str, Any] | None, str, Decoder], Any]
+
+
+def uncached(secret: Mapping[str, Any] | None, what: str, decode: Decoder) -> Any:
+    return decode(secret_manifests.decode_data(secret) if secret is not None else {})
+
+
+class DecodedSecrets:
+    """Decoding keys and keystores is the costly part of a pass: a Secret that has not changed
+    (same uid and resourceVersion) is not decoded again. Thread-safe."""
+
+    _MISSING = object()
+
+    def __init__(self, limit: int = 20000) -> None:
+        self._found: dict[tuple[str, str, str], Any] = {}
+        self._lock = threading.Lock()
+        self._limit = limit
+
+    def __call__(self, secret: Mapping[str, Any] | None, what: str, decode: Decoder) -> Any:
+        if secret is None:
+            return decode({})
+        meta = secret["metadata"]
+        key = (meta.get("uid", ""), meta.get("resourceVersion", ""), what)
+        with self._lock:
+            found = self._found.get(key, self._MISSING)
+        if found is self._MISSING:
+            found = uncached(secret, what, decode)
+            with self._lock:
+                if len(self._found) > self._limit:
+                    self._found.clear()
+                self._found[key] = found
+        return found

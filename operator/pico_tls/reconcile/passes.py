@@ -1,27 +1,28 @@
-"""One reconcile pass over one platform group: what it read, wrote and decided."""
+"""One reconcile pass over one platform group: what it read, when, and what it decided."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from pico_tls.reconcile.carotation import Rotation
+from pico_tls.reconcile.decision import Decision
+from pico_tls.reconcile.existing import DecodeCache, uncached
+from pico_tls.reconcile.snapshot import Snapshot
 
 
 @dataclass
 class Pass:
-    namespace: str
-    platform_name: str
+    snapshot: Snapshot
     now: datetime
-    writes: int = 0
+    decision: Decision = field(default_factory=Decision)
+    decoded: DecodeCache = uncached  # memo of decoded Secrets (pure: same Secret, same value)
+    # When certificates fall due (the requeue time comes from the earliest).
     renewals: list[datetime] = field(default_factory=list)
-    # What the group's objects look like now (read once per pass, updated as we write).
-    secrets: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    configmaps: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    services: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    workloads: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     # CA rotation in force for this pass, and the one the next pass will use.
     rotation: Rotation | None = None
     next_rotation: Rotation | None = None
+
+    @property
+    def namespace(self) -> str:
+        return self.snapshot.namespace

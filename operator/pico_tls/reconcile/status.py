@@ -16,12 +16,15 @@ class Condition:
     message: str
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def merge_conditions(
-    old: Sequence[Mapping[str, Any]], new: Sequence[Condition], generation: int | None
+    old: Sequence[Mapping[str, Any]],
+    new: Sequence[Condition],
+    generation: int | None,
+    now: datetime,
 ) -> list[dict[str, Any]]:
     """New conditions, keeping lastTransitionTime where the status did not flip."""
     previous = {c.get("type"): c for c in old}
@@ -35,7 +38,7 @@ def merge_conditions(
             "status": status,
             "reason": cond.reason,
             "message": cond.message,
-            "lastTransitionTime": stamp or _now(),
+            "lastTransitionTime": stamp or iso(now),
         }
         if generation is not None:
             entry["observedGeneration"] = generation

@@ -1,0 +1,109 @@
+"""Step 2 of a pass: `decide(snapshot, now)`, pure. Everything the pass will do comes out as
+one Decision: objects to write in order (the CA Secret first), status patches, Events, and
+when to look again. Key generation happens here too; it writes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from pico_tls.keystore import KeystoreError
+from pico_tls.pki.certs import PkiError
+from pico_tls.plan import Member
+from pico_tls.reconcile.decision import Decision
+from pico_tls.reconcile.existing import DecodeCache, uncached
+from pico_tls.reconcile.group_plan import plan_group
+from pico_tls.reconcile.group_status import report_group
+from pico_tls.reconcile.passes import Pass
+from pico_tls.reconcile.report import GroupConfigError, keystore_problem, member_status, reject
+from pico_tls.reconcile.snapshot import Body, Snapshot
+from pico_tls.spec import SpecError, parse_container, parse_desktop, parse_platform
+
+ROLLOUT_POLL_SECONDS = 2.0  # while something rolls out
+CONFIG_ERROR_SECONDS = 60.0  # while the user has something to fix
+DEFAULT_RESYNC_SECONDS = 600.0
+
+
+def decide(
+    snapshot: Snapshot,
+    now: datetime,
+    *,
+    resync_seconds: float = DEFAULT_RESYNC_SECONDS,
+    decoded: DecodeCache = uncached,
+) -> Decision:
+    """What this pass does for the group in `snapshot`; `decoded` may memoize Secret decoding."""
+    run = Pass(snapshot, now, decoded=decoded)
+    body = snapshot.platform
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        for member in (*snapshot.containers, *snapshot.desktops):
+            member_status(
+                run,
+                member,
+                None,
+                ready=False,
+                reason="PlatformNotFound",
+                message=f"Platform {snapshot.platform_name} does not exist",
+            )
+        return run.decision
+    try:
+        platform = Member(body, parse_platform(body))
+    except SpecError as err:
+        reject(run, body, str(err))
+        return run.decision
+    platform_names = {p["metadata"]["name"] for p in snapshot.platforms}
+    containers = _parse(run, _without_name_clashes(run, platform_names), parse_container)
+    desktops = _parse(run, snapshot.desktops, parse_desktop)
+    run.decision.references = set(_references(platform, desktops))
+    try:
+        try:
+            outcome = plan_group(run, platform, containers, desktops)
+        except (PkiError, KeystoreError) as err:  # messages hold no key material
+            keystore_problem(run, platform, "KeyMaterialError", str(err))
+    except GroupConfigError:
+        run.decision.requeue_after = CONFIG_ERROR_SECONDS
+        return run.decision
+    if report_group(run, outcome):
+        run.decision.requeue_after = ROLLOUT_POLL_SECONDS
+        return run.decision
+    wait = resync_seconds
+    if run.renewals:
+        wait = min(wait, max(1.0, (min(run.renewals) - run.now).total_seconds()))
+    run.decision.requeue_after = wait
+    return run.decision
+
+
+def _without_name_clashes(run: Pass, platform_names: set[str]) -> list[Body]:
+    """ExecutionContainers named like a Platform of the namespace are refused: both would
+    write the Secrets and ConfigMap `<name>-rcp-tls`."""
+    kept = []
+    for body in run.snapshot.containers:
+        name = body["metadata"]["name"]
+        if name in platform_names:
+            reject(
+                run,
+                body,
+                f"ExecutionContainer {name} has the name of a Platform in this namespace; "
+                f"both would write Secret and ConfigMap {name}-rcp-tls: rename one of them",
+            )
+        else:
+            kept.append(body)
+    return kept
+
+
+def _parse(run: Pass, bodies: Sequence[Body], parse: Callable[[Any], Any]) -> list[Member]:
+    members = []
+    for body in bodies:
+        try:
+            members.append(Member(body, parse(body)))
+        except SpecError as err:
+            reject(run, body, str(err))
+    return members
+
+
+def _references(platform: Member, desktops: Sequence[Member]) -> list[str]:
+    """The user Secrets (CA, passwords) this group reads."""
+    tls = platform.spec.tls
+    found = [tls.ca_secret_name, tls.password_secret_name]
+    found += [d.spec.password_secret_name for d in desktops]
+    return sorted({str(n) for n in found if n})

@@ -1,0 +1,95 @@
+"""What one pass decided, in the order the apply step carries it out.
+
+`decide` only records here; `apply.apply_decision` is the one step that calls the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pico_tls.reconcile.status import status_changed
+
+Body = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Write:
+    """Server-side apply of one manifest."""
+
+    manifest: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest["metadata"]["name"])
+
+    @property
+    def kind(self) -> str:
+        return str(self.manifest["kind"])
+
+
+@dataclass(frozen=True)
+class StatusPatch:
+    """A merge-patch of a custom resource's status."""
+
+    kind: str  # "Platform", "ExecutionContainer", "DesktopClient"
+    namespace: str
+    name: str
+    status: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Event:
+    """A core/v1 Event on `involved` (its message holds no secret)."""
+
+    involved: Body
+    type: str
+    reason: str
+    message: str
+
+
+Action = Write | StatusPatch | Event
+
+
+@dataclass
+class Decision:
+    """Everything a pass will do: actions in order, and when to look again (seconds)."""
+
+    actions: list[Action] = field(default_factory=list)
+    requeue_after: float | None = None
+    # User Secrets (CA, passwords) the group reads, so their changes wake the group
+    # (None: not known, the Platform's spec is invalid).
+    references: set[str] | None = None
+
+    def write(self, manifest: dict[str, Any]) -> None:
+        self.actions.append(Write(manifest))
+
+    def event(self, involved: Body, event_type: str, reason: str, message: str) -> None:
+        self.actions.append(Event(involved, event_type, reason, message))
+
+    def status(self, body: Body, status: Mapping[str, Any]) -> None:
+        """Patch `body`'s status, only when that changes anything."""
+        if not status_changed(body.get("status") or {}, status):
+            return
+        meta = body["metadata"]
+        self.actions.append(
+            StatusPatch(body["kind"], meta["namespace"], meta["name"], dict(status))
+        )
+
+    @property
+    def writes(self) -> list[Write]:
+        return [a for a in self.actions if isinstance(a, Write)]
+
+    @property
+    def status_patches(self) -> list[StatusPatch]:
+        return [a for a in self.actions if isinstance(a, StatusPatch)]
+
+    @property
+    def events(self) -> list[Event]:
+        return [a for a in self.actions if isinstance(a, Event)]
+
+    def written(self, kind: str, name: str) -> dict[str, Any] | None:
+        """The last manifest of `kind`/`name` this decision writes, if any."""
+        found = [w.manifest for w in self.writes if (w.kind, w.name) == (kind, name)]
+        return found[-1] if found else None

@@ -1,0 +1,85 @@
+"""The group's desired objects for this pass, and the two phase machines that pick them.
+
+First the plan with the phases as they stand (the probe); whether every workload runs it
+decides the next client-auth and CA rotation phases and the promotion of staged certificates;
+only when one of those changes is the plan built again. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pico_tls.material import Identity
+from pico_tls.plan import GroupPlan, Member, build_group, uses_ca
+from pico_tls.reconcile import carotation, keymaterial
+from pico_tls.reconcile.clientauth import ClientAuthState, next_state
+from pico_tls.reconcile.group_status import GroupOutcome
+from pico_tls.reconcile.identities import group_identities
+from pico_tls.reconcile.passes import Pass
+from pico_tls.reconcile.rollout import rolled_out, template_hash
+from pico_tls.reconcile.writes import decide_writes
+from pico_tls.spec import PlatformSpec
+
+
+def plan_group(
+    run: Pass, platform: Member, containers: Sequence[Member], desktops: Sequence[Member]
+) -> GroupOutcome:
+    """Key material, phases, the plan, and the writes it needs (recorded in the Decision)."""
+    p: PlatformSpec = platform.spec
+    ca = keymaterial.group_ca(run, platform) if p.tls.enabled and uses_ca(p) else None
+    run.rotation = keymaterial.rotation(run, platform, ca) if ca is not None else None
+    identities: dict[str, Identity] = {}
+    if p.tls.enabled:
+        identities, desktops = group_identities(run, platform, containers, desktops, ca)
+    previous_cas = run.rotation.trusted_previous if run.rotation else ()
+
+    def build(ids: Mapping[str, Identity], require_client_auth: bool) -> GroupPlan:
+        return build_group(
+            platform,
+            containers,
+            desktops,
+            ca=ca,
+            identities=ids,
+            require_client_auth=require_client_auth,
+            previous_cas=previous_cas,
+        )
+
+    effective = ((platform.body.get("status") or {}).get("clientAuth") or {}).get("effective")
+    desired = p.tls.enabled and p.tls.require_client_auth
+    current_flag = bool(effective) if effective is not None else desired
+    plan = build(identities, current_flag)
+    state, promoted = _phases(run, platform, plan, identities, desired, effective)
+    if state.effective != current_flag or promoted:
+        plan = build(identities | promoted, state.effective)
+    rolled = decide_writes(run, plan)
+    return GroupOutcome(platform, containers, desktops, plan, state, rolled)
+
+
+def _phases(
+    run: Pass,
+    platform: Member,
+    probe: GroupPlan,
+    identities: Mapping[str, Identity],
+    desired: bool,
+    effective: bool | None,
+) -> tuple[ClientAuthState, dict[str, Identity]]:
+    """Next client-auth state, next CA rotation phase (run.next_rotation) and the staged
+    certificates to promote, from whether every workload runs `probe`."""
+    workloads = run.snapshot.workloads
+    material_settled = all(
+        template_hash(workloads.get(name)) == digest
+        for name, digest in probe.mounted_hashes.items()
+    )
+    all_rolled = all(rolled_out(workloads.get(name)) for name in probe.mounted_hashes)
+    # The next rotation phase is built by the next pass, once this one runs everywhere.
+    run.next_rotation = carotation.advance(run.rotation, material_settled and all_rolled)
+    state = next_state(
+        desired,
+        effective,
+        workloads_exist=platform.spec.name in workloads,
+        material_settled=material_settled,
+        rolled_out=all_rolled,
+    )
+    promoted = keymaterial.promote_staged(
+        run, platform, identities, material_settled and all_rolled
+    )
+    return state, promoted

@@ -1,0 +1,190 @@
+"""The status of a whole platform group after a pass: the Platform's conditions, client auth
+and CA rotation phases, each member's status, and the Events of phase changes. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pico_tls.builders import names
+from pico_tls.pki.certs import CertificateAuthority
+from pico_tls.plan import GroupPlan, Member, cert_request_desktop
+from pico_tls.reconcile.carotation import Rotation, phase_message
+from pico_tls.reconcile.clientauth import ClientAuthState, Phase
+from pico_tls.reconcile.passes import Pass
+from pico_tls.reconcile.report import certificate_status, member_status, set_conditions
+from pico_tls.reconcile.status import Condition, iso
+from pico_tls.spec import PlatformSpec
+
+CLIENT_AUTH_MESSAGES = {
+    Phase.DISABLED: "Client authentication is not required",
+    Phase.PREPARING_TRUST: "Distributing keys and trust before requiring client certificates",
+    Phase.ENFORCING: "Rolling out pico.rcp.tls.require_clientauth=true",
+    Phase.ENFORCED: "Every instance requires a trusted client certificate",
+    Phase.RELAXING: "Rolling out pico.rcp.tls.require_clientauth=false",
+}
+TRANSITIONAL = (Phase.PREPARING_TRUST, Phase.ENFORCING, Phase.RELAXING)
+
+
+@dataclass(frozen=True)
+class GroupOutcome:
+    """What the pass decided for the group, as the report needs it."""
+
+    platform: Member
+    containers: Sequence[Member]
+    desktops: Sequence[Member]
+    plan: GroupPlan
+    client_auth: ClientAuthState
+    rolled_out: Mapping[str, bool]  # workload name -> runs its current template everywhere
+
+    @property
+    def settled(self) -> bool:
+        return all(self.rolled_out.values())
+
+
+def user_ca_expiry_warning(
+    p: PlatformSpec, ca: CertificateAuthority | None, now: datetime
+) -> str | None:
+    """A message when the user's CA expires within the Platform's renewBefore (at least 30
+    days); the operator's own CA rotates itself before that."""
+    if ca is None or not p.tls.ca_secret_name:
+        return None
+    not_after = ca.certificate.not_valid_after_utc
+    if now < not_after - max(p.tls.renew_before, timedelta(days=30)):
+        return None
+    return (
+        f"The CA in Secret {p.tls.ca_secret_name} expires on {iso(not_after)}: put a new CA "
+        "in that Secret (tls.crt, tls.key); the operator rotates to it with trust overlap"
+    )
+
+
+def ca_rotation_events(run: Pass, platform: Member) -> None:
+    """An Event when the CA rotation moves to the phase the next pass builds."""
+    current, following = run.rotation, run.next_rotation
+    if current is None or following == current:
+        return
+    if following is None:
+        message = (
+            f"CA rotation complete: stores trust only the CA {current.target}; "
+            "desktop users re-import their key from its Secret"
+        )
+    else:
+        message = (
+            f"CA rotation: {current.phase.value} -> {following.phase.value}: "
+            f"{phase_message(following)}"
+        )
+    run.decision.event(platform.body, "Normal", "CARotation", message)
+
+
+def _progressing(outcome: GroupOutcome, rotation: Rotation | None) -> Condition:
+    state = outcome.client_auth
+    if rotation is not None:
+        reason, message = f"CARotation{rotation.phase.value}", phase_message(rotation)
+    elif state.phase in TRANSITIONAL:
+        reason, message = state.phase.value, "Rolling out changed TLS content"
+    elif not outcome.settled:
+        reason, message = "RollingOut", "Rolling out changed TLS content"
+    else:
+        reason, message = "Stable", "Nothing to roll"
+    progressing = state.phase in TRANSITIONAL or not outcome.settled or rotation is not None
+    return Condition("Progressing", progressing, reason, message)
+
+
+def _keystore_condition(
+    run: Pass, body: Mapping[str, Any], p: PlatformSpec, ca: CertificateAuthority | None
+) -> Condition:
+    """KeystoreReady; warns (condition message and one Event) when a user's CA, which the
+    operator cannot renew, expires within the renewal window."""
+    expiry = user_ca_expiry_warning(p, ca, run.now)
+    if expiry is None:
+        return Condition(
+            "KeystoreReady", True, "KeystoreWritten", "Keystore Secrets are up to date"
+        )
+    known = {c.get("type"): c for c in (body.get("status") or {}).get("conditions") or []}
+    if (known.get("KeystoreReady") or {}).get("message") != expiry:
+        run.decision.event(body, "Warning", "CAExpiringSoon", expiry)
+    return Condition("KeystoreReady", True, "CAExpiringSoon", expiry)
+
+
+def report_group(run: Pass, outcome: GroupOutcome) -> bool:
+    """Status of the Platform and its members; True while something is still rolling out."""
+    platform = outcome.platform
+    p: PlatformSpec = platform.spec
+    body = platform.body
+    state = outcome.client_auth
+    old_phase = ((body.get("status") or {}).get("clientAuth") or {}).get("phase")
+    if old_phase is not None and old_phase != state.phase.value:
+        message = f"Required client authentication: {old_phase} -> {state.phase.value}"
+        run.decision.event(body, "Normal", "ClientAuth", message)
+    ca_rotation_events(run, platform)
+    stores = {s.name: s for s in outcome.plan.stores}
+    platform_store = stores.get(names.tls_secret(p.name))
+    ca = platform_store.ca if platform_store else None
+    keystore_ok = platform_store is not None or not p.tls.enabled
+    ready = keystore_ok and outcome.settled and state.phase not in TRANSITIONAL
+    progressing = _progressing(outcome, run.next_rotation)
+    conditions = [
+        Condition("Ready", True, "Ready", "All workloads run their current TLS configuration")
+        if ready
+        else Condition("Ready", False, "RollingOut", "Waiting for workloads to roll out"),
+        _keystore_condition(run, body, p, ca)
+        if keystore_ok
+        else Condition("KeystoreReady", False, "TLSDisabled", "TLS is disabled"),
+        Condition(
+            "ClientAuthEnforced",
+            state.phase is Phase.ENFORCED,
+            state.phase.value,
+            CLIENT_AUTH_MESSAGES[state.phase],
+        ),
+        progressing,
+    ]
+    rotation = run.next_rotation
+    status: dict[str, Any] = {
+        "clientAuth": state.as_status(),
+        "trustedClients": len(outcome.containers) + len(outcome.desktops) if p.tls.enabled else 0,
+        "caRotation": rotation.as_status() if rotation is not None else None,
+    }
+    if platform_store is not None:
+        status |= certificate_status(body, platform_store.identity, ca, p.tls.renew_before)
+    set_conditions(run, body, conditions, status)
+    _report_members(run, outcome, ca)
+    return progressing.status
+
+
+def _report_members(run: Pass, outcome: GroupOutcome, ca: CertificateAuthority | None) -> None:
+    p: PlatformSpec = outcome.platform.spec
+    stores = {s.name: s for s in outcome.plan.stores}
+    for member in outcome.containers:
+        name = member.spec.name
+        store = stores.get(names.tls_secret(name))
+        ok = outcome.rolled_out.get(name, False)
+        member_status(
+            run,
+            member.body,
+            store.identity if store else None,
+            ready=ok,
+            reason="Ready" if ok else "RollingOut",
+            message="Deployment runs its current TLS configuration"
+            if ok
+            else "Waiting for the Deployment to roll out",
+            ca=ca,
+            renew_before=p.tls.renew_before,
+        )
+    platform_rolled = outcome.rolled_out.get(p.name, False)
+    for member in outcome.desktops:
+        secret = names.desktop_secret(member.spec.name)
+        store = stores.get(secret)
+        member_status(
+            run,
+            member.body,
+            store.identity if store else None,
+            ready=platform_rolled,
+            reason="Trusted" if platform_rolled else "PlatformRollingOut",
+            message=f"Secret {secret} holds the key; the platform trusts it"
+            if platform_rolled
+            else "Waiting for the platform to roll out with the new trust",
+            ca=ca,
+            renew_before=cert_request_desktop(member.spec).renew_before,
+        )

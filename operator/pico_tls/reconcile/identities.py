@@ -1,0 +1,142 @@
+"""Each party's identity (key, certificate, passwords) for one pass: kept from its state
+Secret, recovered from its mounted Secret when the state Secret is gone, made only when
+neither holds a key (a Warning Event then says the key was lost). Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pico_tls.builders import names, secret_manifests
+from pico_tls.material import (
+    CertRequest,
+    Existing,
+    Identity,
+    Passwords,
+    renewal_time,
+    resolve_identity,
+)
+from pico_tls.pki.certs import CertificateAuthority
+from pico_tls.plan import (
+    Member,
+    cert_request_container,
+    cert_request_desktop,
+    cert_request_platform,
+    identity_key,
+)
+from pico_tls.reconcile import existing
+from pico_tls.reconcile.passes import Pass
+from pico_tls.reconcile.report import keystore_problem, reject
+from pico_tls.spec import KeystoreMode, PlatformSpec, SpecError
+
+
+def renew_requested(body: Mapping[str, Any]) -> str | None:
+    """The `picotls.dev/renew` value not yet acted on (status.renewRequest), if any."""
+    wanted = (body["metadata"].get("annotations") or {}).get(names.RENEW)
+    done = (body.get("status") or {}).get("renewRequest")
+    return str(wanted) if wanted and wanted != done else None
+
+
+def _user_passwords(run: Pass, secret_name: str | None) -> Passwords | None:
+    """Passwords from the user's Secret; SpecError when it is missing or incomplete."""
+    if not secret_name:
+        return None
+    obj = run.snapshot.user_secrets.get(secret_name)
+    found = existing.passwords_from(secret_manifests.decode_data(obj)) if obj else None
+    if found is None:
+        raise SpecError(
+            f"password Secret {secret_name} not found or has no {names.STORE_PASSWORD_KEY} key"
+        )
+    return found
+
+
+def _stored(run: Pass, mounted: str) -> Existing:
+    """What the state Secret holds; its key from the mounted Secret if the state is gone."""
+    secrets = run.snapshot.secrets
+    state: Existing = run.decoded(
+        secrets.get(names.state_secret(mounted)), "state", existing.from_state
+    )
+    if state.key is not None:
+        return state
+    recovered: Existing = run.decoded(
+        secrets.get(mounted), "recover", existing.from_keystore_secret
+    )
+    return existing.merged(state, recovered)
+
+
+def _identity(
+    run: Pass,
+    owner: Member,
+    mounted: str,
+    request: CertRequest,
+    issuer: CertificateAuthority | None,
+    passwords: Passwords | None,
+) -> Identity:
+    stored = _stored(run, mounted)
+    if stored.key is None and (owner.body.get("status") or {}).get("certificateFingerprint"):
+        run.decision.event(
+            owner.body,
+            "Warning",
+            "KeyLost",
+            f"Secrets {names.state_secret(mounted)} and {mounted} hold no readable key any more: "
+            "made a new one; every peer gets its new certificate",
+        )
+    accepted = run.rotation.accepted_previous if run.rotation and issuer else ()
+    identity, notes = resolve_identity(
+        request,
+        issuer,
+        stored,
+        passwords=passwords,
+        now=run.now,
+        also_accepted=accepted,
+        renew=renew_requested(owner.body) is not None,
+        stage=issuer is None,  # self-signed certificates are pinned by their peers
+    )
+    if notes:
+        run.decision.event(owner.body, "Normal", "KeyMaterial", f"{mounted}: {'; '.join(notes)}")
+    due = renewal_time(identity.certificate, request.renew_before)
+    if due > run.now:  # else capped by its CA's expiry: a renewal would not extend it
+        run.renewals.append(due)
+    if identity.previous is not None:  # unpinned once it expires
+        run.renewals.append(identity.previous.not_valid_after_utc)
+    return identity
+
+
+def group_identities(
+    run: Pass,
+    platform: Member,
+    containers: Sequence[Member],
+    desktops: Sequence[Member],
+    ca: CertificateAuthority | None,
+) -> tuple[dict[str, Identity], list[Member]]:
+    """Every party's identity by identity_key(), and the desktops kept (those whose password
+    Secret is bad are rejected and left out)."""
+    p: PlatformSpec = platform.spec
+    try:
+        platform_pw = _user_passwords(run, p.tls.password_secret_name)
+    except SpecError as err:
+        keystore_problem(run, platform, "PasswordSecretInvalid", str(err))
+    out = {
+        identity_key("platform", p.name): _identity(
+            run, platform, names.tls_secret(p.name), cert_request_platform(p), ca, platform_pw
+        )
+    }
+    if p.tls.keystore_mode is KeystoreMode.PER_CONTAINER:
+        for c in containers:
+            request = cert_request_container(c.spec, p)
+            out[identity_key("container", c.spec.name)] = _identity(
+                run, c, names.tls_secret(c.spec.name), request, ca, platform_pw
+            )
+    kept = []
+    for d in desktops:
+        try:
+            pw = _user_passwords(run, d.spec.password_secret_name)
+        except SpecError as err:
+            reject(run, d.body, str(err))
+            continue
+        kept.append(d)
+        # Desktops are always self-signed and pinned, so deleting one revokes it.
+        out[identity_key("desktop", d.spec.name)] = _identity(
+            run, d, names.desktop_secret(d.spec.name), cert_request_desktop(d.spec), None, pw
+        )
+    return out, kept

@@ -1,0 +1,102 @@
+"""Step 1 of a pass: one read of a platform group's objects into a plain `Snapshot`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pico_tls.builders import names
+from pico_tls.kube import (
+    CONFIGMAP,
+    CONTAINER,
+    DEPLOYMENT,
+    DESKTOP,
+    PLATFORM,
+    SECRET,
+    SERVICE,
+    STATEFULSET,
+    Kind,
+    Kube,
+)
+from pico_tls.reconcile.rollout import by_name
+
+Body = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the API held for one group when the pass started; `decide` reads only this."""
+
+    namespace: str
+    platform_name: str
+    platforms: tuple[Body, ...] = ()  # every Platform of the namespace (for name clashes)
+    containers: tuple[Body, ...] = ()  # ExecutionContainers of this platform, not being deleted
+    desktops: tuple[Body, ...] = ()  # DesktopClients of this platform, not being deleted
+    # The group's own objects (label picotls.dev/platform), by name.
+    secrets: Mapping[str, Body] = field(default_factory=dict)
+    configmaps: Mapping[str, Body] = field(default_factory=dict)
+    services: Mapping[str, Body] = field(default_factory=dict)
+    workloads: Mapping[str, Body] = field(default_factory=dict)  # StatefulSets, Deployments
+    # The user's Secrets the specs name (CA, passwords); None: not found.
+    user_secrets: Mapping[str, Body | None] = field(default_factory=dict)
+
+    @property
+    def platform(self) -> Body | None:
+        return next(
+            (p for p in self.platforms if p["metadata"]["name"] == self.platform_name), None
+        )
+
+
+def referenced_secrets(platform: Body | None, desktops: Sequence[Body]) -> list[str]:
+    """Names of the user Secrets the raw specs point at (CA, password Secrets)."""
+
+    def ref(section: Any, key: str) -> str | None:
+        found = section.get(key) if isinstance(section, Mapping) else None
+        name = found.get("name") if isinstance(found, Mapping) else None
+        return str(name) if name else None
+
+    tls = ((platform or {}).get("spec") or {}).get("tls") or {}
+    found = [ref(tls.get("trust") or {}, "caSecretRef"), ref(tls, "passwordSecretRef")]
+    found += [ref(d.get("spec") or {}, "passwordSecretRef") for d in desktops]
+    return sorted({n for n in found if n})
+
+
+def read_snapshot(kube: Kube, namespace: str, platform_name: str) -> Snapshot:
+    platforms = tuple(kube.list_objects(PLATFORM, namespace))
+
+    def members(kind: Kind) -> tuple[Body, ...]:
+        return tuple(
+            item
+            for item in kube.list_objects(kind, namespace)
+            if ((item.get("spec") or {}).get("platformRef") or {}).get("name") == platform_name
+            and not item["metadata"].get("deletionTimestamp")
+        )
+
+    containers, desktops = members(CONTAINER), members(DESKTOP)
+    selector = f"{names.PLATFORM_LABEL}={platform_name}"
+
+    def owned(*kinds: Kind) -> dict[str, Body]:
+        out: dict[str, Body] = {}
+        for kind in kinds:
+            out.update(by_name(kube.list_objects(kind, namespace, selector)))
+        return out
+
+    platform = next((p for p in platforms if p["metadata"]["name"] == platform_name), None)
+    if platform is None or platform["metadata"].get("deletionTimestamp"):
+        return Snapshot(namespace, platform_name, platforms, containers, desktops)
+    return Snapshot(
+        namespace,
+        platform_name,
+        platforms,
+        containers,
+        desktops,
+        secrets=owned(SECRET),
+        configmaps=owned(CONFIGMAP),
+        services=owned(SERVICE),
+        workloads=owned(STATEFULSET, DEPLOYMENT),
+        user_secrets={
+            name: kube.get(SECRET, namespace, name)
+            for name in referenced_secrets(platform, desktops)
+        },
+    )
