@@ -1,4 +1,4 @@
-"""The `pico-tls` command line: `keystores`, `render` and `dev-cluster`."""
+"""The `pico-tls` command line: `keystores` and `render`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-SUBCOMMANDS = ("pico_tls.classic.command", "pico_tls.render", "pico_tls.devcluster")
+SUBCOMMANDS = ("pico_tls.classic.command", "pico_tls.render")
 
 
 def build_parser() -> argparse.ArgumentParser:

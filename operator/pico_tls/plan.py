@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
@@ -24,26 +23,17 @@ from pico_tls.keystore import (
     encode_keystore,
     file_name,
 )
-from pico_tls.material import CertRequest, Identity
+from pico_tls.material import Identity
+from pico_tls.parties import Member, container_alias, identity_key, uses_ca
 from pico_tls.pki.certs import CertificateAuthority
 from pico_tls.spec import (
-    ContainerSpec,
     DesktopSpec,
     KeystoreMode,
     PlatformSpec,
     StoreFormatSpec,
-    TrustMode,
 )
 
 Body = Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Member:
-    """A parsed custom resource with the body it came from (for owner references)."""
-
-    body: Body
-    spec: Any
 
 
 @dataclass(frozen=True)
@@ -101,51 +91,6 @@ class GroupPlan:
     mounted_hashes: dict[str, str]
 
 
-def cert_request_platform(platform: PlatformSpec) -> CertRequest:
-    name, ns = platform.name, platform.namespace
-    dns = [
-        name,
-        f"{name}.{ns}",
-        f"{name}.{ns}.svc",
-        f"{name}.{ns}.svc.cluster.local",
-        f"{name}-0.{names.headless_service(name)}.{ns}.svc",
-        *platform.tls.hostnames,
-    ]
-    return CertRequest(
-        common_name=name,
-        dns_names=tuple(dict.fromkeys(dns)),
-        key_algorithm=platform.tls.key_algorithm,
-        duration=platform.tls.duration,
-        renew_before=platform.tls.renew_before,
-    )
-
-
-def cert_request_container(container: ContainerSpec, platform: PlatformSpec) -> CertRequest:
-    name, ns = container.name, container.namespace
-    return CertRequest(
-        common_name=name,
-        dns_names=(name, f"{name}.{ns}", f"{name}.{ns}.svc"),
-        key_algorithm=platform.tls.key_algorithm,
-        duration=platform.tls.duration,
-        renew_before=platform.tls.renew_before,
-    )
-
-
-def cert_request_desktop(desktop: DesktopSpec) -> CertRequest:
-    renew_before = min(timedelta(hours=720), desktop.duration / 3)
-    return CertRequest(
-        common_name=desktop.user,
-        dns_names=(),
-        key_algorithm=desktop.key_algorithm,
-        duration=desktop.duration,
-        renew_before=renew_before,
-    )
-
-
-def uses_ca(platform: PlatformSpec) -> bool:
-    return platform.tls.trust_mode is TrustMode.CERTIFICATE_AUTHORITY
-
-
 def _options(store: StoreFormatSpec, identity: Identity) -> StoreOptions:
     return StoreOptions(
         format=store.format,
@@ -155,10 +100,49 @@ def _options(store: StoreFormatSpec, identity: Identity) -> StoreOptions:
     )
 
 
-def container_alias(container: ContainerSpec, platform: PlatformSpec) -> str:
-    if platform.tls.keystore_mode is KeystoreMode.SHARED:
-        return platform.tls.alias
-    return container.alias or container.name
+@dataclass(frozen=True)
+class _Group:
+    """What every part of one group's plan needs."""
+
+    platform: Member
+    identities: Mapping[str, Identity]
+    ca: CertificateAuthority | None
+    old_cas: tuple[x509.Certificate, ...]
+    require_client_auth: bool
+
+    @property
+    def spec(self) -> PlatformSpec:
+        return self.platform.spec  # type: ignore[no-any-return]
+
+    @property
+    def shared(self) -> bool:
+        return self.spec.tls.keystore_mode is KeystoreMode.SHARED
+
+    @property
+    def platform_identity(self) -> Identity | None:
+        return self.identities.get(identity_key("platform", self.spec.name))
+
+    @property
+    def keystore_path(self) -> str | None:
+        tls = self.spec.tls
+        return f"{tls.mount_path}/{file_name(tls.store.format)}" if tls.enabled else None
+
+    def meta(self, name: str, component: str, instance: str, owner: Body) -> dict[str, Any]:
+        labels = names.labels(self.spec.name, component, instance)
+        return names.metadata(name, self.spec.namespace, labels, owner)
+
+    def store(
+        self, meta: dict[str, Any], content: KeystoreContent, identity: Identity, **more: Any
+    ) -> PlannedStore:
+        return PlannedStore(
+            meta=meta,
+            content=content,
+            options=_options(more.pop("store_format", self.spec.tls.store), identity),
+            identity=identity,
+            ca=self.ca,
+            previous_cas=self.old_cas,
+            **more,
+        )
 
 
 def build_group(
@@ -173,160 +157,142 @@ def build_group(
 ) -> GroupPlan:
     """Every object of the group. `identities` maps identity_key() to resolved material;
     `previous_cas` are old CAs every store still trusts while a CA rotation is under way."""
-    p: PlatformSpec = platform.spec
-    ns, tls = p.namespace, p.tls
-    ca = ca if uses_ca(p) else None
+    ca = ca if uses_ca(platform.spec) else None
     old_cas = tuple(previous_cas) if ca is not None else ()
-    shared = tls.keystore_mode is KeystoreMode.SHARED
+    group = _Group(platform, identities, ca, old_cas, require_client_auth)
     plan = GroupPlan([], [], [], [], {})
-    platform_id = identities.get(identity_key("platform", p.name))
-    keystore_path = f"{tls.mount_path}/{file_name(tls.store.format)}"
-
-    def meta(name: str, component: str, instance: str, owner: Body) -> dict[str, Any]:
-        return names.metadata(name, ns, names.labels(p.name, component, instance), owner)
-
-    # Platform store: trust the CA or each container; pin every desktop.
-    platform_hash_parts: list[str] = []
-    if tls.enabled and platform_id is not None:
-        pinned = (
-            []
-            if (ca is not None or shared)
-            else [
-                pin
-                for c in containers
-                for pin in stores.pins(
-                    c.spec.name, identities.get(identity_key("container", c.spec.name))
-                )
-            ]
-        )
-        desktop_certs = [
-            pin
-            for d in desktops
-            for pin in stores.pins(
-                d.spec.name, identities.get(identity_key("desktop", d.spec.name))
-            )
-        ]
-        store = PlannedStore(
-            meta=meta(names.tls_secret(p.name), "platform", p.name, platform.body),
-            content=stores.platform_store(
-                tls.alias, platform_id, ca, pinned, desktop_certs, old_cas
-            ),
-            options=_options(tls.store, platform_id),
-            identity=platform_id,
-            ca=ca,
-            previous_cas=old_cas,
-            with_properties=True,
-        )
-        plan.stores.append(store)
-        plan.state_secrets.append(
-            secret_manifests.state_secret(
-                meta(names.state_secret(store.name), "platform", p.name, platform.body), platform_id
-            )
-        )
-        platform_hash_parts.append(store.fingerprint)
-    platform_props = properties.rcp_properties(
-        keystore_path=keystore_path if tls.enabled else None,
-        alias=tls.alias,
-        require_client_auth=require_client_auth,
-        extra=p.properties,
-    )
-    cm = configmaps.properties_configmap(
-        meta(names.tls_secret(p.name), "platform", p.name, platform.body), platform_props
-    )
-    plan.configmaps.append(workloads.with_applied_hash(cm))
-    platform_hash = workloads.mounted_content_hash(
-        *platform_hash_parts, cm["data"][names.PROPERTIES_FILE]
-    )
-    plan.mounted_hashes[p.name] = platform_hash
-    plan.workloads.append(
-        workloads.platform_statefulset(
-            p, meta(p.name, "platform", p.name, platform.body), platform_hash
-        )
-    )
-    plan.workloads.extend(
-        workloads.platform_services(
-            p,
-            meta(p.name, "platform", p.name, platform.body),
-            meta(names.headless_service(p.name), "platform", p.name, platform.body),
-        )
-    )
-
+    _plan_platform(plan, group, containers, desktops)
     for member in containers:
-        c: ContainerSpec = member.spec
-        hash_parts: list[str] = []
-        own = identities.get(
-            identity_key("platform" if shared else "container", p.name if shared else c.name)
-        )
-        if tls.enabled and own is not None and platform_id is not None:
-            alias = container_alias(c, p)
-            store = PlannedStore(
-                meta=meta(names.tls_secret(c.name), "execution-container", c.name, member.body),
-                content=stores.peer_store(alias, own, ca, platform_id, old_cas),
-                options=_options(tls.store, own),
-                identity=own,
-                ca=ca,
-                previous_cas=old_cas,
-                with_properties=True,
-            )
-            plan.stores.append(store)
-            if not shared:
-                plan.state_secrets.append(
-                    secret_manifests.state_secret(
-                        meta(
-                            names.state_secret(store.name),
-                            "execution-container",
-                            c.name,
-                            member.body,
-                        ),
-                        own,
-                    )
-                )
-            hash_parts.append(store.fingerprint)
-        props = properties.rcp_properties(
-            keystore_path=keystore_path if tls.enabled else None,
-            alias=container_alias(c, p),
-            require_client_auth=require_client_auth,
-            platform_host=names.platform_host(p.name, ns),
-            platform_port=p.service.rcp_port,
-            extra=c.properties,
-        )
-        cm = configmaps.properties_configmap(
-            meta(names.tls_secret(c.name), "execution-container", c.name, member.body), props
-        )
-        plan.configmaps.append(workloads.with_applied_hash(cm))
-        content_hash = workloads.mounted_content_hash(
-            *hash_parts, cm["data"][names.PROPERTIES_FILE]
-        )
-        plan.mounted_hashes[c.name] = content_hash
-        plan.workloads.append(
-            workloads.container_deployment(
-                c, p, meta(c.name, "execution-container", c.name, member.body), content_hash
-            )
-        )
-
+        _plan_container(plan, group, member)
     for member in desktops:
-        d: DesktopSpec = member.spec
-        own = identities.get(identity_key("desktop", d.name))
-        if own is None or platform_id is None:
-            continue
-        store = PlannedStore(
-            meta=meta(names.desktop_secret(d.name), "desktop", d.name, member.body),
-            content=stores.peer_store(d.alias, own, ca, platform_id, old_cas),
-            options=_options(d.store, own),
-            identity=own,
-            ca=ca,
-            previous_cas=old_cas,
-            with_properties=False,
-            extra_certs={"platform.crt": platform_id.certificate},
-        )
-        plan.stores.append(store)
-        plan.state_secrets.append(
-            secret_manifests.state_secret(
-                meta(names.state_secret(store.name), "desktop", d.name, member.body), own
-            )
-        )
+        _plan_desktop(plan, group, member)
     return plan
 
 
-def identity_key(kind: str, name: str) -> str:
-    return f"{kind}/{name}"
+def _plan_platform(
+    plan: GroupPlan, group: _Group, containers: Sequence[Member], desktops: Sequence[Member]
+) -> None:
+    """The platform's store and state (it trusts the CA or pins each container, and pins
+    every desktop), its properties, StatefulSet and Services."""
+    p, body, own = group.spec, group.platform.body, group.platform_identity
+    hash_parts: list[str] = []
+    if p.tls.enabled and own is not None:
+        pinned = (
+            [] if (group.ca is not None or group.shared) else _pins(group, "container", containers)
+        )
+        content = stores.platform_store(
+            p.tls.alias, own, group.ca, pinned, _pins(group, "desktop", desktops), group.old_cas
+        )
+        meta = group.meta(names.tls_secret(p.name), "platform", p.name, body)
+        store = group.store(meta, content, own, with_properties=True)
+        _add_store(plan, group, store, "platform", p.name, body)
+        hash_parts.append(store.fingerprint)
+    props = properties.rcp_properties(
+        keystore_path=group.keystore_path,
+        alias=p.tls.alias,
+        require_client_auth=group.require_client_auth,
+        extra=p.properties,
+    )
+    digest = _add_properties(
+        plan, group, names.tls_secret(p.name), "platform", p.name, body, props, hash_parts
+    )
+    plan.mounted_hashes[p.name] = digest
+    meta = group.meta(p.name, "platform", p.name, body)
+    plan.workloads.append(workloads.platform_statefulset(p, meta, digest))
+    headless = group.meta(names.headless_service(p.name), "platform", p.name, body)
+    plan.workloads.extend(workloads.platform_services(p, meta, headless))
+
+
+def _plan_container(plan: GroupPlan, group: _Group, member: Member) -> None:
+    """A container's store and state (none of its own in Shared mode), properties, Deployment."""
+    p, c = group.spec, member.spec
+    kind, key = ("platform", p.name) if group.shared else ("container", c.name)
+    own = group.identities.get(identity_key(kind, key))
+    platform_id = group.platform_identity
+    hash_parts: list[str] = []
+    alias = container_alias(c, p)
+    if p.tls.enabled and own is not None and platform_id is not None:
+        content = stores.peer_store(alias, own, group.ca, platform_id, group.old_cas)
+        meta = group.meta(names.tls_secret(c.name), "execution-container", c.name, member.body)
+        store = group.store(meta, content, own, with_properties=True)
+        if group.shared:
+            plan.stores.append(store)
+        else:
+            _add_store(plan, group, store, "execution-container", c.name, member.body)
+        hash_parts.append(store.fingerprint)
+    props = properties.rcp_properties(
+        keystore_path=group.keystore_path,
+        alias=alias,
+        require_client_auth=group.require_client_auth,
+        platform_host=names.platform_host(p.name, p.namespace),
+        platform_port=p.service.rcp_port,
+        extra=c.properties,
+    )
+    digest = _add_properties(
+        plan,
+        group,
+        names.tls_secret(c.name),
+        "execution-container",
+        c.name,
+        member.body,
+        props,
+        hash_parts,
+    )
+    plan.mounted_hashes[c.name] = digest
+    meta = group.meta(c.name, "execution-container", c.name, member.body)
+    plan.workloads.append(workloads.container_deployment(c, p, meta, digest))
+
+
+def _plan_desktop(plan: GroupPlan, group: _Group, member: Member) -> None:
+    """A desktop's key Secret (for the Desktop Launcher: no properties) and its state."""
+    d: DesktopSpec = member.spec
+    own = group.identities.get(identity_key("desktop", d.name))
+    platform_id = group.platform_identity
+    if own is None or platform_id is None:
+        return
+    content = stores.peer_store(d.alias, own, group.ca, platform_id, group.old_cas)
+    meta = group.meta(names.desktop_secret(d.name), "desktop", d.name, member.body)
+    store = group.store(
+        meta,
+        content,
+        own,
+        store_format=d.store,
+        with_properties=False,
+        extra_certs={"platform.crt": platform_id.certificate},
+    )
+    _add_store(plan, group, store, "desktop", d.name, member.body)
+
+
+def _pins(
+    group: _Group, kind: str, members: Sequence[Member]
+) -> list[tuple[str, x509.Certificate]]:
+    return [
+        pin
+        for m in members
+        for pin in stores.pins(m.spec.name, group.identities.get(identity_key(kind, m.spec.name)))
+    ]
+
+
+def _add_store(
+    plan: GroupPlan, group: _Group, store: PlannedStore, component: str, instance: str, owner: Body
+) -> None:
+    """A mounted store and the state Secret that keeps its key."""
+    plan.stores.append(store)
+    meta = group.meta(names.state_secret(store.name), component, instance, owner)
+    plan.state_secrets.append(secret_manifests.state_secret(meta, store.identity))
+
+
+def _add_properties(
+    plan: GroupPlan,
+    group: _Group,
+    name: str,
+    component: str,
+    instance: str,
+    owner: Body,
+    props: Mapping[str, str],
+    hash_parts: Sequence[str],
+) -> str:
+    """The properties ConfigMap; returns the hash of all a pod mounts (stores + properties)."""
+    cm = configmaps.properties_configmap(group.meta(name, component, instance, owner), props)
+    plan.configmaps.append(workloads.with_applied_hash(cm))
+    return workloads.mounted_content_hash(*hash_parts, cm["data"][names.PROPERTIES_FILE])

@@ -21,16 +21,16 @@ from typing import Any
 import pytest
 
 from pico_tls.material import Existing, Identity, resolve_identity
-from pico_tls.pki import CertificateAuthority, KeyAlgorithm, create_ca, generate_key
-from pico_tls.pki import sha256_fingerprint as fingerprint
-from pico_tls.plan import (
+from pico_tls.parties import (
     Member,
-    build_group,
     cert_request_container,
     cert_request_desktop,
     cert_request_platform,
     identity_key,
 )
+from pico_tls.pki import CertificateAuthority, KeyAlgorithm, create_ca, generate_key
+from pico_tls.pki import sha256_fingerprint as fingerprint
+from pico_tls.plan import build_group
 from pico_tls.spec import parse_container, parse_desktop, parse_platform
 from tests.javatools import (
     ClientStore,

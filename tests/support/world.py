@@ -187,3 +187,58 @@ def describe(decision: Decision) -> list[str]:
         else:
             out.append(f"event {action.reason}")
     return out
+
+
+PLURALS = {
+    "secrets": "Secret",
+    "configmaps": "ConfigMap",
+    "services": "Service",
+    "statefulsets": "StatefulSet",
+    "deployments": "Deployment",
+    "platforms": "Platform",
+    "executioncontainers": "ExecutionContainer",
+    "desktopclients": "DesktopClient",
+}
+
+
+class WorldKube:
+    """`pico_tls.kube.Kube`'s methods over a World, for the read and apply steps (no HTTP)."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.calls: list[str] = []
+
+    def list_objects(self, kind: Any, namespace: str, label_selector: str | None = None) -> list:
+        self.calls.append(f"list {kind.plural}")
+        found = self.world.of_kind(PLURALS[kind.plural])
+        if label_selector:
+            key, value = label_selector.split("=")
+            found = [o for o in found if (o["metadata"].get("labels") or {}).get(key) == value]
+        return copy.deepcopy(found)
+
+    def get(self, kind: Any, namespace: str, name: str) -> dict[str, Any] | None:
+        self.calls.append(f"get {kind.plural}/{name}")
+        return copy.deepcopy(self.world.find(PLURALS[kind.plural], name))
+
+    def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        self.calls.append(f"apply {manifest['kind']}/{manifest['metadata']['name']}")
+        self.world.apply(Decision([Write(dict(manifest))]))
+        return copy.deepcopy(self.world.get(manifest["kind"], manifest["metadata"]["name"]))
+
+    def patch_status(self, kind: Any, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        self.calls.append(f"status {kind.plural}/{name}")
+        self.world.apply(
+            Decision([StatusPatch(PLURALS[kind.plural], namespace, name, dict(status))])
+        )
+
+    def event(
+        self,
+        involved: Mapping[str, Any],
+        event_type: str,
+        reason: str,
+        message: str,
+        *,
+        now: datetime,
+    ) -> None:
+        self.calls.append(f"event {reason}")
+        self.world.events.append(Event(involved, event_type, reason, message))

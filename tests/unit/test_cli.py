@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -21,6 +22,47 @@ def test_render_prints_every_object_and_redacts_secrets(capsys):
     assert ("Secret", "alice-desktop-key") in kinds and ("ConfigMap", "ec1-rcp-tls") in kinds
     secrets = [d for d in docs if d["kind"] == "Secret"]
     assert all(v.startswith("<redacted") for s in secrets for v in s["data"].values())
+
+
+def _render_flags(tmp_path: Path, require: bool, capsys: Any) -> dict[str, str]:
+    """The require_clientauth line of every rendered properties ConfigMap."""
+    docs = [
+        {
+            "apiVersion": "picotls.dev/v1alpha1",
+            "kind": "Platform",
+            "metadata": {"name": "mz"},
+            "spec": {
+                "image": "i",
+                "tls": {"requireClientAuth": require, "key": {"algorithm": "ECDSA"}},
+            },
+        },
+        {
+            "apiVersion": "picotls.dev/v1alpha1",
+            "kind": "ExecutionContainer",
+            "metadata": {"name": "ec1"},
+            "spec": {"platformRef": {"name": "mz"}, "image": "i"},
+        },
+    ]
+    source = tmp_path / f"group-{require}.yaml"
+    source.write_text(yaml.safe_dump_all(docs))
+    assert main(["render", "-f", str(source)]) == 0
+    rendered = list(yaml.safe_load_all(capsys.readouterr().out))
+    return {
+        d["metadata"]["name"]: next(
+            line
+            for line in d["data"]["rcp-tls.properties"].splitlines()
+            if "require_clientauth" in line
+        )
+        for d in rendered
+        if d["kind"] == "ConfigMap"
+    }
+
+
+def test_render_follows_require_client_auth(tmp_path, capsys):
+    on = "pico.rcp.tls.require_clientauth=true"
+    off = "pico.rcp.tls.require_clientauth=false"
+    assert _render_flags(tmp_path, True, capsys) == {"mz-rcp-tls": on, "ec1-rcp-tls": on}
+    assert _render_flags(tmp_path, False, capsys) == {"mz-rcp-tls": off, "ec1-rcp-tls": off}
 
 
 def test_render_rejects_a_bad_spec_with_exit_status_2(tmp_path, capsys):

@@ -406,6 +406,27 @@ def test_cluster_role_is_least_privilege() -> None:
     assert granted == set(REQUIRED_PERMISSIONS)
 
 
+# Exactly what the ClusterRole grants: what the operator needs, plus `patch` on Events (kopf
+# updates a repeated Event) and `get` on CRDs (kopf's discovery).
+GRANTED = {k: set(v) for k, v in REQUIRED_PERMISSIONS.items()} | {
+    ("", "events"): {"create", "patch"},
+    ("events.k8s.io", "events"): {"create", "patch"},
+    ("apiextensions.k8s.io", "customresourcedefinitions"): {"get", "list", "watch"},
+}
+NEVER = {"update", "delete", "deletecollection", "escalate", "bind", "impersonate", "*"}
+
+
+def test_cluster_role_grants_exactly_these_verbs_and_never_update_or_delete() -> None:
+    rules = one(manifest_docs("rbac.yaml"), "ClusterRole")["rules"]
+    granted: dict[tuple[str, str], set[str]] = {}
+    for rule in rules:
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                granted.setdefault((group, resource), set()).update(rule["verbs"])
+    assert granted == GRANTED
+    assert not [(key, NEVER & verbs) for key, verbs in granted.items() if NEVER & verbs]
+
+
 def test_operator_runs_as_its_service_account_with_kopf() -> None:
     rbac = manifest_docs("rbac.yaml")
     namespace = one(rbac, "Namespace")["metadata"]["name"]

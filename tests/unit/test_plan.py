@@ -9,17 +9,16 @@ import pytest
 
 from pico_tls.keystore import decode_keystore
 from pico_tls.material import CertRequest, Existing, Identity, resolve_identity
-from pico_tls.pki.certs import CertificateAuthority, create_ca
-from pico_tls.pki.keys import KeyAlgorithm, generate_key
-from pico_tls.plan import (
-    GroupPlan,
+from pico_tls.parties import (
     Member,
-    build_group,
     cert_request_container,
     cert_request_desktop,
     cert_request_platform,
     identity_key,
 )
+from pico_tls.pki.certs import CertificateAuthority, create_ca
+from pico_tls.pki.keys import KeyAlgorithm, generate_key
+from pico_tls.plan import GroupPlan, build_group
 from pico_tls.spec import parse_container, parse_desktop, parse_platform
 
 NOW = datetime.now(UTC)  # the clock of these tests

@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from pico_tls.keystore import KeystoreError
+from pico_tls.parties import Member
 from pico_tls.pki.certs import PkiError
-from pico_tls.plan import Member
 from pico_tls.reconcile.decision import Decision
 from pico_tls.reconcile.existing import DecodeCache, uncached
 from pico_tls.reconcile.group_plan import plan_group

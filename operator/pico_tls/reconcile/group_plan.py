@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from pico_tls.material import Identity
-from pico_tls.plan import GroupPlan, Member, build_group, uses_ca
+from pico_tls.parties import Member, uses_ca
+from pico_tls.plan import GroupPlan, build_group
 from pico_tls.reconcile import carotation, keymaterial
 from pico_tls.reconcile.clientauth import ClientAuthState, next_state
 from pico_tls.reconcile.group_status import GroupOutcome

@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pico_tls.builders import names
+from pico_tls.parties import Member, cert_request_desktop
 from pico_tls.pki.certs import CertificateAuthority
-from pico_tls.plan import GroupPlan, Member, cert_request_desktop
+from pico_tls.plan import GroupPlan
 from pico_tls.reconcile.carotation import Rotation, phase_message
 from pico_tls.reconcile.clientauth import ClientAuthState, Phase
 from pico_tls.reconcile.passes import Pass

@@ -16,14 +16,14 @@ from pico_tls.material import (
     renewal_time,
     resolve_identity,
 )
-from pico_tls.pki.certs import CertificateAuthority
-from pico_tls.plan import (
+from pico_tls.parties import (
     Member,
     cert_request_container,
     cert_request_desktop,
     cert_request_platform,
     identity_key,
 )
+from pico_tls.pki.certs import CertificateAuthority
 from pico_tls.reconcile import existing
 from pico_tls.reconcile.passes import Pass
 from pico_tls.reconcile.report import keystore_problem, reject

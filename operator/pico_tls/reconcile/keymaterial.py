@@ -12,9 +12,9 @@ from cryptography import x509
 
 from pico_tls.builders import names, secret_manifests
 from pico_tls.material import Identity
+from pico_tls.parties import Member
 from pico_tls.pki.certs import CertificateAuthority, PkiError, create_ca, sha256_fingerprint
 from pico_tls.pki.keys import generate_key
-from pico_tls.plan import Member
 from pico_tls.reconcile import carotation, existing
 from pico_tls.reconcile.carotation import Rotation
 from pico_tls.reconcile.passes import Pass

@@ -9,8 +9,8 @@ from typing import Any, NoReturn
 
 from pico_tls.builders import names
 from pico_tls.material import Identity, renewal_time
+from pico_tls.parties import Member
 from pico_tls.pki.certs import CertificateAuthority, sha256_fingerprint
-from pico_tls.plan import Member
 from pico_tls.reconcile.passes import Pass
 from pico_tls.reconcile.status import Condition, iso, merge_conditions
 
