@@ -14,6 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "operator" / "pico_tls"
 LAYERS = {
     "pki": 0,
     "keystore": 1,
+    "validation": 1,
     "classic": 2,
     "material": 2,
     "spec": 2,
