@@ -16,6 +16,18 @@ from typing import Any
 
 from pico_tls.keystore import Pkcs12Profile, StoreFormat
 from pico_tls.pki.keys import KeyAlgorithm
+from pico_tls.validation import (
+    SpecError,
+    check_durations,
+    check_member_name,
+    check_password_secret_name,
+    check_platform_name,
+    check_platform_ref,
+    check_pod_additions,
+    check_property,
+    check_tls_mount,
+    check_user,
+)
 
 GROUP = "picotls.dev"
 VERSION = "v1alpha1"
@@ -25,8 +37,7 @@ MANAGED_PROPERTY_PREFIX = "pico.rcp.tls."
 MANAGED_PROPERTIES = frozenset({"pico.rcp.platform.host", "pico.rcp.platform.port"})
 
 
-class SpecError(ValueError):
-    """A spec the operator cannot act on; the message tells the user what to fix."""
+__all__ = ["SpecError"]  # defined in pico_tls.validation, raised by every parser here
 
 
 class KeystoreMode(StrEnum):
@@ -168,6 +179,8 @@ def _ref_name(section: Mapping[str, Any], key: str, field_path: str) -> str | No
     name = ref.get("name") if isinstance(ref, Mapping) else None
     if not name:
         raise SpecError(f"{field_path}.{key}.name: give the name of a Secret in this namespace")
+    if key == "passwordSecretRef":
+        check_password_secret_name(str(name), f"{field_path}.{key}.name")
     return str(name)
 
 
@@ -200,7 +213,8 @@ def _store_format(section: Mapping[str, Any], field_path: str) -> StoreFormatSpe
 
 def _properties(body: Mapping[str, Any], field_path: str) -> dict[str, str]:
     props = {str(k): str(v) for k, v in _section(body, "properties").items()}
-    for key in props:
+    for key, value in props.items():
+        check_property(key, value, f"{field_path}.properties")
         if key.startswith(MANAGED_PROPERTY_PREFIX) or key in MANAGED_PROPERTIES:
             raise SpecError(
                 f"{field_path}.properties: {key} is set by the operator; use spec.tls instead "
@@ -209,8 +223,14 @@ def _properties(body: Mapping[str, Any], field_path: str) -> dict[str, str]:
     return props
 
 
-def _pod(body: Mapping[str, Any]) -> PodTemplateSpec:
+def _pod(body: Mapping[str, Any], tls_mount: str | None) -> PodTemplateSpec:
     pod = _section(body, "podTemplate")
+    check_pod_additions(
+        [str(e.get("name")) for e in pod.get("env") or ()],
+        [str(v.get("name")) for v in pod.get("volumes") or ()],
+        [str(m.get("mountPath")) for m in pod.get("volumeMounts") or ()],
+        tls_mount,
+    )
     return PodTemplateSpec(
         resources=pod.get("resources") or {},
         env=tuple(pod.get("env") or ()),
@@ -240,17 +260,18 @@ def _image(spec: Mapping[str, Any]) -> str:
 
 def parse_platform(body: Mapping[str, Any]) -> PlatformSpec:
     name, namespace = _meta(body)
+    check_platform_name(name)
     spec = _section(body, "spec")
     tls = _section(spec, "tls")
     trust = _section(tls, "trust")
     service = _section(spec, "service")
     duration = parse_duration(str(tls.get("duration", "8760h")), "spec.tls.duration")
     renew_before = parse_duration(str(tls.get("renewBefore", "720h")), "spec.tls.renewBefore")
-    if renew_before >= duration:
-        raise SpecError("spec.tls.renewBefore: must be shorter than spec.tls.duration")
+    check_durations(duration, renew_before, "spec.tls.")
     mount_path = str(tls.get("mountPath", "/etc/pico/tls"))
     if not mount_path.startswith("/"):
         raise SpecError("spec.tls.mountPath: must be an absolute path such as /etc/pico/tls")
+    check_tls_mount(mount_path)
     parsed_tls = TlsSpec(
         enabled=bool(tls.get("enabled", True)),
         require_client_auth=bool(tls.get("requireClientAuth", False)),
@@ -273,7 +294,7 @@ def parse_platform(body: Mapping[str, Any]) -> PlatformSpec:
         namespace=namespace,
         image=_image(spec),
         image_pull_policy=spec.get("imagePullPolicy"),
-        pod=_pod(spec),
+        pod=_pod(spec, parsed_tls.mount_path if parsed_tls.enabled else None),
         service=ServiceSpec(
             type=str(service.get("type", "ClusterIP")),
             rcp_port=int(service.get("rcpPort", 6790)),
@@ -288,11 +309,13 @@ def _platform_ref(spec: Mapping[str, Any]) -> str:
     name = _ref_name(spec, "platformRef", "spec")
     if not name:
         raise SpecError("spec.platformRef.name: give the name of a Platform in this namespace")
+    check_platform_ref(name, "spec.platformRef.name")
     return name
 
 
 def parse_container(body: Mapping[str, Any]) -> ContainerSpec:
     name, namespace = _meta(body)
+    check_member_name("ExecutionContainer", name)
     spec = _section(body, "spec")
     tls = _section(spec, "tls")
     return ContainerSpec(
@@ -302,7 +325,8 @@ def parse_container(body: Mapping[str, Any]) -> ContainerSpec:
         image=_image(spec),
         image_pull_policy=spec.get("imagePullPolicy"),
         replicas=int(spec.get("replicas", 1)),
-        pod=_pod(spec),
+        # The Platform's tls.mountPath is not known here; the reconcile pass checks it.
+        pod=_pod(spec, None),
         properties=_properties(spec, "spec"),
         alias=str(tls["alias"]).lower() if tls.get("alias") else None,
     )
@@ -314,13 +338,17 @@ def parse_desktop(body: Mapping[str, Any]) -> DesktopSpec:
     user = spec.get("user")
     if not user:
         raise SpecError("spec.user: give the desktop user's name (the certificate's subject)")
+    check_member_name("DesktopClient", name)
+    check_user(str(user))
+    duration = parse_duration(str(spec.get("duration", "8760h")), "spec.duration")
+    check_durations(duration, None, "spec.")
     return DesktopSpec(
         name=name,
         namespace=namespace,
         platform=_platform_ref(spec),
         user=str(user),
         key_algorithm=_key_algorithm(_section(spec, "key"), "spec.key"),
-        duration=parse_duration(str(spec.get("duration", "8760h")), "spec.duration"),
+        duration=duration,
         store=_store_format(_section(spec, "format"), "spec.format"),
         alias=str(spec.get("alias", "desktop")).lower(),
         password_secret_name=_ref_name(spec, "passwordSecretRef", "spec"),

@@ -14,6 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "operator" / "pico_tls"
 LAYERS = {
     "clock": 0,
     "pki": 1,
+    "validation": 2,
     "keystore": 2,
     "material": 3,
     "spec": 3,
