@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the binaries of the local test control plane (kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, kubelet, kube-proxy, etcd, kwok) from the wrapper Go modules under tests/cluster/go/ into
+# kube-scheduler, kubectl, kubelet, kube-proxy, etcd, kwok, and for the real node coredns and
+# pause) from the wrapper Go modules under tests/cluster/go/ into
 #   ${PICO_TLS_CLUSTER_CACHE:-$HOME/.cache/pico-tls}/cluster-k8s<v>-etcd<v>-kwok<v>/bin
 # Binaries already present there are reused (a warm run builds nothing).
 # The last line on stdout is the bin directory.
@@ -95,6 +96,16 @@ build kubernetes "$k8s_ldflags" \
     kube-proxy k8s.io/kubernetes/cmd/kube-proxy
 build etcd "$etcd_ldflags" etcd go.etcd.io/etcd/server/v3
 build kwok "$kwok_ldflags" kwok sigs.k8s.io/kwok/cmd/kwok
+
+# The real node's CoreDNS (only the plugins it needs) and pause program. The bin folder's name
+# does not carry their versions, so a stamp next to the binary says which CoreDNS it is.
+coredns_version="$(module_version "$gomod_dir/coredns/go.mod" github.com/coredns/coredns)"
+if [[ "$(cat "$bin_dir/.coredns-version" 2>/dev/null)" != "$coredns_version" ]]; then
+    rm -f "$bin_dir/coredns"
+fi
+build coredns "-s -w" coredns picotls.dev/devcluster/coredns
+echo "$coredns_version" >"$bin_dir/.coredns-version"
+build pause "-s -w" pause picotls.dev/devcluster/pause
 
 if ((built == 0)); then
     echo "build.sh: all binaries present, nothing built" >&2

@@ -45,6 +45,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+try:  # imported as tests.cluster.localcluster
+    from .nodenet import KWOK_POD_CIDR, NODE_IP
+    from .realnode import RealNode
+except ImportError:  # run as a script (dev-cluster): the modules beside it
+    from nodenet import KWOK_POD_CIDR, NODE_IP  # type: ignore[no-redef]
+    from realnode import RealNode  # type: ignore[no-redef]
+
 CLUSTER_DIR = Path(__file__).resolve().parent
 REPO_ROOT = CLUSTER_DIR.parent.parent
 BUILD_SCRIPT = CLUSTER_DIR / "build.sh"
@@ -506,6 +513,7 @@ class LocalCluster:
         keep_work_dir: bool | None = None,
         die_with_parent: bool = True,
         verbosity: int = 1,
+        real_node: bool = False,
     ) -> None:
         self._bin_dir_arg = bin_dir
         self._work_dir_arg = work_dir
@@ -528,6 +536,10 @@ class LocalCluster:
         self.started = False
         self.startup_seconds: float | None = None
         self._lock = threading.Lock()
+        # the real node (realnode.py): the apiserver then listens on the node's bridge address
+        self.real_node = real_node
+        self.node: RealNode | None = None
+        self.bind_ip = "127.0.0.1"
 
     # -- public API --------------------------------------------------------------------------
 
@@ -574,6 +586,10 @@ class LocalCluster:
         _live_clusters.add(self)
         self.started = True
         try:
+            if self.real_node:
+                self.node = RealNode(self)
+                self.node.prepare()
+                self.bind_ip = NODE_IP
             self._write_credentials()
             deadline = time.monotonic() + timeout
             self._start_etcd()
@@ -584,6 +600,8 @@ class LocalCluster:
             self._create_nodes()
             self._wait_nodes_ready(deadline)
             self._wait_default_service_account(deadline)
+            if self.node is not None:
+                self.node.start(time.monotonic() + timeout)
         except BaseException:
             logs = self._failure_report()
             self.stop()
@@ -597,6 +615,8 @@ class LocalCluster:
         with self._lock:
             if not self.started:
                 return
+            if self.node is not None:
+                self.node.stop()
             for component in reversed(self.components):
                 _stop_process(component.process, timeout)
             self.started = False
@@ -637,7 +657,7 @@ class LocalCluster:
                 "kubernetes.default.svc",
                 "kubernetes.default.svc.cluster.local",
             ],
-            ip_addresses=["127.0.0.1", SERVICE_IP],
+            ip_addresses=["127.0.0.1", SERVICE_IP, NODE_IP],
             server=True,
         )
         self._write("apiserver.crt", serving.cert_pem, 0o644)
@@ -655,7 +675,41 @@ class LocalCluster:
         self._write("admin.crt", self._admin.cert_pem, 0o644)
         self._write("admin.key", self._admin.key_pem)
         self._kcm = ca.issue("system:kube-controller-manager", client=True)
+        kubelet_client = ca.issue(
+            "kube-apiserver-kubelet-client", organizations=["system:masters"], client=True
+        )
+        self._write("kubelet-client.crt", kubelet_client.cert_pem, 0o644)
+        self._write("kubelet-client.key", kubelet_client.key_pem)
         self._scheduler = ca.issue("system:kube-scheduler", client=True)
+
+    def _controllers(self) -> list[str]:
+        """With real pods, Services need their EndpointSlices (kube-proxy reads them)."""
+        extra = ["endpointslice-controller", "endpoints-controller"] if self.real_node else []
+        return [*CONTROLLERS, *extra]
+
+    def client_kubeconfig(self, user: str, groups: Sequence[str] = ()) -> Path:
+        """A kubeconfig with a new client certificate of this cluster's CA for `user`."""
+        assert self.ca is not None
+        issued = self.ca.issue(user, organizations=groups, client=True)
+        return write_kubeconfig(
+            self._path(f"{user.replace(':', '-')}.kubeconfig"),
+            server=self.server,
+            ca_pem=self.ca.cert_pem,
+            user=user,
+            client_cert_pem=issued.cert_pem,
+            client_key_pem=issued.key_pem,
+        )
+
+    def spawn_component(self, name: str, args: list[str], ports: Sequence[int] = ()) -> Component:
+        return self._spawn(name, args, ports)
+
+    def poll(self, what: str, predicate: Any, deadline: float, component: str) -> None:
+        self._poll(what, predicate, deadline, component)
+
+    def stop_component(self, name: str, timeout: float = 15) -> None:
+        for component in self.components:
+            if component.name == name:
+                _stop_process(component.process, timeout)
 
     def _spawn(self, name: str, args: list[str], ports: Sequence[int] = ()) -> Component:
         log_path = self._path(f"{name}.log")
@@ -710,8 +764,11 @@ class LocalCluster:
             [
                 str(self.bin_dir / "kube-apiserver"),
                 f"--etcd-servers={self.etcd_url}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
+                f"--bind-address={self.bind_ip}",
+                f"--advertise-address={self.bind_ip}",
+                f"--kubelet-client-certificate={self._path('kubelet-client.crt')}",
+                f"--kubelet-client-key={self._path('kubelet-client.key')}",
+                "--kubelet-preferred-address-types=InternalIP",
                 f"--secure-port={port}",
                 f"--cert-dir={self._path('apiserver-certs')}",
                 f"--tls-cert-file={self._path('apiserver.crt')}",
@@ -784,7 +841,7 @@ class LocalCluster:
                 f"--root-ca-file={self._path('ca.crt')}",
                 f"--service-account-private-key-file={self._path('sa.key')}",
                 "--use-service-account-credentials=true",
-                f"--controllers={','.join(CONTROLLERS)}",
+                f"--controllers={','.join(self._controllers())}",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--concurrent-gc-syncs=5",
                 "--namespace-sync-period=10s",
@@ -813,7 +870,7 @@ class LocalCluster:
                 f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake",
                 "--node-ip=127.0.0.1",
                 "--node-lease-duration-seconds=40",
-                "--cidr=10.244.0.1/16",
+                f"--cidr={KWOK_POD_CIDR}",
                 *stage_args,
             ],
         )
@@ -828,6 +885,7 @@ class LocalCluster:
                     "annotations": {KWOK_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
                     "labels": {
                         "type": "kwok",
+                        "picotls.dev/node": "kwok",
                         "kubernetes.io/hostname": name,
                         "kubernetes.io/os": "linux",
                         "kubernetes.io/arch": "amd64",

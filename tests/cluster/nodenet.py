@@ -1,0 +1,229 @@
+"""Host network of the real node: one bridge, the sysctls it needs, the iptables rules that keep
+pod traffic on the machine, and the clean-up that removes all of it (also what kubelet and
+kube-proxy add) when the node stops. Needs root; Linux only.
+
+Addresses (none collides with the machine's own: check with ``ip -4 addr``/``ip route``):
+pods 10.244.0.0/24 on bridge ``picotls0`` (gateway 10.244.0.1, also the node's and apiserver's
+address), kwok's fake pods 10.244.128.0/17, Services 10.96.0.0/16, cluster DNS 10.96.0.10.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BRIDGE = "picotls0"
+POD_NETWORK = "10.244.0.0/16"  # every pod address of the cluster (kube-proxy's clusterCIDR)
+NODE_POD_CIDR = "10.244.0.0/24"  # the real node's pods
+NODE_IP = "10.244.0.1"  # the bridge: gateway, node InternalIP, apiserver, CoreDNS
+KWOK_POD_CIDR = "10.244.128.1/17"  # kwok's fake pod IPs (never routed)
+SERVICE_NETWORK = "10.96.0.0/16"
+CLUSTER_DNS_IP = "10.96.0.10"
+FORWARD_CHAIN = "PICOTLS-NODE-FORWARD"
+OUTPUT_CHAIN = "PICOTLS-NODE-OUTPUT"
+# chains the node's components create; only these (and rules naming them) are removed on stop
+OWNED_CHAIN = re.compile(r"^(KUBE-|PICOTLS-)")
+SYSCTLS = ("net/ipv4/ip_forward", "net/bridge/bridge-nf-call-iptables")
+
+
+def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(args), capture_output=True, text=True, check=check)
+
+
+# --------------------------------------------------------------------------------------------
+# iptables: a snapshot of rules, and the removal of what was added since
+
+
+def iptables_rules(family: str = "iptables") -> dict[str, list[str]]:
+    """Rules (`-A ...` and `:CHAIN` lines, no counters) per table, from `<family>-save`."""
+    out = run(f"{family}-save", check=False).stdout
+    tables: dict[str, list[str]] = {}
+    table = ""
+    for line in out.splitlines():
+        if line.startswith("*"):
+            table = line[1:]
+            tables.setdefault(table, [])
+        elif line.startswith("-A "):
+            tables[table].append(line)
+        elif line.startswith(":"):
+            tables[table].append(line.split()[0])  # ":CHAIN" without policy and counters
+    return tables
+
+
+def rules_text(family: str = "iptables") -> set[str]:
+    """Flat set of `table rule` lines (builtin chains without rules are ignored)."""
+    out: set[str] = set()
+    builtin = {"INPUT", "OUTPUT", "FORWARD", "PREROUTING", "POSTROUTING"}
+    for table, lines in iptables_rules(family).items():
+        for line in lines:
+            if line.startswith(":") and line[1:] in builtin:
+                continue
+            out.add(f"{table} {line}")
+    return out
+
+
+def _owned(line: str) -> bool:
+    """A rule or chain line that belongs to the node (its chain or its jump target)."""
+    if line.startswith(":"):
+        return bool(OWNED_CHAIN.match(line[1:]))
+    parts = line.split()
+    chain = parts[1]
+    target = parts[parts.index("-j") + 1] if "-j" in parts else ""
+    return bool(OWNED_CHAIN.match(chain) or OWNED_CHAIN.match(target))
+
+
+def remove_added_rules(before: dict[str, dict[str, list[str]]]) -> None:
+    """Removes the node's chains and the rules jumping to them that are not in `before`
+    (a snapshot per family); rules of others, added meanwhile, are left alone."""
+    for family, tables in before.items():
+        for table, lines in iptables_rules(family).items():
+            old = set(tables.get(table, []))
+            added = [line for line in lines if line not in old and _owned(line)]
+            chains = [line[1:] for line in added if line.startswith(":")]
+            for rule in (line for line in added if line.startswith("-A ")):
+                if rule.split()[1] not in chains:  # rules of new chains go with the chain
+                    run(family, "-t", table, "-D", *_split_rule(rule)[1:], check=False)
+            for chain in chains:
+                run(family, "-t", table, "-F", chain, check=False)
+            for chain in chains:
+                run(family, "-t", table, "-X", chain, check=False)
+
+
+def _split_rule(rule: str) -> list[str]:
+    """`-A CHAIN args...` as arguments (iptables-save quotes comments with double quotes)."""
+    import shlex
+
+    return shlex.split(rule)
+
+
+def snapshot_rules() -> dict[str, dict[str, list[str]]]:
+    return {family: iptables_rules(family) for family in ("iptables", "ip6tables")}
+
+
+def install_drop_rules() -> None:
+    """Pod traffic may go to other pods (the bridge) only: anything forwarded from the pod
+    network elsewhere, e.g. to eth0, is dropped; and the machine's own traffic towards pod or
+    Service addresses never leaves by another interface (no DNAT done means no way out)."""
+    for chain in (FORWARD_CHAIN, OUTPUT_CHAIN):
+        run("iptables", "-N", chain, check=False)
+        run("iptables", "-F", chain)
+    run("iptables", "-A", FORWARD_CHAIN, "-s", POD_NETWORK, "-o", BRIDGE, "-j", "RETURN")
+    run("iptables", "-A", FORWARD_CHAIN, "-s", POD_NETWORK, "-j", "DROP")
+    for out_if in ("lo", BRIDGE):
+        run("iptables", "-A", OUTPUT_CHAIN, "-o", out_if, "-j", "RETURN")
+    for dest in (POD_NETWORK, SERVICE_NETWORK):
+        run("iptables", "-A", OUTPUT_CHAIN, "-d", dest, "-j", "DROP")
+    ensure_drop_rules_first()
+
+
+def ensure_drop_rules_first() -> None:
+    """Puts the jumps to the drop chains first in FORWARD and OUTPUT (kube-proxy prepends its
+    own jumps when it starts)."""
+    for builtin, chain in (("FORWARD", FORWARD_CHAIN), ("OUTPUT", OUTPUT_CHAIN)):
+        while run("iptables", "-D", builtin, "-j", chain, check=False).returncode == 0:
+            pass
+        run("iptables", "-I", builtin, "1", "-j", chain)
+
+
+def drop_counter() -> int:
+    """Packets dropped so far by the forward rule (pod network towards anything but pods)."""
+    out = run("iptables", "-L", FORWARD_CHAIN, "-v", "-x", "-n").stdout
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) > 2 and parts[2] == "DROP":
+            return int(parts[0])
+    raise RuntimeError(f"no DROP rule in {FORWARD_CHAIN}:\n{out}")
+
+
+# --------------------------------------------------------------------------------------------
+# bridge and sysctls
+
+
+@dataclass
+class HostNetwork:
+    """Bridge + sysctls + drop rules of one real node; `teardown` restores what it changed."""
+
+    saved_sysctls: dict[str, str] = field(default_factory=dict)
+    rules_before: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    netns_before: set[str] = field(default_factory=set)
+    up: bool = False
+
+    def setup(self) -> None:
+        if Path(f"/sys/class/net/{BRIDGE}").exists():
+            raise RuntimeError(
+                f"bridge {BRIDGE} exists already: another real node is running (or one was "
+                f"killed; remove it with `ip link del {BRIDGE}`)"
+            )
+        self.up = True
+        self.rules_before = snapshot_rules()
+        self.netns_before = set(netns_names())
+        run("modprobe", "br_netfilter", check=False)
+        for key in SYSCTLS:
+            path = Path("/proc/sys") / key
+            self.saved_sysctls[key] = path.read_text().strip()
+            path.write_text("1\n")
+        run("ip", "link", "add", BRIDGE, "type", "bridge")
+        run("ip", "addr", "add", f"{NODE_IP}/24", "dev", BRIDGE)
+        run("ip", "link", "set", BRIDGE, "up")
+        install_drop_rules()
+
+    def teardown(self) -> None:
+        if not self.up:
+            return
+        for name in set(netns_names()) - self.netns_before:
+            remove_netns(name)
+        for link in veths_on_bridge():
+            run("ip", "link", "del", link, check=False)
+        run("ip", "link", "del", BRIDGE, check=False)
+        remove_added_rules(self.rules_before)
+        for key, value in self.saved_sysctls.items():
+            with contextlib.suppress(OSError):
+                (Path("/proc/sys") / key).write_text(value + "\n")
+        self.up = False
+
+
+def netns_names() -> list[str]:
+    try:
+        return sorted(p.name for p in Path("/run/netns").iterdir())
+    except OSError:
+        return []
+
+
+def remove_netns(name: str) -> None:
+    path = Path("/run/netns") / name
+    run("umount", "-l", str(path), check=False)
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def veths_on_bridge() -> list[str]:
+    base = Path(f"/sys/class/net/{BRIDGE}/brif")
+    try:
+        return sorted(p.name for p in base.iterdir())
+    except OSError:
+        return []
+
+
+def veth_links() -> list[str]:
+    out = run("ip", "-o", "link", "show", "type", "veth", check=False).stdout
+    return sorted(line.split(":")[1].strip().split("@")[0] for line in out.splitlines())
+
+
+def mounts_under(paths: Iterable[Path]) -> list[str]:
+    """Mount points (from /proc/self/mountinfo) at or below any of `paths`, deepest first."""
+    prefixes = [str(p).rstrip("/") for p in paths]
+    found = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4].replace("\\040", " ")
+        if any(point == p or point.startswith(p + "/") for p in prefixes):
+            found.append(point)
+    return sorted(found, key=lambda p: p.count("/"), reverse=True)
+
+
+def unmount_under(paths: Iterable[Path]) -> None:
+    for point in mounts_under(paths):
+        run("umount", "-l", point, check=False)
