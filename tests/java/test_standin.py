@@ -181,8 +181,7 @@ def _ec(classes: Path, pki: Pki, store: Store, platform: Standin, name: str) -> 
     )
     public_only = files.split(":")[0]
     env = {
-        "PICO_ROLE": "ec",
-        "PICO_PROPERTIES_FILES": public_only,
+        "PICO_PROPERTIES_FILES": public_only,  # no role given: ec, as the platform host is set
         "PICO_RCP_TLS_KEYSTORE_PASSWORD": store.identity.passwords.store,
         "PICO_RCP_TLS_KEY_PASSWORD": store.identity.passwords.key,
     }
@@ -324,8 +323,7 @@ def test_entrypoint_env_form_and_startup_args_form(classes: Path, pki: Pki) -> N
 
 def test_entrypoint_without_alias_argument_uses_the_only_key_entry(classes: Path, pki: Pki) -> None:
     passwords = pki.platform.identity.passwords
-    env = {
-        "PICO_ROLE": "platform",
+    env = {  # no PICO_ROLE: platform, as no platform host is set
         "TLS_ENABLED": "true",
         "TLS_KEYSTORE": str(pki.platform.path),
         "TLS_KEYSTORE_PASSWORD": passwords.store,
@@ -337,6 +335,7 @@ def test_entrypoint_without_alias_argument_uses_the_only_key_entry(classes: Path
     ) as platform:
         platform.wait_ready()
     assert "not set: using the only key entry 'platform'" in platform.output
+    assert "role platform (no role given" in platform.output
 
 
 @pytest.mark.parametrize(

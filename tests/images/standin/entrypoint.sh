@@ -13,10 +13,11 @@
 # must come from the arguments or from properties files (PICO_PROPERTIES_FILES).
 #
 # Otherwise the arguments go through unchanged, one word each, as an image whose entrypoint runs
-# `exec mzsh startup <pico> "$@"`. The role is PICO_ROLE (platform, ec or desktop).
+# `exec mzsh startup <pico> "$@"`. The role: PICO_ROLE (platform, ec or desktop), else ec when
+# pico.rcp.platform.host is set, else platform.
 set -eu
 
-JAVA_CMD="${JAVA:-java} ${JAVA_OPTS:--XX:+UseSerialGC -Xss512k -XX:TieredStopAtLevel=1}"
+JAVA_CMD="${JAVA:-java} ${JAVA_OPTS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData}"
 CLASSPATH_DIR="${STANDIN_CLASSPATH:-/opt/standin/classes}"
 
 b64() { printf '%s' "$1" | base64 | tr -d '\n'; }

@@ -46,7 +46,10 @@ final class Settings {
         this.env = env;
     }
 
-    /** Arguments: {@code [platform|ec|desktop] (-e key=value)...}; the role else from PICO_ROLE. */
+    /**
+     * Arguments: {@code [platform|ec|desktop] (-e key=value)...}; the role else from PICO_ROLE,
+     * else {@code ec} when {@code pico.rcp.platform.host} is set and {@code platform} otherwise.
+     */
     static Settings parse(String[] args, Map<String, String> env) throws Fatal {
         Properties props = new Properties();
         for (String file : propertyFiles(env.getOrDefault(FILES_ENV, ""))) {
@@ -68,7 +71,13 @@ final class Settings {
                 throw new Fatal(Fatal.CONFIG, "unknown argument " + arg + " (use -e key=value)");
             }
         }
-        if (role == null || !List.of("platform", "ec", "desktop").contains(role)) {
+        if (role == null) {
+            // as the operator's output differs: only an Execution Container is told its Platform
+            role = props.getProperty(PLATFORM_HOST, "").isEmpty() ? "platform" : "ec";
+            Log.info("role " + role + " (no role given; " + PLATFORM_HOST
+                    + (role.equals("ec") ? " is set)" : " is not set)"));
+        }
+        if (!List.of("platform", "ec", "desktop").contains(role)) {
             throw new Fatal(Fatal.CONFIG, "role must be platform, ec or desktop (argument or "
                     + ROLE_ENV + "), got " + role);
         }
