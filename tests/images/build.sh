@@ -1,0 +1,14 @@
+#!/bin/sh
+# Build the test images (or take them from the cache) and print "name=tar" lines:
+#   tests/images/build.sh [debian|jre|python|operator|standin ...]
+# Needs root, buildah, debootstrap, runc and a JDK (tests/images/install-deps.sh installs them).
+set -eu
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+for tool in buildah debootstrap runc javac; do
+    command -v "$tool" >/dev/null || {
+        echo "build.sh: $tool is missing; run tests/images/install-deps.sh" >&2
+        exit 1
+    }
+done
+cd "$repo"
+exec python3 -m tests.images.build "$@"
