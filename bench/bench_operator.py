@@ -24,8 +24,6 @@ import itertools
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -45,11 +43,9 @@ from tests.cluster.localcluster import (  # noqa: E402
     ClusterAccess,
     LocalCluster,
 )
+from tests.support.install import install_operator_prerequisites  # noqa: E402
+from tests.support.operator_process import OperatorProcess  # noqa: E402
 
-CRD_DIR = ROOT / "crds"
-RBAC_FILE = ROOT / "manifests" / "rbac.yaml"
-OPERATOR_NAMESPACE = "pico-tls-system"
-OPERATOR_SERVICE_ACCOUNT = "pico-tls-operator"
 GROUP_VERSION = "picotls.dev/v1alpha1"
 POLL_SECONDS = 0.5
 RSS_SAMPLE_SECONDS = 0.2
@@ -151,8 +147,9 @@ class RssSampler:
         self._thread.join(2)
 
 
-class Operator:
-    """`python -m kopf run -m pico_tls --all-namespaces --standalone` under a kubeconfig."""
+class Operator(OperatorProcess):
+    """The operator as deployed (tests/support/operator_process.py), cluster-wide, with request
+    counts in a stats file and an optional settle delay."""
 
     def __init__(
         self,
@@ -162,69 +159,13 @@ class Operator:
         module: str = "pico_tls",
         extra_path: Sequence[str] = (),
     ) -> None:
-        self.kubeconfig = kubeconfig
-        self.module = module
-        self.extra_path = list(extra_path)
         self.stats_file = work / "operator-stats.json"
-        self.log_path = work / "operator.log"
-        self.settle_seconds = settle_seconds
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def start(self) -> None:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("KUBERNETES_") and k != "KUBECONFIG"
-        }
-        env.update(
-            KUBECONFIG=str(self.kubeconfig),
-            PYTHONPATH=os.pathsep.join([str(ROOT / "operator"), *self.extra_path]),
-            PYTHONUNBUFFERED="1",
-            PICO_TLS_STATS_FILE=str(self.stats_file),
+        env = {"PICO_TLS_STATS_FILE": str(self.stats_file)}
+        if settle_seconds is not None:
+            env["PICO_TLS_SETTLE_SECONDS"] = str(settle_seconds)
+        super().__init__(
+            kubeconfig, work / "operator.log", module=module, env=env, extra_path=extra_path
         )
-        if self.settle_seconds is not None:
-            env["PICO_TLS_SETTLE_SECONDS"] = str(self.settle_seconds)
-        command = [
-            sys.executable,
-            "-m",
-            "kopf",
-            "run",
-            "-m",
-            self.module,
-            "--all-namespaces",
-            "--standalone",
-        ]
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self, timeout: float = 20) -> None:
-        proc = self.process
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
 
     def requests(self) -> dict[str, int]:
         try:
@@ -232,12 +173,6 @@ class Operator:
         except (OSError, ValueError):
             return {}
         return {str(k): int(v) for k, v in (data.get("requests") or {}).items()}
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
 
     def passes(self, namespace: str) -> list[tuple[datetime, int]]:
         out = []
@@ -271,27 +206,6 @@ def remove_not_ready_taints(access: ClusterAccess) -> list[str]:
     if tainted:
         access.kubectl("taint", "nodes", "--all", "node.kubernetes.io/not-ready-")
     return tainted
-
-
-def install_operator_prerequisites(access: ClusterAccess, work: Path) -> Path:
-    """CRDs and RBAC applied; returns a kubeconfig holding the operator's SA token."""
-    args = ["apply", "--server-side", "--force-conflicts"]
-    for crd in sorted(CRD_DIR.glob("*.yaml")):
-        args += ["-f", str(crd)]
-    access.kubectl(*args)
-    access.kubectl(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd",
-        "platforms.picotls.dev",
-        "executioncontainers.picotls.dev",
-        "desktopclients.picotls.dev",
-    )
-    access.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(RBAC_FILE))
-    return access.service_account_kubeconfig(
-        OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, work / "operator.kubeconfig"
-    )
 
 
 def create_namespace(access: ClusterAccess, name: str) -> None:
@@ -705,7 +619,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"({run.ready_objects}/{run.objects} Ready)",
                     file=sys.stderr,
                 )
-                if not operator.running():
+                if not operator.running:
                     notes.append("operator exited during the run")
                     break
                 if not delete_namespace(access, run.namespace):

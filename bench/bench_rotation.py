@@ -43,7 +43,6 @@ from bench.bench_operator import (  # noqa: E402
     deployment_manifests,
     diff,
     fmt,
-    install_operator_prerequisites,
     is_ready,
     local_cluster,
     parse_sizes,
@@ -53,6 +52,8 @@ from bench.bench_operator import (  # noqa: E402
     wait_quiet,
 )
 from tests.cluster.localcluster import ClusterAccess  # noqa: E402
+from tests.support.install import install_operator_prerequisites  # noqa: E402
+from tests.support.resources import generations  # noqa: E402
 
 
 @dataclass
@@ -71,11 +72,6 @@ class RotationRun:
         if self.seconds is None or not self.baseline_seconds:
             return None
         return round(self.seconds / self.baseline_seconds, 2)
-
-
-def generations(access: ClusterAccess, namespace: str) -> dict[str, int]:
-    items = access.get_json("statefulsets,deployments", "-n", namespace)["items"]
-    return {i["metadata"]["name"]: int(i["metadata"]["generation"]) for i in items}
 
 
 def run_baseline(access: ClusterAccess, size: int, timeout: float) -> float | None:

@@ -10,11 +10,7 @@ then shows what the operator produced and checks the keystores with a real JVM h
 from __future__ import annotations
 
 import argparse
-import base64
 import json
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,13 +22,15 @@ sys.path.insert(0, str(ROOT / "operator"))
 
 from tests.cluster.localcluster import ClusterAccess, LocalCluster  # noqa: E402
 from tests.javatools import (  # noqa: E402
-    ClientStore,
     TlsServer,
     compile_probe,
     keytool_list,
     start_servers,
     tls_handshake_batch,
 )
+from tests.support.install import install_operator_prerequisites  # noqa: E402
+from tests.support.operator_process import OperatorProcess  # noqa: E402
+from tests.support.stores import rejected_by_server, secret_store, stranger_for  # noqa: E402
 
 NAMESPACE = "pico-demo"
 STORES = ("mz-rcp-tls", "ec1-rcp-tls", "ec2-rcp-tls", "alice-desktop-key", "bob-desktop-key")
@@ -40,34 +38,6 @@ STORES = ("mz-rcp-tls", "ec1-rcp-tls", "ec2-rcp-tls", "alice-desktop-key", "bob-
 
 def heading(text: str) -> None:
     print(f"\n=== {text}", flush=True)
-
-
-def operator_kubeconfig(access: ClusterAccess, folder: Path) -> Path:
-    return access.service_account_kubeconfig(
-        "pico-tls-system", "pico-tls-operator", folder / "operator.kubeconfig", duration="24h"
-    )
-
-
-def start_operator(kubeconfig: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONPATH": str(ROOT / "operator")}
-    with open(log, "wb") as out:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "kopf",
-                "run",
-                "-m",
-                "pico_tls",
-                "--all-namespaces",
-                "--standalone",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
 
 
 def all_ready(access: ClusterAccess) -> bool:
@@ -80,22 +50,6 @@ def all_ready(access: ClusterAccess) -> bool:
             for c in (i.get("status") or {}).get("conditions") or []
         )
         for i in items
-    )
-
-
-def save_store(access: ClusterAccess, secret: str, folder: Path) -> ClientStore:
-    data = {
-        k: base64.b64decode(v)
-        for k, v in access.get_json("secret", secret, "-n", NAMESPACE)["data"].items()
-    }
-    name = "keystore.p12" if "keystore.p12" in data else "keystore.jks"
-    path = folder / f"{secret}.{name.rsplit('.', 1)[1]}"
-    path.write_bytes(data[name])
-    return ClientStore(
-        path,
-        "PKCS12" if name.endswith("p12") else "JKS",
-        data["keystore.password"].decode(),
-        data["key.password"].decode(),
     )
 
 
@@ -121,16 +75,14 @@ def show(access: ClusterAccess, work: Path) -> bool:
     heading("Platform status")
     print(json.dumps({k: v for k, v in status.items() if k != "conditions"}, indent=2))
 
-    stores = {name: save_store(access, name, work) for name in STORES}
+    stores = {name: secret_store(access, name, NAMESPACE, work) for name in STORES}
     platform = stores["mz-rcp-tls"]
     heading("keytool -list of the platform keystore (Secret mz-rcp-tls)")
     for entry in keytool_list(platform.path, platform.store_password, platform.store_type):
         print(f"  {entry.alias:24} {entry.entry_type}")
 
     heading("JVM TLS handshakes against the platform keystore, client auth required")
-    from tests.e2e.test_operator import _stranger_store
-
-    stranger = _stranger_store(work)
+    stranger = stranger_for(access, NAMESPACE, work, "mz-rcp-tls")
     probe = compile_probe(work / "probe")
     server = TlsServer(
         probe,
@@ -147,7 +99,7 @@ def show(access: ClusterAccess, work: Path) -> bool:
     ok = True
     for (name, _), result in zip(clients, results, strict=True):
         expected = name != "stranger"
-        ok &= result.ok == expected
+        ok &= result.ok if expected else rejected_by_server(result)
         verdict = "accepted" if result.ok else "rejected"
         print(f"  {name:20} {verdict:9} {'(as expected)' if result.ok == expected else 'WRONG'}")
     heading("Events")
@@ -179,20 +131,9 @@ def main() -> int:
     print(f"up in {cluster.startup_seconds:.1f}s; KUBECONFIG={cluster.kubeconfig}")
     operator = None
     try:
-        access.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
-        access.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
-        access.kubectl("apply", "--server-side", "-f", str(ROOT / "manifests" / "rbac.yaml"))
-        access.wait_until(
-            "operator ServiceAccount",
-            lambda: (
-                access.kubectl(
-                    "get", "sa", "pico-tls-operator", "-n", "pico-tls-system", check=False
-                ).returncode
-                == 0
-            ),
-        )
+        kubeconfig = install_operator_prerequisites(access, work, duration="24h")
         log = work / "operator.log"
-        operator = start_operator(operator_kubeconfig(access, work), log)
+        operator = OperatorProcess(kubeconfig, log).start()
         heading(f"operator running as pico-tls-system/pico-tls-operator (log {log})")
         access.kubectl("create", "namespace", NAMESPACE)
         began = time.monotonic()
@@ -211,8 +152,7 @@ def main() -> int:
     finally:
         if not args.keep:
             if operator is not None:
-                os.killpg(operator.pid, signal.SIGTERM)
-                operator.wait(20)
+                operator.stop()
             cluster.stop()
 
 

@@ -9,8 +9,9 @@
 - ``crds`` (session): crds/*.yaml applied and Established.
 - ``operator_kubeconfig`` (session): manifests/rbac.yaml applied, a kubeconfig holding a
   TokenRequest token of ServiceAccount pico-tls-system/pico-tls-operator.
-- ``operator_process`` (session) / ``operator`` (function): ``kopf run -m pico_tls`` under that
-  kubeconfig (``OperatorProcess``); ``operator`` makes sure it is running for the test.
+- ``operator_process`` (session) / ``operator`` (function): the operator as manifests/operator.yaml
+  starts it, under that kubeconfig (``tests.support.operator_process.OperatorProcess``);
+  ``operator`` makes sure it is running for the test.
 - ``namespace`` (function): a fresh namespace, deleted afterwards.
 """
 
@@ -20,12 +21,10 @@ import contextlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -41,12 +40,10 @@ from tests.cluster.localcluster import (
     ensure_binaries,
     missing_binaries,
 )
+from tests.support.install import OPERATOR_SERVICE_ACCOUNT, install_crds, install_rbac
+from tests.support.operator_process import OperatorProcess
 
 ROOT = Path(__file__).resolve().parent.parent
-CRD_DIR = ROOT / "crds"
-RBAC_FILE = ROOT / "manifests" / "rbac.yaml"
-OPERATOR_NAMESPACE = "pico-tls-system"
-OPERATOR_SERVICE_ACCOUNT = "pico-tls-operator"
 TEST_CLUSTER_PATTERN = re.compile(r"localhost|127\.0\.0\.1|\[::1\]|kind|test", re.IGNORECASE)
 
 
@@ -223,22 +220,7 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeClust
 
 @pytest.fixture(scope="session")
 def crds(kube_cluster: KubeCluster) -> KubeCluster:
-    files = sorted(CRD_DIR.glob("*.yaml"))
-    if not files:
-        pytest.fail(f"no CRDs in {CRD_DIR}")
-    args = ["apply", "--server-side", "--force-conflicts"]
-    for f in files:
-        args += ["-f", str(f)]
-    kube_cluster.kubectl(*args)
-    names = [
-        str(doc["metadata"]["name"])
-        for f in files
-        for doc in yaml.safe_load_all(f.read_text())
-        if doc and doc.get("kind") == "CustomResourceDefinition"
-    ]
-    kube_cluster.kubectl(
-        "wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{n}" for n in names]
-    )
+    install_crds(kube_cluster)
     return kube_cluster
 
 
@@ -246,129 +228,10 @@ def crds(kube_cluster: KubeCluster) -> KubeCluster:
 def operator_kubeconfig(crds: KubeCluster, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A kubeconfig for the operator's own ServiceAccount (manifests/rbac.yaml), not admin."""
     cluster = crds
-    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(RBAC_FILE))
-    path = cluster.service_account_kubeconfig(
-        OPERATOR_NAMESPACE,
-        OPERATOR_SERVICE_ACCOUNT,
-        tmp_path_factory.mktemp("operator") / "operator.kubeconfig",
-    )
+    path = install_rbac(cluster, tmp_path_factory.mktemp("operator") / "operator.kubeconfig")
     whoami = ClusterAccess(path, cluster.kubectl_bin).kubectl("auth", "whoami", "-o", "json")
     assert OPERATOR_SERVICE_ACCOUNT in whoami.stdout
     return path
-
-
-class OperatorProcess:
-    """``python -m kopf run -m pico_tls`` as a subprocess (own process group), logging to a file."""
-
-    def __init__(
-        self,
-        kubeconfig: Path,
-        log_path: Path,
-        *,
-        namespaces: Sequence[str] = (),
-        extra_args: Sequence[str] = (),
-    ) -> None:
-        self.kubeconfig = kubeconfig
-        self.log_path = log_path
-        self.namespaces = list(namespaces)
-        self.extra_args = list(extra_args)
-        self.process: subprocess.Popen[bytes] | None = None
-        self._start_offset = 0
-
-    @property
-    def command(self) -> list[str]:
-        scope = [f"--namespace={n}" for n in self.namespaces] or ["--all-namespaces"]
-        return [
-            sys.executable,
-            "-m",
-            "kopf",
-            "run",
-            "-m",
-            "pico_tls",
-            "--standalone",
-            *scope,
-            *self.extra_args,
-        ]
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def start(self) -> OperatorProcess:
-        if self.running:
-            return self
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("KUBERNETES_") and k != "KUBECONFIG"
-        }
-        env["KUBECONFIG"] = str(self.kubeconfig)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(ROOT / "operator"), env.get("PYTHONPATH", "")) if p
-        )
-        env["PYTHONUNBUFFERED"] = "1"
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self._start_offset = log.tell()
-            log.write(f"==== start: {' '.join(self.command)}\n".encode())
-            log.flush()
-            self.process = subprocess.Popen(
-                self.command,
-                cwd=ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return self
-
-    def stop(self, timeout: float = 20) -> int | None:
-        proc = self.process
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-        return proc.returncode
-
-    def restart(self) -> OperatorProcess:
-        self.stop()
-        return self.start()
-
-    def log_text(self, since_start: bool = False) -> str:
-        try:
-            data = self.log_path.read_bytes()
-        except OSError:
-            return ""
-        if since_start:
-            data = data[self._start_offset :]
-        return data.decode(errors="replace")
-
-    def wait_for_log(self, text: str | re.Pattern[str], timeout: float = 60) -> str:
-        """Waits until the log since the last start() contains `text` (a string or regex)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            log = self.log_text(since_start=True)
-            found = text.search(log) if isinstance(text, re.Pattern) else text in log
-            if found:
-                return log
-            if not self.running:
-                raise AssertionError(
-                    f"operator exited ({self.process.returncode if self.process else None}) "
-                    f"before logging {text!r}:\n{log[-3000:]}"
-                )
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"operator did not log {text!r} within {timeout}s:\n{log[-3000:]}"
-                )
-            time.sleep(0.2)
 
 
 @pytest.fixture(scope="session")

@@ -73,8 +73,17 @@ class Existing:
     next: x509.Certificate | None = None
 
 
+DEFAULT_RENEW_BEFORE = timedelta(hours=720)
+
+
 def new_password() -> str:
+    """URL-safe ASCII: readable by Java in PKCS12 and safe in a .properties file."""
     return secrets.token_urlsafe(24)
+
+
+def default_renew_before(duration: timedelta) -> timedelta:
+    """The renewal window where none is given: 720h, at most a third of the lifetime."""
+    return min(DEFAULT_RENEW_BEFORE, duration / 3)
 
 
 def renewal_time(certificate: x509.Certificate, renew_before: timedelta) -> datetime:
@@ -175,7 +184,7 @@ def resolve_identity(
     if problem is not None:
         if stage and certificate is not None and now < certificate.not_valid_after_utc:
             if staged is None:
-                staged = _issue(request, issuer, key, now)
+                staged = issue(request, issuer, key, now)
                 notes.append(f"staged a new certificate ({problem}): peers trust it first")
         else:
             if certificate is not None:
@@ -184,7 +193,7 @@ def resolve_identity(
                 notes.append(f"put the staged certificate in use ({problem})")
             else:
                 notes.append(f"issued a certificate ({problem})")
-            certificate = staged or _issue(request, issuer, key, now)
+            certificate = staged or issue(request, issuer, key, now)
             staged = None
     assert certificate is not None
     if previous is not None and not _still_trusted(previous, key, now):
@@ -200,9 +209,10 @@ def _still_trusted(previous: x509.Certificate, key: PrivateKey, now: datetime) -
     return now < previous.not_valid_after_utc and certificate_matches_key(previous, key)
 
 
-def _issue(
+def issue(
     request: CertRequest, issuer: CertificateAuthority | None, key: PrivateKey, now: datetime
 ) -> x509.Certificate:
+    """A certificate for `key` as `request` says: issued by `issuer`, or self-signed."""
     if issuer is None:
         return self_signed_certificate(
             key,

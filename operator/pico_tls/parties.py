@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from pico_tls.builders import names
-from pico_tls.material import CertRequest
+from pico_tls.material import CertRequest, default_renew_before
 from pico_tls.spec import ContainerSpec, DesktopSpec, KeystoreMode, PlatformSpec, TrustMode
 
 Body = Mapping[str, Any]
@@ -54,7 +53,7 @@ def cert_request_container(container: ContainerSpec, platform: PlatformSpec) -> 
 
 
 def cert_request_desktop(desktop: DesktopSpec) -> CertRequest:
-    renew_before = min(timedelta(hours=720), desktop.duration / 3)
+    renew_before = default_renew_before(desktop.duration)
     return CertRequest(
         common_name=desktop.user,
         dns_names=(),

@@ -11,18 +11,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.secretwatch import SecretVersions
-from tests.e2e.test_operator import (
-    _generations,
+from tests.javatools import start_servers, tls_handshake_batch
+from tests.support.resources import (
     condition,
+    fingerprints,
+    generations,
     get,
     managed_versions,
+    member,
+    platform,
     platform_server,
     secret_data,
+    tls_secret,
     wait_ready,
 )
-from tests.e2e.test_operator_modes import member, platform, tls_secret
-from tests.javatools import ClientStore, start_servers, tls_handshake_batch
+from tests.support.secretwatch import SecretVersions
+from tests.support.stores import decoded, store_file
 
 from pico_tls.pki.certs import cert_to_pem, certs_from_pem, create_ca, sha256_fingerprint
 from pico_tls.pki.keys import KeyAlgorithm, generate_key, key_to_pem
@@ -30,18 +34,6 @@ from pico_tls.pki.keys import KeyAlgorithm, generate_key, key_to_pem
 pytestmark = pytest.mark.e2e
 
 WATCHED = ("mz-rcp-tls", "ec1-rcp-tls", "alice-desktop-key")
-
-
-def store_from(data: dict[str, str], path: Path, alias: str | None = None) -> ClientStore:
-    raw = {k: base64.b64decode(v) for k, v in data.items()}
-    path.write_bytes(raw["keystore.p12"])
-    return ClientStore(
-        path, "PKCS12", raw["keystore.password"].decode(), raw["key.password"].decode(), alias
-    )
-
-
-def fingerprints(data: dict[str, str], key: str) -> list[str]:
-    return [sha256_fingerprint(c) for c in certs_from_pem(base64.b64decode(data[key]))]
 
 
 def test_operator_ca_rotation_keeps_every_neighbouring_version_talking(
@@ -58,7 +50,7 @@ def test_operator_ca_rotation_keeps_every_neighbouring_version_talking(
     before = wait_ready(kube_cluster, "platform", "mz", ns)
     wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
     old_ca = before["status"]["caFingerprint"]
-    generations = _generations(kube_cluster, ns)
+    workloads_before = generations(kube_cluster, ns)
 
     versions = SecretVersions(kube_cluster, ns, WATCHED)
     try:
@@ -107,7 +99,7 @@ def test_operator_ca_rotation_keeps_every_neighbouring_version_talking(
         assert certs[0] == certs[1] != certs[2] == certs[3]  # reissued once, in Reissue
 
     # Each workload rolled exactly once per phase.
-    assert {k: g - generations[k] for k, g in _generations(kube_cluster, ns).items()} == {
+    assert {k: g - workloads_before[k] for k, g in generations(kube_cluster, ns).items()} == {
         "mz": 3,
         "ec1": 3,
     }
@@ -122,13 +114,13 @@ def test_operator_ca_rotation_keeps_every_neighbouring_version_talking(
 
     # JVM handshakes, platform version i serving container version j with client auth.
     servers = [
-        platform_server(java_probe, store_from(d, tmp_path / f"mz-{i}.p12"), "platform")
+        platform_server(java_probe, store_file(decoded(d), tmp_path / f"mz-{i}"), "platform")
         for i, d in enumerate(platform_v)
     ]
-    clients = [store_from(d, tmp_path / f"ec1-{j}.p12") for j, d in enumerate(container_v)]
+    clients = [store_file(decoded(d), tmp_path / f"ec1-{j}") for j, d in enumerate(container_v)]
     pairs = [(i, j) for i in range(4) for j in range(4) if abs(i - j) <= 1] + [(0, 3), (3, 0)]
     desktops = versions.versions["alice-desktop-key"]
-    desktop_last = store_from(desktops[-1], tmp_path / "alice-last.p12")
+    desktop_last = store_file(decoded(desktops[-1]), tmp_path / "alice-last")
     with start_servers(servers) as started:
         results = tls_handshake_batch(
             [(started[i], clients[j]) for i, j in pairs] + [(started[3], desktop_last)]

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from tests.cluster.localcluster import LocalCluster, pid_alive, port_in_use
-from tests.conftest import KubeCluster, OperatorProcess
+from tests.conftest import KubeCluster
+from tests.support.operator_process import OperatorProcess
 
 pytestmark = pytest.mark.e2e
 IMAGE = "registry.example/never-pulled:1.0"

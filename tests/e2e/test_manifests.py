@@ -4,16 +4,13 @@ the liveness endpoint moved to a free loopback port) serves /healthz and reconci
 from __future__ import annotations
 
 import socket
-import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from tests.conftest import ROOT, OperatorProcess
-from tests.e2e.test_operator import wait_ready
-from tests.e2e.test_operator_modes import platform
+from tests.support.operator_process import OperatorProcess, liveness_path
+from tests.support.resources import platform, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -22,28 +19,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-class ManifestOperator(OperatorProcess):
-    """`python -m kopf ...` with the manifest's arguments, nothing added."""
-
-    def __init__(self, kubeconfig: Path, log_path: Path, args: list[str]) -> None:
-        super().__init__(kubeconfig, log_path)
-        self.args = args
-
-    @property
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", *self.args]
-
-
-def manifest_args(port: int) -> tuple[list[str], str]:
-    docs = list(yaml.safe_load_all((ROOT / "manifests" / "operator.yaml").read_text()))
-    deployment = next(d for d in docs if d and d["kind"] == "Deployment")
-    container = deployment["spec"]["template"]["spec"]["containers"][0]
-    args = [str(a) for a in container["args"]]
-    assert args[:4] == ["kopf", "run", "-m", "pico_tls"], args
-    probe = str(container["livenessProbe"]["httpGet"]["path"])
-    return [a.replace("0.0.0.0:8080", f"127.0.0.1:{port}") for a in args], probe
 
 
 def test_the_deployed_command_serves_its_liveness_probe_and_reconciles(
@@ -55,8 +30,9 @@ def test_the_deployed_command_serves_its_liveness_probe_and_reconciles(
 ) -> None:
     operator_process.stop()  # one operator at a time
     port = free_port()
-    args, probe_path = manifest_args(port)
-    deployed = ManifestOperator(operator_kubeconfig, tmp_path / "operator.log", args)
+    probe_path = liveness_path()
+    log = tmp_path / "operator.log"
+    deployed = OperatorProcess(operator_kubeconfig, log, liveness_port=port)
     deployed.start()
     try:
 

@@ -8,106 +8,27 @@ nothing, and invalid input reported in status and Events.
 from __future__ import annotations
 
 import base64
-import copy
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from tests.javatools import ClientStore, TlsServer, start_servers, tls_handshake_batch
+from tests.javatools import start_servers, tls_handshake_batch
+from tests.support.resources import (
+    condition,
+    examples_in,
+    exists,
+    generations,
+    get,
+    managed_versions,
+    platform_server,
+    secret_data,
+    template_hash,
+    wait_ready,
+)
+from tests.support.stores import rejected_by_server, secret_store, stranger_for
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "examples"
-
-
-def examples_in(namespace: str, **platform_tls: Any) -> list[dict[str, Any]]:
-    docs = []
-    for file in sorted(EXAMPLES.glob("*.yaml")):
-        for doc in yaml.safe_load_all(file.read_text()):
-            doc = copy.deepcopy(doc)
-            doc["metadata"]["namespace"] = namespace
-            if doc["kind"] == "Platform":
-                doc["spec"]["tls"].update(platform_tls)
-            docs.append(doc)
-    return docs
-
-
-def get(cluster: Any, kind: str, name: str, ns: str) -> dict[str, Any]:
-    result: dict[str, Any] = cluster.get_json(kind, name, "-n", ns)
-    return result
-
-
-def exists(cluster: Any, kind: str, name: str, ns: str) -> bool:
-    proc = cluster.kubectl("get", kind, name, "-n", ns, "-o", "name", check=False)
-    return proc.returncode == 0
-
-
-def condition(obj: dict[str, Any], kind: str) -> str | None:
-    for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond["type"] == kind:
-            return str(cond["status"])
-    return None
-
-
-def wait_ready(cluster: Any, kind: str, name: str, ns: str, timeout: float = 120) -> dict[str, Any]:
-    def ready() -> dict[str, Any] | None:
-        obj = get(cluster, kind, name, ns)
-        gen_ok = obj["status"].get("observedGeneration") == obj["metadata"]["generation"]
-        return obj if gen_ok and condition(obj, "Ready") == "True" else None
-
-    result: dict[str, Any] = cluster.wait_until(f"{kind}/{name} Ready", ready, timeout=timeout)
-    return result
-
-
-def secret_data(cluster: Any, name: str, ns: str) -> dict[str, bytes]:
-    data = get(cluster, "secret", name, ns)["data"]
-    return {k: base64.b64decode(v) for k, v in data.items()}
-
-
-def template_hash(cluster: Any, kind: str, name: str, ns: str) -> str:
-    obj = get(cluster, kind, name, ns)
-    return str(obj["spec"]["template"]["metadata"]["annotations"]["picotls.dev/mounted-content"])
-
-
-def store_of(
-    cluster: Any, secret: str, ns: str, folder: Path, alias: str | None = None
-) -> ClientStore:
-    data = secret_data(cluster, secret, ns)
-    name = "keystore.p12" if "keystore.p12" in data else "keystore.jks"
-    path = folder / f"{secret}-{len(list(folder.iterdir()))}-{name}"
-    path.write_bytes(data[name])
-    return ClientStore(
-        path=path,
-        store_type="PKCS12" if name.endswith("p12") else "JKS",
-        store_password=data["keystore.password"].decode(),
-        key_password=data["key.password"].decode(),
-        alias=alias,
-    )
-
-
-def platform_server(probe: Path, store: ClientStore, alias: str) -> TlsServer:
-    return TlsServer(
-        probe,
-        store.path,
-        store.store_type,
-        store.store_password,
-        store.key_password,
-        alias,
-        require_client_auth=True,
-    )
-
-
-def managed_versions(cluster: Any, ns: str) -> dict[str, str]:
-    """What only the operator changes: resourceVersions of the Secrets, ConfigMaps, Services and
-    custom resources, generations (spec changes) of the workloads, whose status others update."""
-    kinds = "secrets,configmaps,services,platforms,executioncontainers,desktopclients"
-    items = cluster.get_json(kinds, "-n", ns)["items"]
-    out = {f"{i['kind']}/{i['metadata']['name']}": i["metadata"]["resourceVersion"] for i in items}
-    for name, generation in _generations(cluster, ns).items():
-        out[f"workload/{name}"] = str(generation)
-    return out
 
 
 @pytest.fixture
@@ -149,45 +70,18 @@ def test_examples_roll_out_and_java_accepts_the_stores(
 
     # The platform's keystore, with client auth required, accepts the containers and the
     # desktops and rejects a stranger; it presents the key named by the alias property.
-    server_store = store_of(kube_cluster, "mz-rcp-tls", ns, workdir)
+    server_store = secret_store(kube_cluster, "mz-rcp-tls", ns, workdir)
     clients = [
-        store_of(kube_cluster, s, ns, workdir)
+        secret_store(kube_cluster, s, ns, workdir)
         for s in ("ec1-rcp-tls", "ec2-rcp-tls", "alice-desktop-key", "bob-desktop-key")
     ]
-    stranger = _stranger_store(workdir)
+    # The stranger trusts the platform: only the platform's check of it can fail.
+    stranger = stranger_for(kube_cluster, ns, workdir, "mz-rcp-tls")
     with start_servers([platform_server(java_probe, server_store, "platform")]) as (server,):
         results = tls_handshake_batch([(server, c) for c in [*clients, stranger]])
     assert [r.ok for r in results] == [True, True, True, True, False], [r.detail for r in results]
     assert all(r.server_subject and "CN=mz" in r.server_subject for r in results[:4])
-    assert results[4].server_event is None or not results[4].server_event.accepted
-
-
-def _stranger_store(folder: Path) -> ClientStore:
-    """A keystore from an unrelated CA, made by the same core the operator uses."""
-    from datetime import timedelta
-
-    from pico_tls.keystore import (
-        KeyEntry,
-        KeystoreContent,
-        StoreFormat,
-        StoreOptions,
-        encode_keystore,
-    )
-    from pico_tls.pki.certs import self_signed_certificate
-    from pico_tls.pki.keys import KeyAlgorithm, generate_key
-
-    key = generate_key(KeyAlgorithm.EC_P256)
-    cert = self_signed_certificate(key, common_name="stranger", duration=timedelta(days=1))
-    content = KeystoreContent(KeyEntry("stranger", key, (cert,)), ())
-    options = StoreOptions(StoreFormat.PKCS12, "changeit", "changeit")
-    path = folder / "stranger.p12"
-    path.write_bytes(encode_keystore(content, options))
-    return ClientStore(path, "PKCS12", "changeit", "changeit")
-
-
-def _generations(cluster: Any, ns: str) -> dict[str, int]:
-    items = cluster.get_json("statefulsets,deployments", "-n", ns)["items"]
-    return {i["metadata"]["name"]: i["metadata"]["generation"] for i in items}
+    assert rejected_by_server(results[4]), results[4]
 
 
 def test_client_auth_on_then_off_in_a_safe_order(kube_cluster: Any, operator: Any, ns: str) -> None:
@@ -199,7 +93,7 @@ def test_client_auth_on_then_off_in_a_safe_order(kube_cluster: Any, operator: An
     kube_cluster.apply(docs)
     wait_ready(kube_cluster, "platform", "mz", ns)
     wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
-    before = _generations(kube_cluster, ns)
+    before = generations(kube_cluster, ns)
     phases: list[str] = []
 
     def record_phase(expected: str) -> bool:
@@ -222,7 +116,7 @@ def test_client_auth_on_then_off_in_a_safe_order(kube_cluster: Any, operator: An
         "client auth enforced", lambda: record_phase("Enforced"), timeout=120, interval=0.2
     )
     # Keys and trust were already in place, so the flag went out in one roll of every workload.
-    after_on = _generations(kube_cluster, ns)
+    after_on = generations(kube_cluster, ns)
     assert {k: after_on[k] - before[k] for k in before} == {"mz": 1, "ec1": 1}
     assert phases[-1] == "Enforced" and "Relaxing" not in phases
     for cm in ("mz-rcp-tls", "ec1-rcp-tls"):
@@ -246,7 +140,7 @@ def test_client_auth_on_then_off_in_a_safe_order(kube_cluster: Any, operator: An
     kube_cluster.wait_until(
         "client auth relaxed", lambda: record_phase("Disabled"), timeout=120, interval=0.2
     )
-    after_off = _generations(kube_cluster, ns)
+    after_off = generations(kube_cluster, ns)
     assert {k: after_off[k] - after_on[k] for k in before} == {"mz": 1, "ec1": 1}
     assert (
         "require_clientauth=false"
@@ -262,8 +156,8 @@ def test_trust_follows_members_and_deleted_desktops_are_revoked(
     wait_ready(kube_cluster, "platform", "mz", ns)
     wait_ready(kube_cluster, "desktopclient", "bob", ns)
     platform_hash = template_hash(kube_cluster, "statefulset", "mz", ns)
-    bob = store_of(kube_cluster, "bob-desktop-key", ns, workdir)
-    alice = store_of(kube_cluster, "alice-desktop-key", ns, workdir)
+    bob = secret_store(kube_cluster, "bob-desktop-key", ns, workdir)
+    alice = secret_store(kube_cluster, "alice-desktop-key", ns, workdir)
 
     # With CA trust, a new ExecutionContainer does not restart the platform.
     ec2 = next(d for d in examples_in(ns) if d["metadata"]["name"] == "ec2")
@@ -279,11 +173,12 @@ def test_trust_follows_members_and_deleted_desktops_are_revoked(
     )
     platform = wait_ready(kube_cluster, "platform", "mz", ns)
     assert platform["status"]["trustedClients"] == 3
-    server_store = store_of(kube_cluster, "mz-rcp-tls", ns, workdir)
-    ec2_store = store_of(kube_cluster, "ec2-rcp-tls", ns, workdir)
+    server_store = secret_store(kube_cluster, "mz-rcp-tls", ns, workdir)
+    ec2_store = secret_store(kube_cluster, "ec2-rcp-tls", ns, workdir)
     with start_servers([platform_server(java_probe, server_store, "platform")]) as (server,):
         results = tls_handshake_batch([(server, c) for c in (alice, ec2_store, bob)])
     assert [r.ok for r in results] == [True, True, False], [r.detail for r in results]
+    assert rejected_by_server(results[2]), results[2]  # bob trusts the platform; it refuses bob
 
 
 def test_pinned_trust_rolls_the_platform_once_for_ten_new_containers(
@@ -296,7 +191,7 @@ def test_pinned_trust_rolls_the_platform_once_for_ten_new_containers(
     ]
     kube_cluster.apply(docs)
     wait_ready(kube_cluster, "platform", "mz", ns)
-    generation = _generations(kube_cluster, ns)["mz"]
+    generation = generations(kube_cluster, ns)["mz"]
     containers: list[dict[str, Any]] = [
         {
             "apiVersion": "picotls.dev/v1alpha1",
@@ -311,7 +206,7 @@ def test_pinned_trust_rolls_the_platform_once_for_ten_new_containers(
         wait_ready(kube_cluster, "executioncontainer", c["metadata"]["name"], ns)
     platform = wait_ready(kube_cluster, "platform", "mz", ns)
     assert platform["status"]["trustedClients"] == 10
-    assert _generations(kube_cluster, ns)["mz"] == generation + 1
+    assert generations(kube_cluster, ns)["mz"] == generation + 1
     listing = secret_data(kube_cluster, "mz-rcp-tls", ns)
     assert "keystore.p12" in listing
 
@@ -326,7 +221,7 @@ def test_restart_writes_nothing_and_tampered_secrets_are_restored(
     wait_ready(kube_cluster, "desktopclient", "alice", ns)
     operator.stop()
     versions = managed_versions(kube_cluster, ns)
-    generations = _generations(kube_cluster, ns)
+    workloads_before = generations(kube_cluster, ns)
     operator.start()
     operator.wait_for_log("reconciled", timeout=60)
     import time
@@ -343,6 +238,14 @@ def test_restart_writes_nothing_and_tampered_secrets_are_restored(
     kube_cluster.wait_until(
         "secret restored", lambda: exists(kube_cluster, "secret", "ec1-rcp-tls", ns)
     )
+    assert secret_data(kube_cluster, "ec1-rcp-tls", ns)["tls.crt"] == cert
+    # So does a deleted state Secret: its key is recovered from the mounted Secret.
+    key = secret_data(kube_cluster, "ec1-rcp-tls-state", ns)["tls.key"]
+    kube_cluster.kubectl("delete", "secret", "ec1-rcp-tls-state", "-n", ns)
+    kube_cluster.wait_until(
+        "state secret restored", lambda: exists(kube_cluster, "secret", "ec1-rcp-tls-state", ns)
+    )
+    assert secret_data(kube_cluster, "ec1-rcp-tls-state", ns)["tls.key"] == key
     assert secret_data(kube_cluster, "ec1-rcp-tls", ns)["tls.crt"] == cert
     # An edited keystore is restored too.
     kube_cluster.kubectl(
@@ -378,7 +281,7 @@ def test_restart_writes_nothing_and_tampered_secrets_are_restored(
         ),
     )
     wait_ready(kube_cluster, "platform", "mz", ns)
-    assert _generations(kube_cluster, ns) == generations
+    assert generations(kube_cluster, ns) == workloads_before
 
 
 def test_invalid_input_is_reported_not_crashed_on(

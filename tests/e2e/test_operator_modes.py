@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from datetime import timedelta
@@ -10,49 +9,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.test_operator import (
-    _generations,
-    _stranger_store,
+from tests.javatools import start_servers, tls_handshake_batch
+from tests.support.resources import (
     condition,
+    generations,
     get,
+    member,
+    platform,
     platform_server,
     secret_data,
-    store_of,
+    tls_secret,
     wait_ready,
 )
-from tests.javatools import start_servers, tls_handshake_batch
+from tests.support.stores import (
+    rejected_by_server,
+    secret_store,
+    stranger_for,
+)
 
 from pico_tls.pki.certs import cert_to_pem, create_ca, sha256_fingerprint
 from pico_tls.pki.keys import KeyAlgorithm, generate_key, key_to_pem
 
 pytestmark = pytest.mark.e2e
-
-
-def platform(ns: str, **tls: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "picotls.dev/v1alpha1",
-        "kind": "Platform",
-        "metadata": {"name": "mz", "namespace": ns},
-        "spec": {"image": "pico/platform:test", "tls": {"requireClientAuth": True, **tls}},
-    }
-
-
-def member(ns: str, kind: str, name: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "picotls.dev/v1alpha1",
-        "kind": kind,
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {"platformRef": {"name": "mz"}, **spec},
-    }
-
-
-def tls_secret(ns: str, name: str, data: dict[str, bytes]) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": ns},
-        "data": {k: base64.b64encode(v).decode() for k, v in data.items()},
-    }
 
 
 def test_a_users_ca_is_checked_then_used(kube_cluster: Any, operator: Any, namespace: str) -> None:
@@ -125,13 +103,15 @@ def test_shared_keystores_with_pinned_jks_trust(
     assert "pico.rcp.tls.keystore=/etc/pico/tls/keystore.jks" in props
     assert "pico.rcp.tls.keystore.alias=platform" in props
 
-    server_store = store_of(kube_cluster, "mz-rcp-tls", ns, tmp_path)
+    server_store = secret_store(kube_cluster, "mz-rcp-tls", ns, tmp_path)
     clients = [
-        store_of(kube_cluster, s, ns, tmp_path) for s in ("ec1-rcp-tls", "carol-desktop-key")
+        secret_store(kube_cluster, s, ns, tmp_path) for s in ("ec1-rcp-tls", "carol-desktop-key")
     ]
     with start_servers([platform_server(java_probe, server_store, "platform")]) as (server,):
-        results = tls_handshake_batch([(server, c) for c in [*clients, _stranger_store(tmp_path)]])
+        stranger = stranger_for(kube_cluster, ns, tmp_path, "mz-rcp-tls")
+        results = tls_handshake_batch([(server, c) for c in [*clients, stranger]])
     assert [r.ok for r in results] == [True, True, False], [r.detail for r in results]
+    assert rejected_by_server(results[2]), results[2]
     assert server_store.store_type == "JKS"
 
 
@@ -156,8 +136,10 @@ def test_a_changed_password_secret_rolls_the_pods_once(
     )
     wait_ready(kube_cluster, "platform", "mz", ns)
     wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
-    before = _generations(kube_cluster, ns)
+    before = generations(kube_cluster, ns)
     assert secret_data(kube_cluster, "mz-rcp-tls", ns)["keystore.password"] == b"first-Passw0rd"
+    key_before = secret_data(kube_cluster, "mz-rcp-tls-state", ns)["tls.key"]
+    cert_before = secret_data(kube_cluster, "mz-rcp-tls", ns)["tls.crt"]
 
     kube_cluster.kubectl(
         "patch",
@@ -178,10 +160,11 @@ def test_a_changed_password_secret_rolls_the_pods_once(
     )
     wait_ready(kube_cluster, "platform", "mz", ns)
     wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
-    after = _generations(kube_cluster, ns)
+    after = generations(kube_cluster, ns)
     assert {k: after[k] - before[k] for k in before} == {"mz": 1, "ec1": 1}
-    # The certificate (and key) stayed: only the passwords changed.
-    assert get(kube_cluster, "platform", "mz", ns)["status"]["conditions"]
+    # The certificate and key stayed: only the passwords changed.
+    assert secret_data(kube_cluster, "mz-rcp-tls-state", ns)["tls.key"] == key_before
+    assert secret_data(kube_cluster, "mz-rcp-tls", ns)["tls.crt"] == cert_before
 
 
 def test_a_container_named_like_another_platform_is_refused(
@@ -212,9 +195,9 @@ def test_a_container_named_like_another_platform_is_refused(
     owner = get(kube_cluster, "secret", "other-rcp-tls", ns)["metadata"]["ownerReferences"][0]
     assert owner["kind"] == "Platform"
     assert kube_cluster.kubectl("get", "deployment", "other", "-n", ns, check=False).returncode
-    versions = _generations(kube_cluster, ns)
+    versions = generations(kube_cluster, ns)
     time.sleep(4)  # no tug of war over the shared names
-    assert _generations(kube_cluster, ns) == versions
+    assert generations(kube_cluster, ns) == versions
 
 
 def test_a_new_format_and_alias_alone_rebuild_the_stores_and_roll_once(
@@ -229,7 +212,7 @@ def test_a_new_format_and_alias_alone_rebuild_the_stores_and_roll_once(
     wait_ready(kube_cluster, "platform", "mz", ns)
     wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
     key_before = secret_data(kube_cluster, "mz-rcp-tls-state", ns)["tls.key"]
-    generations = _generations(kube_cluster, ns)
+    workloads_before = generations(kube_cluster, ns)
 
     # Only the format and the alias change: no key, certificate or password does.
     kube_cluster.apply(platform(ns, format={"type": "JKS"}, alias="mz-main"))
@@ -245,10 +228,10 @@ def test_a_new_format_and_alias_alone_rebuild_the_stores_and_roll_once(
     assert "pico.rcp.tls.keystore=/etc/pico/tls/keystore.jks" in props
     assert "pico.rcp.tls.keystore.alias=mz-main" in props
     assert secret_data(kube_cluster, "mz-rcp-tls-state", ns)["tls.key"] == key_before
-    store = store_of(kube_cluster, "mz-rcp-tls", ns, tmp_path)
+    store = secret_store(kube_cluster, "mz-rcp-tls", ns, tmp_path)
     entries = {e.alias: e.entry_type for e in keytool_list(store.path, store.store_password, "JKS")}
     assert entries == {"mz-main": "PrivateKeyEntry", "pico-ca": "trustedCertEntry"}
     # The container's store is JKS too (same format); each workload rolled exactly once.
     assert "keystore.jks" in secret_data(kube_cluster, "ec1-rcp-tls", ns)
-    after = _generations(kube_cluster, ns)
-    assert {k: after[k] - generations[k] for k in generations} == {"mz": 1, "ec1": 1}
+    after = generations(kube_cluster, ns)
+    assert {k: after[k] - workloads_before[k] for k in workloads_before} == {"mz": 1, "ec1": 1}

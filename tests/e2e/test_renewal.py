@@ -7,20 +7,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.secretwatch import SecretVersions
-from tests.e2e.test_ca_rotation import store_from
-from tests.e2e.test_operator import (
-    _generations,
-    _stranger_store,
+from tests.javatools import start_servers, tls_handshake_batch
+from tests.support.resources import (
+    generations,
     get,
+    member,
+    platform,
     platform_server,
     secret_data,
-    store_of,
     template_hash,
     wait_ready,
 )
-from tests.e2e.test_operator_modes import member, platform
-from tests.javatools import start_servers, tls_handshake_batch
+from tests.support.secretwatch import SecretVersions
+from tests.support.stores import (
+    decoded,
+    rejected_by_server,
+    secret_store,
+    store_file,
+    stranger_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -49,7 +54,7 @@ def test_a_reissued_desktop_certificate_keeps_the_imported_key_working(
     )
     wait_ready(kube_cluster, "platform", "mz", ns)
     wait_ready(kube_cluster, "desktopclient", "alice", ns)
-    imported = store_of(kube_cluster, "alice-desktop-key", ns, tmp_path)
+    imported = secret_store(kube_cluster, "alice-desktop-key", ns, tmp_path)
     first_cert = secret_data(kube_cluster, "alice-desktop-key", ns)["tls.crt"]
     platform_hash = template_hash(kube_cluster, "statefulset", "mz", ns)
 
@@ -68,12 +73,13 @@ def test_a_reissued_desktop_certificate_keeps_the_imported_key_working(
     state = secret_data(kube_cluster, "alice-desktop-key-state", ns)
     assert state["previous.crt"] == first_cert and "next.crt" not in state
     assert {"desktop-alice", "desktop-alice-2"} <= trusted_aliases(kube_cluster, ns)
-    reissued = store_of(kube_cluster, "alice-desktop-key", ns, tmp_path)
-    server_store = store_of(kube_cluster, "mz-rcp-tls", ns, tmp_path)
-    stranger = _stranger_store(tmp_path)
+    reissued = secret_store(kube_cluster, "alice-desktop-key", ns, tmp_path)
+    server_store = secret_store(kube_cluster, "mz-rcp-tls", ns, tmp_path)
+    stranger = stranger_for(kube_cluster, ns, tmp_path, "mz-rcp-tls")
     with start_servers([platform_server(java_probe, server_store, "platform")]) as (server,):
         results = tls_handshake_batch([(server, c) for c in (imported, reissued, stranger)])
     assert [r.ok for r in results] == [True, True, False], [r.detail for r in results]
+    assert rejected_by_server(results[2]), results[2]
     event = results[1].server_event
     assert event is not None and "CN=Alice Smith" in (event.client_subject or "")
 
@@ -86,11 +92,12 @@ def test_a_reissued_desktop_certificate_keeps_the_imported_key_working(
     )
     assert get(kube_cluster, "platform", "mz", ns)["status"]["trustedClients"] == 1
     assert not {"desktop-alice", "desktop-alice-2"} & trusted_aliases(kube_cluster, ns)
-    server_store = store_of(kube_cluster, "mz-rcp-tls", ns, tmp_path)
-    ec1 = store_of(kube_cluster, "ec1-rcp-tls", ns, tmp_path)
+    server_store = secret_store(kube_cluster, "mz-rcp-tls", ns, tmp_path)
+    ec1 = secret_store(kube_cluster, "ec1-rcp-tls", ns, tmp_path)
     with start_servers([platform_server(java_probe, server_store, "platform")]) as (server,):
         results = tls_handshake_batch([(server, c) for c in (imported, reissued, ec1)])
     assert [r.ok for r in results] == [False, False, True], [r.detail for r in results]
+    assert rejected_by_server(results[0]) and rejected_by_server(results[1]), results
 
 
 def test_the_renew_annotation_reissues_once_and_rolls_only_its_owner(
@@ -170,7 +177,7 @@ def test_pinned_renewal_is_pinned_by_the_platform_before_the_container_presents_
     )
     wait_ready(kube_cluster, "platform", "mz", ns)
     wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
-    generations = _generations(kube_cluster, ns)
+    workloads_before = generations(kube_cluster, ns)
     versions = SecretVersions(kube_cluster, ns, ("mz-rcp-tls", "ec1-rcp-tls"))
     try:
         kube_cluster.wait_until(
@@ -193,7 +200,7 @@ def test_pinned_renewal_is_pinned_by_the_platform_before_the_container_presents_
     # roll each.
     assert versions.order[-2:] == [("mz-rcp-tls", 1), ("ec1-rcp-tls", 1)], versions.order
     assert len(versions.versions["mz-rcp-tls"]) == 2
-    assert {k: g - generations[k] for k, g in _generations(kube_cluster, ns).items()} == {
+    assert {k: g - workloads_before[k] for k, g in generations(kube_cluster, ns).items()} == {
         "mz": 1,
         "ec1": 1,
     }
@@ -207,11 +214,11 @@ def test_pinned_renewal_is_pinned_by_the_platform_before_the_container_presents_
 
     # Every pair that can run side by side handshakes; the one the order avoids would not.
     servers = [
-        platform_server(java_probe, store_from(d, tmp_path / f"mz-{i}.p12"), "platform")
+        platform_server(java_probe, store_file(decoded(d), tmp_path / f"mz-{i}"), "platform")
         for i, d in enumerate(versions.versions["mz-rcp-tls"])
     ]
     clients = [
-        store_from(d, tmp_path / f"ec1-{j}.p12")
+        store_file(decoded(d), tmp_path / f"ec1-{j}")
         for j, d in enumerate(versions.versions["ec1-rcp-tls"])
     ]
     pairs = [(0, 0), (1, 0), (1, 1), (0, 1)]

@@ -7,8 +7,14 @@ import time
 from typing import Any
 
 import pytest
-from tests.e2e.test_operator import get, managed_versions, template_hash, wait_ready
-from tests.e2e.test_operator_modes import member, platform
+from tests.support.resources import (
+    get,
+    managed_versions,
+    member,
+    platform,
+    template_hash,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.e2e
 

@@ -6,8 +6,9 @@ import itertools
 import json
 import stat
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -473,3 +474,54 @@ def test_a_file_in_place_of_dir_is_refused(tmp_path: Path, capsys):
     assert run(out) == 2
     assert "not a folder" in capsys.readouterr().err
     assert out.read_text() == "x"
+
+
+def _rerun_status(options: Any, at_days: float) -> str:
+    """cert_status of the platform on a re-run `at_days` after the first run."""
+    from pico_tls.classic.plan import ExistingStore, FolderContents, make_plan
+    from pico_tls.keystore import StoreOptions, decode_keystore
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    first = make_plan(options, FolderContents(), now=t0)
+    found = {}
+    for out in first.parties:
+        store_options = StoreOptions(out.format, out.passwords.store, out.passwords.key)
+        content = decode_keystore(out.store, store_options)
+        found[out.name] = ExistingStore(content, out.passwords, out.format, out.store)
+    again = make_plan(
+        options, FolderContents(found, first.manifest), now=t0 + timedelta(days=at_days)
+    )
+    return again.party("mz").cert_status
+
+
+def test_renewal_follows_renew_before_like_the_operator() -> None:
+    from pico_tls.classic.options import Options
+
+    ec = KeyAlgorithm.EC_P256
+    default = Options(platform="mz", key=ec)  # 365 days, renewBefore 720h
+    assert _rerun_status(default, 365 - 31) == "kept"
+    assert _rerun_status(default, 365 - 29) == "reissued: expires soon"
+    longer = Options(platform="mz", key=ec, renew_before=timedelta(days=60))
+    assert _rerun_status(longer, 365 - 61) == "kept"
+    assert _rerun_status(longer, 365 - 59) == "reissued: expires soon"
+    short = Options(platform="mz", key=ec, days=30)  # at most a third: 10 days
+    assert _rerun_status(short, 19) == "kept"
+    assert _rerun_status(short, 21) == "reissued: expires soon"
+
+
+def test_renew_before_must_be_shorter_than_the_lifetime(tmp_path: Path, capsys) -> None:
+    code = main(
+        [
+            "keystores",
+            "--out",
+            str(tmp_path / "o"),
+            "--platform",
+            "mz",
+            "--days",
+            "10",
+            "--renew-before",
+            "240h",
+        ]
+    )
+    assert code == 2
+    assert "--renew-before" in capsys.readouterr().err

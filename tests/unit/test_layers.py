@@ -4,6 +4,7 @@ layers below it; only `handlers` imports kopf, only `kube` imports kubernetes.""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,20 @@ def test_a_relative_import_within_the_part_is_fine() -> None:
         "from . import report\nfrom .snapshot import Snapshot\nfrom ..plan import build_group\n"
     )
     assert violations(PACKAGE / "reconcile" / "decide.py", source) == []
+
+
+REPO = PACKAGE.parents[1]
+TEST_MODULE_IMPORT = re.compile(r"^\s*(from|import)\s+tests\.(e2e|unit|java)\.test_\w+", re.M)
+
+
+def test_shipped_code_never_imports_tests() -> None:
+    assert [str(p) for p in MODULES if "tests" in {n.split(".")[0] for n in imports(p)}] == []
+
+
+def test_no_module_imports_helpers_from_a_test_module() -> None:
+    """Shared helpers live in tests/support; test modules import from it, not each other."""
+    sources = [*REPO.glob("tests/**/*.py"), *REPO.glob("bench/*.py"), *REPO.glob("scripts/*.py")]
+    offenders = [
+        str(p.relative_to(REPO)) for p in sources if TEST_MODULE_IMPORT.search(p.read_text())
+    ]
+    assert offenders == []

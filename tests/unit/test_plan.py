@@ -17,7 +17,7 @@ from pico_tls.parties import (
     identity_key,
 )
 from pico_tls.pki.certs import CertificateAuthority, create_ca
-from pico_tls.pki.keys import KeyAlgorithm, generate_key
+from pico_tls.pki.keys import KeyAlgorithm, generate_key, key_to_pem
 from pico_tls.plan import GroupPlan, build_group
 from pico_tls.spec import parse_container, parse_desktop, parse_platform
 
@@ -156,7 +156,11 @@ def test_encoded_secret_round_trips(fmt):
     secret = store.encode()
     name = "keystore.p12" if fmt == "PKCS12" else "keystore.jks"
     content = decode_keystore(base64.b64decode(secret["data"][name]), store.options)
-    assert content == store.content or content.trusted == store.content.trusted
+    assert content.trusted == store.content.trusted
+    assert content.key_entry is not None and store.content.key_entry is not None
+    assert content.key_entry.alias == store.content.key_entry.alias
+    assert content.key_entry.chain == store.content.key_entry.chain
+    assert key_to_pem(content.key_entry.key) == key_to_pem(store.content.key_entry.key)
     assert secret["metadata"]["annotations"]["picotls.dev/content-fingerprint"] == store.fingerprint
     owner = secret["metadata"]["ownerReferences"][0]
     assert (owner["kind"], owner["uid"]) == ("Platform", "u-mz")

@@ -54,6 +54,34 @@ def _ca_entries(
     return [(CA_ALIAS, ca.certificate)] + [(PREVIOUS_CA_ALIAS, c) for c in previous_cas]
 
 
+Trusted = list[tuple[str, x509.Certificate]]  # (alias, certificate) before de-duplication
+
+
+def platform_trust(
+    ca: CertificateAuthority | None,
+    pinned_containers: Sequence[tuple[str, x509.Certificate]],
+    desktops: Sequence[tuple[str, x509.Certificate]],
+    previous_cas: Sequence[x509.Certificate] = (),
+) -> Trusted:
+    """What the platform trusts: the CA (or each container's certificate, pinned) and each
+    desktop's certificate. `previous_cas`: CAs still trusted while a CA rotation is under way."""
+    trusted = _ca_entries(ca, previous_cas)
+    trusted += [(f"ec-{name}", cert) for name, cert in sorted(pinned_containers, key=_first)]
+    trusted += [(f"desktop-{name}", cert) for name, cert in sorted(desktops, key=_first)]
+    return trusted
+
+
+def peer_trust(
+    ca: CertificateAuthority | None,
+    platform_pins: Sequence[tuple[str, x509.Certificate]],
+    previous_cas: Sequence[x509.Certificate] = (),
+) -> Trusted:
+    """What a container or desktop trusts: the CA, or else the platform's pinned certificates."""
+    if ca is not None:
+        return _ca_entries(ca, previous_cas)
+    return list(platform_pins)
+
+
 def platform_store(
     alias: str,
     platform: Identity,
@@ -62,13 +90,8 @@ def platform_store(
     desktops: Sequence[tuple[str, x509.Certificate]],
     previous_cas: Sequence[x509.Certificate] = (),
 ) -> KeystoreContent:
-    """The platform trusts the CA (or each container's certificate) and each desktop.
-
-    `previous_cas`: CAs still trusted while a CA rotation is under way.
-    """
-    trusted = _ca_entries(ca, previous_cas)
-    trusted += [(f"ec-{name}", cert) for name, cert in sorted(pinned_containers, key=_first)]
-    trusted += [(f"desktop-{name}", cert) for name, cert in sorted(desktops, key=_first)]
+    """The platform's own key and `platform_trust`."""
+    trusted = platform_trust(ca, pinned_containers, desktops, previous_cas)
     return _content(alias, platform, [c for _, c in _ca_entries(ca, previous_cas)], trusted)
 
 
@@ -79,12 +102,10 @@ def peer_store(
     platform: Identity,
     previous_cas: Sequence[x509.Certificate] = (),
 ) -> KeystoreContent:
-    """A container's or desktop's store: its own key, trusting the platform (its CA, or its
-    certificate pinned, with the one its renewal replaced)."""
-    if ca is not None:
-        cas = _ca_entries(ca, previous_cas)
-        return _content(alias, identity, [c for _, c in cas], cas)
-    return _content(alias, identity, [], pins(PLATFORM_ALIAS, platform))
+    """A container's or desktop's store: its own key and `peer_trust` (the platform's CA, or
+    its certificate pinned, with the one its renewal replaced)."""
+    trusted = peer_trust(ca, pins(PLATFORM_ALIAS, platform), previous_cas)
+    return _content(alias, identity, [c for _, c in _ca_entries(ca, previous_cas)], trusted)
 
 
 def pins(name: str, identity: Identity | None) -> list[tuple[str, x509.Certificate]]:

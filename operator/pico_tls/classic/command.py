@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from pico_tls.classic.layout import read_existing, write_plan
-from pico_tls.classic.plan import ClassicError, Mode, Options, Plan, make_plan
+from pico_tls.classic.options import ClassicError, Mode, Options
+from pico_tls.classic.plan import Plan, make_plan
 from pico_tls.keystore import KeystoreError, Pkcs12Profile, StoreFormat
 from pico_tls.pki import CertificateAuthority, KeyAlgorithm, PkiError, load_ca
+from pico_tls.spec import SpecError, parse_duration
 
 PROG = "pico-tls keystores"
 E = TypeVar("E", bound=StrEnum)
@@ -102,6 +105,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--days", type=int, default=365, help="certificate validity (default 365)")
     p.add_argument(
+        "--renew-before",
+        metavar="DURATION",
+        help="reissue a certificate this long before it expires, as a Go duration like the "
+        "operator's renewBefore (default 720h, at most a third of --days)",
+    )
+    p.add_argument(
         "--force",
         action="store_true",
         help="start over: new keys, passwords and certificates for every name",
@@ -151,6 +160,15 @@ def _port(value: int | None) -> int | None:
     return value
 
 
+def _renew_before(value: str | None) -> timedelta | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value, "--renew-before")
+    except SpecError as err:
+        raise ClassicError(str(err)) from None
+
+
 def options_from(args: argparse.Namespace) -> Options:
     return Options(
         platform=args.platform,
@@ -166,6 +184,7 @@ def options_from(args: argparse.Namespace) -> Options:
         keystore_path=args.keystore_path,
         platform_port=_port(args.platform_port),
         days=args.days,
+        renew_before=_renew_before(args.renew_before),
         force=args.force,
     )
 

@@ -22,17 +22,9 @@ import stat
 import tempfile
 from pathlib import Path
 
-from pico_tls.classic.plan import (
-    CA_FILE,
-    MANIFEST_FILE,
-    ClassicError,
-    Existing,
-    ExistingStore,
-    Manifest,
-    Options,
-    Passwords,
-    Plan,
-)
+from pico_tls.classic.manifest import Manifest
+from pico_tls.classic.options import CA_FILE, MANIFEST_FILE, ClassicError, Options
+from pico_tls.classic.plan import ExistingStore, FolderContents, Plan
 from pico_tls.keystore import (
     KeystoreError,
     StoreFormat,
@@ -41,6 +33,7 @@ from pico_tls.keystore import (
     detect_format,
     file_name,
 )
+from pico_tls.material import Passwords
 from pico_tls.pki import cert_to_pem
 
 STORE_PASSWORD_FILE = "keystore.password"
@@ -111,13 +104,13 @@ def read_store(path: Path) -> ExistingStore:
     return ExistingStore(content, Passwords(store_pw, key_pw), fmt, data)
 
 
-def read_existing(out: Path, options: Options) -> Existing:
+def read_existing(out: Path, options: Options) -> FolderContents:
     """What DIR holds for the given names. ClassicError when something there cannot be read.
 
     With --force nothing but the manifest is read (and an unreadable manifest is ignored).
     """
     if not out.exists():
-        return Existing()
+        return FolderContents()
     if not out.is_dir():
         raise ClassicError(f"{out} exists and is not a folder")
     try:
@@ -127,7 +120,7 @@ def read_existing(out: Path, options: Options) -> Existing:
             raise
         manifest = None
     if options.force:
-        return Existing(manifest=manifest)
+        return FolderContents(manifest=manifest)
     stores: dict[str, ExistingStore] = {}
     raw: dict[str, bytes] = {}
     for name, role in options.parties:
@@ -146,7 +139,7 @@ def read_existing(out: Path, options: Options) -> Existing:
             raw[name] = store.data
         else:
             raw[name] = path.read_bytes()
-    return Existing(stores, manifest, raw)
+    return FolderContents(stores, manifest, raw)
 
 
 # --------------------------------------------------------------------------- writing

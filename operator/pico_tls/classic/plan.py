@@ -15,21 +15,30 @@ still fit; trusted entries we did not write are kept; unchanged stores keep thei
 from __future__ import annotations
 
 import os
-import re
-import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from datetime import datetime
 
 from cryptography import x509
 
+from pico_tls.builders import properties
+from pico_tls.builders.stores import CA_ALIAS, PLATFORM_ALIAS, peer_trust, platform_trust
+from pico_tls.classic.manifest import Manifest, PartyRecord
+from pico_tls.classic.options import (
+    ClassicError,
+    KeyGenerator,
+    Mode,
+    Options,
+    Role,
+    new_passwords,
+    validate,
+)
+from pico_tls.clock import system_clock
 from pico_tls.keystore import (
     KeyEntry,
     KeystoreContent,
-    Pkcs12Profile,
     StoreFormat,
     StoreOptions,
     content_fingerprint,
@@ -37,92 +46,15 @@ from pico_tls.keystore import (
     file_name,
     unique_alias,
 )
+from pico_tls.material import CertRequest, Passwords, issue, renewal_time
 from pico_tls.pki import (
     CertificateAuthority,
     KeyAlgorithm,
     PrivateKey,
     generate_key,
-    issue_certificate,
-    self_signed_certificate,
     sha256_fingerprint,
     signed_by,
 )
-
-CA_ALIAS = "pico-ca"
-PLATFORM_ALIAS = "pico-platform"
-CA_FILE = "ca.crt"
-MANIFEST_FILE = "pico-tls.json"
-DEFAULT_KEYSTORE_DIR = "/opt/pico/tls"
-RENEW_BEFORE = timedelta(days=30)
-RESERVED_NAMES = frozenset({CA_FILE, MANIFEST_FILE})
-_RESERVED_TEXT = " or ".join(sorted(RESERVED_NAMES))
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
-_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_DNS = re.compile(rf"(\*\.)?{_LABEL}(\.{_LABEL})*")
-
-KeyGenerator = Callable[[KeyAlgorithm], PrivateKey]
-
-
-class ClassicError(ValueError):
-    """Bad input: a one-line message naming the problem; never a password or key."""
-
-
-class Mode(StrEnum):
-    SHARED = "shared"
-    PER_CONTAINER = "per-container"
-
-
-class Role(StrEnum):
-    PLATFORM = "platform"
-    CONTAINER = "container"
-    DESKTOP = "desktop"
-
-
-@dataclass(frozen=True)
-class Passwords:
-    store: str
-    key: str
-
-
-def new_passwords() -> Passwords:
-    """URL-safe ASCII: readable by Java in PKCS12 and safe in a .properties file."""
-    return Passwords(secrets.token_urlsafe(24), secrets.token_urlsafe(24))
-
-
-@dataclass(frozen=True)
-class Options:
-    platform: str
-    containers: tuple[str, ...] = ()
-    desktops: tuple[str, ...] = ()
-    mode: Mode = Mode.PER_CONTAINER
-    format: StoreFormat = StoreFormat.PKCS12
-    profile: Pkcs12Profile = Pkcs12Profile.LEGACY_3DES
-    key: KeyAlgorithm = KeyAlgorithm.RSA_2048
-    require_client_auth: bool = False
-    ca: CertificateAuthority | None = None
-    hostnames: tuple[tuple[str, str], ...] = ()  # (name, DNS name), in the order given
-    keystore_path: str | None = None  # None: DEFAULT_KEYSTORE_DIR/keystore.p12 (or .jks)
-    platform_port: int | None = None  # the containers' pico.rcp.platform.port, when given
-    days: int = 365
-    force: bool = False
-
-    @property
-    def parties(self) -> list[tuple[str, Role]]:
-        return (
-            [(self.platform, Role.PLATFORM)]
-            + [(c, Role.CONTAINER) for c in self.containers]
-            + [(d, Role.DESKTOP) for d in self.desktops]
-        )
-
-    def dns_names(self, name: str) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(dns for n, dns in self.hostnames if n == name))
-
-    @property
-    def property_keystore_path(self) -> str:
-        return self.keystore_path or f"{DEFAULT_KEYSTORE_DIR}/{file_name(self.format)}"
-
-    def owns_key(self, role: Role) -> bool:
-        return role is not Role.CONTAINER or self.mode is Mode.PER_CONTAINER
 
 
 @dataclass(frozen=True)
@@ -136,66 +68,9 @@ class ExistingStore:
 
 
 @dataclass(frozen=True)
-class PartyRecord:
-    role: Role
-    own_key: bool
-    trusted: Mapping[str, str] = field(default_factory=dict)  # reference -> alias we wrote
+class FolderContents:
+    """What DIR holds before the run."""
 
-
-@dataclass(frozen=True)
-class Manifest:
-    """DIR/pico-tls.json: what the last run wrote (no secrets)."""
-
-    platform: str
-    mode: Mode
-    format: StoreFormat
-    profile: Pkcs12Profile
-    ca_fingerprint: str | None
-    parties: Mapping[str, PartyRecord]
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "version": 1,
-            "platform": self.platform,
-            "mode": self.mode.value,
-            "format": self.format.value,
-            "profile": self.profile.value,
-            "caFingerprint": self.ca_fingerprint,
-            "parties": {
-                name: {"role": r.role.value, "ownKey": r.own_key, "trusted": dict(r.trusted)}
-                for name, r in sorted(self.parties.items())
-            },
-        }
-
-    @staticmethod
-    def from_json(data: object) -> Manifest:
-        """ClassicError (without details of the content) when the document is not a manifest."""
-        try:
-            assert isinstance(data, dict) and data.get("version") == 1
-            parties = data["parties"]
-            assert isinstance(parties, dict)
-            records: dict[str, PartyRecord] = {}
-            for name, raw in parties.items():
-                trusted = raw.get("trusted", {})
-                assert isinstance(name, str) and isinstance(trusted, dict)
-                assert all(isinstance(k, str) and isinstance(v, str) for k, v in trusted.items())
-                records[name] = PartyRecord(Role(raw["role"]), bool(raw["ownKey"]), trusted)
-            ca = data.get("caFingerprint")
-            assert ca is None or isinstance(ca, str)
-            return Manifest(
-                platform=str(data["platform"]),
-                mode=Mode(data["mode"]),
-                format=StoreFormat(data["format"]),
-                profile=Pkcs12Profile(data["profile"]),
-                ca_fingerprint=ca,
-                parties=records,
-            )
-        except (AssertionError, KeyError, ValueError, TypeError, AttributeError):
-            raise ClassicError(f"{MANIFEST_FILE} is not a pico-tls manifest") from None
-
-
-@dataclass(frozen=True)
-class Existing:
     stores: Mapping[str, ExistingStore] = field(default_factory=dict)  # decoded, own keys only
     manifest: Manifest | None = None
     raw: Mapping[str, bytes] = field(default_factory=dict)  # keystore bytes of every given name
@@ -232,34 +107,6 @@ class Plan:
         return next(p for p in self.parties if p.name == name)
 
 
-# --------------------------------------------------------------------------- validation
-
-
-def validate(options: Options) -> None:
-    seen: set[str] = set()
-    for name, role in options.parties:
-        if not _NAME.fullmatch(name) or name in RESERVED_NAMES:
-            raise ClassicError(
-                f"invalid {role.value} name {name!r}: use letters, digits, '.', '_' and '-' "
-                f"(at most 63, not starting with '.' or '-'; not {_RESERVED_TEXT})"
-            )
-        if name in seen:
-            raise ClassicError(
-                f"duplicate name {name!r}: every platform, container and desktop needs its own name"
-            )
-        seen.add(name)
-    for name, dns in options.hostnames:
-        if name not in seen:
-            raise ClassicError(f"--hostname {name}={dns}: {name!r} is not a given name")
-        if not _DNS.fullmatch(dns) or len(dns) > 253:
-            raise ClassicError(f"--hostname {name}={dns}: {dns!r} is not a DNS name")
-    if not 1 <= options.days <= 36500:
-        raise ClassicError(f"--days {options.days}: must be between 1 and 36500")
-    path = options.property_keystore_path
-    if any(c in path for c in "\n\r") or not path.strip():
-        raise ClassicError("--keystore-path must be a non-empty single-line path")
-
-
 # --------------------------------------------------------------------------- identities
 
 
@@ -286,9 +133,11 @@ def _dns_of(cert: x509.Certificate) -> set[str]:
 
 
 def _certificate_problem(
-    cert: x509.Certificate, issuer: CertificateAuthority | None, dns: Sequence[str], now: datetime
+    cert: x509.Certificate, issuer: CertificateAuthority | None, request: CertRequest, now: datetime
 ) -> str | None:
-    """Why a kept key needs a new certificate, or None to keep it."""
+    """Why a kept key needs a new certificate, or None to keep it (renewal: the operator's
+    rule, `renewal_time` with the request's renewBefore)."""
+    dns = request.dns_names
     signer = issuer.certificate if issuer is not None else cert
     if not signed_by(cert, signer):
         return "issuer changed" if issuer is not None else "not self-signed"
@@ -296,14 +145,23 @@ def _certificate_problem(
         return "new host names"
     if cert.not_valid_before_utc > now:
         return "not yet valid"
-    if cert.not_valid_after_utc - RENEW_BEFORE <= now:
+    if renewal_time(cert, request.renew_before) <= now:
         return "expires soon"
     return None
 
 
+def _request(name: str, options: Options) -> CertRequest:
+    return CertRequest(
+        common_name=name,
+        dns_names=options.dns_names(name),
+        key_algorithm=options.key,
+        duration=options.duration,
+        renew_before=options.renewal_window,
+    )
+
+
 def _identity(
     name: str,
-    role: Role,
     options: Options,
     existing: ExistingStore | None,
     managed: bool,
@@ -311,13 +169,14 @@ def _identity(
     now: datetime,
     new_key: PrivateKey | None,
 ) -> _Identity:
-    duration = timedelta(days=options.days)
-    dns = options.dns_names(name)
+    """Keep the key (ours, or one the user brought) and its certificate while it fits;
+    otherwise issue one as the operator does (`material.issue`)."""
+    request = _request(name, options)
     entry = existing.content.key_entry if existing is not None else None
     if existing is not None and entry is not None:
         key, alias, passwords = entry.key, entry.alias, existing.passwords
         key_status = "kept" if managed else "adopted"
-        problem = _certificate_problem(entry.chain[0], issuer, dns, now)
+        problem = _certificate_problem(entry.chain[0], issuer, request, now)
         if problem is None:
             kept = (entry.chain[0],) + ((issuer.certificate,) if issuer is not None else ())
             return _Identity(alias, key, kept, passwords, key_status, "kept")
@@ -327,16 +186,8 @@ def _identity(
         key, alias = new_key, unique_alias(name, ())
         passwords = existing.passwords if existing is not None else new_passwords()
         key_status, cert_status = "new", "new"
-    if issuer is not None:
-        cert = issue_certificate(
-            issuer, key.public_key(), common_name=name, dns_names=dns, duration=duration, now=now
-        )
-        chain: tuple[x509.Certificate, ...] = (cert, issuer.certificate)
-    else:
-        cert = self_signed_certificate(
-            key, common_name=name, dns_names=dns, duration=duration, now=now
-        )
-        chain = (cert,)
+    cert = issue(request, issuer, key, now)
+    chain = (cert,) + ((issuer.certificate,) if issuer is not None else ())
     return _Identity(alias, key, chain, passwords, key_status, cert_status)
 
 
@@ -408,32 +259,24 @@ def _encode(
 
 
 def _properties(name: str, role: Role, alias: str, passwords: Passwords, options: Options) -> str:
-    props = {
-        "pico.rcp.tls.keystore": options.property_keystore_path,
-        "pico.rcp.tls.keystore.alias": alias,
-        "pico.rcp.tls.require_clientauth": "true" if options.require_client_auth else "false",
-        "pico.rcp.tls.keystore.password": passwords.store,
-        "pico.rcp.tls.key.password": passwords.key,
-    }
+    """rcp-tls.properties: the operator's properties and password properties, one writer."""
     platform_dns = options.dns_names(options.platform)
-    if role is Role.CONTAINER and platform_dns:
-        props["pico.rcp.platform.host"] = platform_dns[0]
-    if role is Role.CONTAINER and options.platform_port is not None:
-        props["pico.rcp.platform.port"] = str(options.platform_port)
-    header = [
-        f"RCP TLS settings of the pico {role.value} {name!r}, written by `pico-tls keystores`.",
-        f"Copy {file_name(options.format)} from this folder to {options.property_keystore_path}.",
-        "The passwords are plain text: the output of the vendor's `mzsh encryptpassword`",
-        "may replace them. Keep this file private (mode 0600).",
-    ]
-    lines = [f"# {h}" for h in header]
-    lines += [f"{k}={_escape(v)}" for k, v in props.items()]
-    return "\n".join(lines) + "\n"
-
-
-def _escape(value: str) -> str:
-    out = value.replace("\\", "\\\\")
-    return out[:1].replace(" ", "\\ ") + out[1:] if out else out
+    is_container = role is Role.CONTAINER
+    props = properties.rcp_properties(
+        keystore_path=options.property_keystore_path,
+        alias=alias,
+        require_client_auth=options.require_client_auth,
+        platform_host=platform_dns[0] if is_container and platform_dns else None,
+        platform_port=options.platform_port if is_container else None,
+    )
+    props |= properties.password_properties(passwords.store, passwords.key)
+    header = (
+        f"RCP TLS settings of the pico {role.value} {name!r}, written by `pico-tls keystores`.\n"
+        f"Copy {file_name(options.format)} from this folder to {options.property_keystore_path}.\n"
+        "The passwords are plain text: the output of the vendor's `mzsh encryptpassword`\n"
+        "may replace them. Keep this file private (mode 0600)."
+    )
+    return properties.render(props, header)
 
 
 # --------------------------------------------------------------------------- the plan
@@ -441,7 +284,7 @@ def _escape(value: str) -> str:
 
 def make_plan(
     options: Options,
-    existing: Existing,
+    existing: FolderContents,
     *,
     now: datetime | None = None,
     keygen: KeyGenerator = generate_key,
@@ -452,7 +295,7 @@ def make_plan(
     generate_key (tests, experiments), and the plan reports the wall time spent generating.
     """
     validate(options)
-    now = now or datetime.now(UTC)
+    now = now or system_clock()
     manifest = None if options.force else existing.manifest
     stores = {} if options.force else dict(existing.stores)
     ca = options.ca
@@ -484,7 +327,6 @@ def make_plan(
             issuer = ca if role is not Role.DESKTOP else None
             identities[name] = _identity(
                 name,
-                role,
                 options,
                 existing_own(name),
                 name in records,
@@ -494,22 +336,20 @@ def make_plan(
             )
     platform = identities[options.platform]
 
-    def trust_for(name: str, role: Role) -> list[_Trust]:
+    def trust_for(role: Role) -> list[_Trust]:
+        """The operator's trust rules (builders.stores), with our manifest references."""
         if role is Role.PLATFORM:
-            wanted = [_Trust("ca", CA_ALIAS, ca.certificate)] if ca is not None else []
-            if ca is None and options.mode is Mode.PER_CONTAINER:
-                wanted += [
-                    _Trust(f"container:{c}", f"ec-{c}", identities[c].certificate)
-                    for c in options.containers
-                ]
-            wanted += [
-                _Trust(f"desktop:{d}", f"desktop-{d}", identities[d].certificate)
-                for d in options.desktops
-            ]
-            return wanted
-        if ca is not None:
-            return [_Trust("ca", CA_ALIAS, ca.certificate)]
-        return [_Trust("platform", PLATFORM_ALIAS, platform.certificate)]
+            per_container = ca is None and options.mode is Mode.PER_CONTAINER
+            pinned = (
+                [(c, identities[c].certificate) for c in options.containers]
+                if per_container
+                else []
+            )
+            desktops = [(d, identities[d].certificate) for d in options.desktops]
+            entries = platform_trust(ca, pinned, desktops)
+        else:
+            entries = peer_trust(ca, [(PLATFORM_ALIAS, platform.certificate)])
+        return [_Trust(_reference(alias), alias, cert) for alias, cert in entries]
 
     reusable = (
         manifest is not None
@@ -545,7 +385,7 @@ def make_plan(
             continue
         identity = identities[name]
         old = existing_own(name)
-        content, aliases = _store(identity, trust_for(name, role), old, records.get(name))
+        content, aliases = _store(identity, trust_for(role), old, records.get(name))
         store_options = StoreOptions(
             options.format, identity.passwords.store, identity.passwords.key, options.profile
         )
@@ -593,6 +433,16 @@ def make_plan(
         len(fresh),
         keygen_seconds,
     )
+
+
+def _reference(alias: str) -> str:
+    """The manifest's name for a trusted entry of the operator's trust rules."""
+    if alias == CA_ALIAS:
+        return "ca"
+    if alias == PLATFORM_ALIAS:
+        return "platform"
+    kind, _, name = alias.partition("-")
+    return f"{'container' if kind == 'ec' else kind}:{name}"
 
 
 def _generate(
