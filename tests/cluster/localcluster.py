@@ -946,6 +946,41 @@ class LocalCluster:
             parts.append(f"--- {c.name} ({c.log_path}) ---\n{c.log_tail(15)}")
         return "\n".join(parts)
 
+    # -- faults (tests/e2e/faults.py) ---------------------------------------------------------
+
+    def restart_component(self, name: str, timeout: float = 60) -> float:
+        """SIGKILLs one component (etcd, kube-apiserver, ...) and starts it again with the same
+        arguments and ports; returns the seconds until the apiserver is ready again."""
+        began = time.monotonic()
+        index, old = next((i, c) for i, c in enumerate(self.components) if c.name == name)
+        if old.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(old.process.pid, signal.SIGKILL)
+            old.process.wait(10)
+        self.components.remove(old)
+        self._spawn(name, old.args, old.ports)
+        self.components.insert(index, self.components.pop())
+        deadline = time.monotonic() + timeout
+        if name == "etcd":
+            self._wait_etcd(deadline)
+        self._wait_readyz(deadline)
+        return time.monotonic() - began
+
+    def compact_etcd(self) -> int:
+        """Compacts etcd's history up to its current revision (watches resuming from an older
+        resourceVersion then get 410 Gone); returns that revision."""
+
+        def call(path: str, body: dict[str, Any]) -> dict[str, Any]:
+            request = urllib.request.Request(
+                f"{self.etcd_url}{path}", data=json.dumps(body).encode(), method="POST"
+            )
+            with urllib.request.urlopen(request, timeout=10) as resp:
+                return dict(json.loads(resp.read()))
+
+        revision = int(call("/v3/kv/range", {"key": "Lw==", "limit": 1})["header"]["revision"])
+        call("/v3/kv/compaction", {"revision": str(revision), "physical": True})
+        return revision
+
 
 def _stop_process(process: subprocess.Popen[bytes] | None, timeout: float) -> None:
     """SIGTERM to the process group of `process`, then SIGKILL after `timeout` seconds."""
