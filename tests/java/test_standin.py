@@ -438,12 +438,12 @@ def _topology(root: Path, cell: dict[str, str], container: dict[str, str]) -> di
     }
 
 
-def _topology_store(store: Store, **extra: str) -> dict[str, str]:
+def _topology_store(store: Store, env_prefix: str = "PICO_RCP_TLS", **extra: str) -> dict[str, str]:
     return {
         "pico.rcp.tls.keystore": json.dumps(str(store.path)),
         "pico.rcp.tls.keystore.alias": json.dumps(store.alias),
-        "pico.rcp.tls.keystore.password": "${?PICO_RCP_TLS_KEYSTORE_PASSWORD}",
-        "pico.rcp.tls.key.password": "${?PICO_RCP_TLS_KEY_PASSWORD}",
+        "pico.rcp.tls.keystore.password": "${?" + env_prefix + "_KEYSTORE_PASSWORD}",
+        "pico.rcp.tls.key.password": "${?" + env_prefix + "_KEY_PASSWORD}",
         "standin.bind": '"127.0.0.1"',
         "standin.http.port": '"0"',
         **{k: json.dumps(v) for k, v in extra.items()},
@@ -456,13 +456,13 @@ def test_topology_files_form(classes: Path, pki: Pki, tmp_path: Path) -> None:
     platform_env = _topology(
         tmp_path / "platform-0",
         {"pico.rcp.tls.require_clientauth": '"true"'},
-        _topology_store(pki.platform, **{"pico.rcp.platform.port": "0"}),
+        _topology_store(pki.platform, "TOPO", **{"pico.rcp.platform.port": "0"}),
     )
     passwords = pki.platform.identity.passwords
-    platform_env |= {
+    platform_env |= {  # only the substitution can bring these (no PICO_RCP_TLS_* fallback)
         "MZ_CONTAINER": "platform",
-        "PICO_RCP_TLS_KEYSTORE_PASSWORD": passwords.store,
-        "PICO_RCP_TLS_KEY_PASSWORD": passwords.key,
+        "TOPO_KEYSTORE_PASSWORD": passwords.store,
+        "TOPO_KEY_PASSWORD": passwords.key,
     }
     with Standin(classes, [], platform_env, entrypoint=True) as platform:
         platform.wait_ready()
