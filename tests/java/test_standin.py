@@ -497,3 +497,23 @@ def test_topology_entrypoint_wants_exactly_one_pico_file(
     with Standin(classes, [], {**env, "MZ_CONTAINER": "platform"}, entrypoint=True) as platform:
         code = platform.wait_exit()
     assert code != 0 and "must hold exactly one file (2 found)" in platform.output
+
+
+def test_tcp_probe_is_counted_but_changes_no_state(
+    classes: Path, pki: Pki, required_platform: Standin
+) -> None:
+    import socket
+    import time
+
+    with _ec(classes, pki, pki.ec, required_platform, "ec-probed") as ec:
+        ec.wait_ready().wait_stats("ok", 2)
+        for _ in range(3):  # what a kubelet's tcpSocket readiness probe does
+            socket.create_connection(("127.0.0.1", required_platform.rcp_port), timeout=5).close()
+        deadline = time.monotonic() + 20
+        served = required_platform.stats()
+        while served["outcomes"].get("no_hello", {}).get("count", 0) < 3:
+            assert time.monotonic() < deadline, served
+            time.sleep(0.1)
+            served = required_platform.stats()
+    assert served["state"] == "ok", served
+    assert "no_hello" not in [c["to"] for c in served["changes"]], served
