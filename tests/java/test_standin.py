@@ -413,3 +413,107 @@ def _assert_no_password(output: str, store: Store) -> None:
     passwords = store.identity.passwords
     for secret in (passwords.store, passwords.key, _b64(passwords.store), _b64(passwords.key)):
         assert secret not in output
+
+
+def _hocon(entries: dict[str, str]) -> str:
+    """A System Topology Registry fragment as the TopologyFiles form writes it."""
+    lines = [f"  {json.dumps(k)} = {v}" for k, v in sorted(entries.items())]
+    return "# fragment\ncommon {\n" + "".join(line + "\n" for line in lines) + "}\n"
+
+
+def _topology(root: Path, cell: dict[str, str], container: dict[str, str]) -> dict[str, str]:
+    """/etc/config/{common,container,pico} as mounted, and the env of the entrypoint."""
+    for folder, text in (
+        ("common", _hocon(cell)),
+        ("container", _hocon(container)),
+        ("pico", "# the pico's own file\n"),
+    ):
+        (root / "config" / folder).mkdir(parents=True)
+        name = {"common": "cell.conf", "container": "container.conf", "pico": "x.conf"}[folder]
+        (root / "config" / folder / name).write_text(text)
+    return {
+        "STANDIN_CONFIG_DIR": str(root / "config"),
+        "MZ_HOME": str(root / "mz"),
+        "HOSTNAME": root.name,
+    }
+
+
+def _topology_store(store: Store, env_prefix: str = "PICO_RCP_TLS", **extra: str) -> dict[str, str]:
+    return {
+        "pico.rcp.tls.keystore": json.dumps(str(store.path)),
+        "pico.rcp.tls.keystore.alias": json.dumps(store.alias),
+        "pico.rcp.tls.keystore.password": "${?" + env_prefix + "_KEYSTORE_PASSWORD}",
+        "pico.rcp.tls.key.password": "${?" + env_prefix + "_KEY_PASSWORD}",
+        "standin.bind": '"127.0.0.1"',
+        "standin.http.port": '"0"',
+        **{k: json.dumps(v) for k, v in extra.items()},
+    }
+
+
+def test_topology_files_form(classes: Path, pki: Pki, tmp_path: Path) -> None:
+    """cell.conf / container.conf (HOCON, passwords as ${?VAR}) copied by the entrypoint into
+    the active registry, as the public EC entrypoint does, and read by the stand-in."""
+    platform_env = _topology(
+        tmp_path / "platform-0",
+        {"pico.rcp.tls.require_clientauth": '"true"'},
+        _topology_store(pki.platform, "TOPO", **{"pico.rcp.platform.port": "0"}),
+    )
+    passwords = pki.platform.identity.passwords
+    platform_env |= {  # only the substitution can bring these (no PICO_RCP_TLS_* fallback)
+        "MZ_CONTAINER": "platform",
+        "TOPO_KEYSTORE_PASSWORD": passwords.store,
+        "TOPO_KEY_PASSWORD": passwords.key,
+    }
+    with Standin(classes, [], platform_env, entrypoint=True) as platform:
+        platform.wait_ready()
+        assert "require_clientauth=true" in platform.output, platform.output
+        assert (tmp_path / "platform-0/mz/common/config/cell/.active/cell.conf").is_file()
+        ec_env = _topology(
+            tmp_path / "ec-1-abc",
+            {
+                "pico.rcp.tls.require_clientauth": '"true"',
+                "pico.rcp.platform.host": '"127.0.0.1"',
+                "pico.rcp.platform.port": json.dumps(str(platform.rcp_port)),
+            },
+            _topology_store(pki.ec),
+        )
+        ec_env |= {
+            "MZ_CONTAINER": "ec-1",
+            "PICO_RCP_TLS_KEYSTORE_PASSWORD": _b64(pki.ec.identity.passwords.store),
+            "PICO_RCP_TLS_KEY_PASSWORD": _b64(pki.ec.identity.passwords.key),
+        }
+        with Standin(classes, [], ec_env, entrypoint=True) as ec:
+            stats = ec.wait_ready().wait_stats("ok", 3)
+        assert set(stats["outcomes"]) == {"ok"}, stats
+        assert "read topology" in ec.output and "role ec" in ec.output
+    _assert_no_password(platform.output + ec.output, pki.platform)
+
+
+def test_topology_entrypoint_wants_exactly_one_pico_file(
+    classes: Path, pki: Pki, tmp_path: Path
+) -> None:
+    env = _topology(tmp_path / "p", {}, _topology_store(pki.platform))
+    (tmp_path / "p" / "config" / "pico" / "second.conf").write_text("# another\n")
+    with Standin(classes, [], {**env, "MZ_CONTAINER": "platform"}, entrypoint=True) as platform:
+        code = platform.wait_exit()
+    assert code != 0 and "must hold exactly one file (2 found)" in platform.output
+
+
+def test_tcp_probe_is_counted_but_changes_no_state(
+    classes: Path, pki: Pki, required_platform: Standin
+) -> None:
+    import socket
+    import time
+
+    with _ec(classes, pki, pki.ec, required_platform, "ec-probed") as ec:
+        ec.wait_ready().wait_stats("ok", 2)
+        for _ in range(3):  # what a kubelet's tcpSocket readiness probe does
+            socket.create_connection(("127.0.0.1", required_platform.rcp_port), timeout=5).close()
+        deadline = time.monotonic() + 20
+        served = required_platform.stats()
+        while served["outcomes"].get("no_hello", {}).get("count", 0) < 3:
+            assert time.monotonic() < deadline, served
+            time.sleep(0.1)
+            served = required_platform.stats()
+    assert served["state"] == "ok", served
+    assert "no_hello" not in [c["to"] for c in served["changes"]], served

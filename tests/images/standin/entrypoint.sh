@@ -13,7 +13,8 @@
 # must come from the arguments or from properties files (PICO_PROPERTIES_FILES).
 #
 # Otherwise the arguments go through unchanged, one word each, as an image whose entrypoint runs
-# `exec mzsh startup <pico> "$@"`. The role: PICO_ROLE (platform, ec or desktop), else ec when
+# `exec mzsh startup <pico> "$@"`. The System Topology Registry files are copied as the public EC
+# entrypoint does (below). The role: PICO_ROLE (platform, ec or desktop), else ec when
 # pico.rcp.platform.host is set, else platform.
 set -eu
 
@@ -21,6 +22,42 @@ JAVA_CMD="${JAVA:-java} ${JAVA_OPTS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1 -X
 CLASSPATH_DIR="${STANDIN_CLASSPATH:-/opt/standin/classes}"
 
 b64() { printf '%s' "$1" | base64 | tr -d '\n'; }
+
+# only_file DIR MIN: the one file in DIR (dot files skipped); MIN=1: exactly one, MIN=0: at most one
+only_file() {
+    n=0
+    found=""
+    for f in "$1"/*; do
+        [ -e "$f" ] || continue
+        n=$((n + 1))
+        found=$f
+    done
+    if [ "$n" -gt 1 ] || [ "$n" -lt "$2" ]; then
+        echo "entrypoint: $1 must hold exactly one file ($n found)" >&2
+        return 1
+    fi
+    printf '%s' "$found"
+}
+
+# As the public EC entrypoint: with MZ_HOME set and $STANDIN_CONFIG_DIR/common present (default
+# /etc/config), copy the one file of common/ and of pico/ and at most one of container/ into the
+# active System Topology Registry, which the stand-in reads at start (MZ_CONTAINER required).
+config_dir="${STANDIN_CONFIG_DIR:-/etc/config}"
+if [ -n "${MZ_HOME:-}" ] && [ -d "$config_dir/common" ]; then
+    : "${MZ_CONTAINER:?MZ_CONTAINER is required}"
+    pico="${HOSTNAME:-$(hostname)}"
+    common_file=$(only_file "$config_dir/common" 1)
+    pico_file=$(only_file "$config_dir/pico" 1)
+    container_file=$(only_file "$config_dir/container" 0)
+    active="$MZ_HOME/common/config/cell/.active"
+    mkdir -p "$active/containers/$MZ_CONTAINER/picos"
+    cp "$common_file" "$active/cell.conf"
+    cp "$pico_file" "$active/containers/$MZ_CONTAINER/picos/$pico.conf"
+    if [ -n "$container_file" ]; then
+        cp "$container_file" "$active/containers/$MZ_CONTAINER/container.conf"
+    fi
+    export HOSTNAME="$pico"
+fi
 
 if [ "${TLS_ENABLED:-false}" = "true" ]; then
     : "${TLS_KEYSTORE:?TLS_ENABLED=true needs TLS_KEYSTORE}"

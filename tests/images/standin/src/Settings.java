@@ -13,9 +13,10 @@ import java.util.Properties;
  * The settings of one stand-in process, taken the ways a pico instance takes them.
  *
  * <ol>
+ *   <li>the active System Topology Registry files under {@code $MZ_HOME} ({@link Topology});
  *   <li>{@code .properties} files listed in env {@code PICO_PROPERTIES_FILES} (separated by ',' or
  *       ':'), loaded in order with {@link Properties#load}; a later file wins;
- *   <li>{@code -e key=value} arguments (as {@code mzsh startup -e}), which win over the files.
+ *   <li>{@code -e key=value} arguments (as {@code mzsh startup -e}); later sources win.
  * </ol>
  *
  * <p>Passwords: {@code pico.rcp.tls.keystore.password} / {@code pico.rcp.tls.key.password} from
@@ -52,6 +53,7 @@ final class Settings {
      */
     static Settings parse(String[] args, Map<String, String> env) throws Fatal {
         Properties props = new Properties();
+        Topology.load(props, env);
         for (String file : propertyFiles(env.getOrDefault(FILES_ENV, ""))) {
             load(props, Path.of(file));
         }

@@ -34,7 +34,10 @@ final class Stats {
         this.target = target;
     }
 
-    /** Count one outcome; log it when it changes the state. Returns true on a state change. */
+    /**
+     * Count one outcome; log it when it changes the state (a {@code no_hello} never does).
+     * Returns true on a state change.
+     */
     synchronized boolean record(Outcome outcome, String peer, String detail) {
         long now = System.currentTimeMillis();
         total++;
@@ -48,8 +51,8 @@ final class Stats {
             peers.computeIfAbsent(peer, p -> new EnumMap<>(Outcome.class))
                     .merge(outcome, 1L, Long::sum);
         }
-        if (outcome == state) {
-            return false;
+        if (outcome == state || outcome == Outcome.NO_HELLO) {
+            return false; // a TCP readiness probe is counted, but changes no state
         }
         String from = state == null ? "start" : state.key;
         Log.info("STATE " + role + " " + from + " -> " + outcome.key + " after " + total
