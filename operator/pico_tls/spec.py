@@ -14,6 +14,8 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+from pico_tls.delivery import DeliveryError, DeliverySpec, PasswordEncoding, parse_delivery
+from pico_tls.javaprops import keys_read_from
 from pico_tls.keystore import Pkcs12Profile, StoreFormat
 from pico_tls.pki.keys import KeyAlgorithm
 
@@ -23,6 +25,7 @@ API_VERSION = f"{GROUP}/{VERSION}"
 
 MANAGED_PROPERTY_PREFIX = "pico.rcp.tls."
 MANAGED_PROPERTIES = frozenset({"pico.rcp.platform.host", "pico.rcp.platform.port"})
+WEB_UI_PROPERTY_PREFIX = "mz.httpd.security."  # managed when delivery.webUiTls is on
 
 
 class SpecError(ValueError):
@@ -126,6 +129,7 @@ class PlatformSpec:
     service: ServiceSpec = ServiceSpec()
     properties: Mapping[str, str] = field(default_factory=dict)
     tls: TlsSpec = TlsSpec()
+    delivery: DeliverySpec = field(default_factory=DeliverySpec)
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,11 @@ class ContainerSpec:
     pod: PodTemplateSpec = PodTemplateSpec()
     properties: Mapping[str, str] = field(default_factory=dict)
     alias: str | None = None
+    delivery: DeliverySpec | None = None  # None: the Platform's
+
+    def delivery_under(self, platform: PlatformSpec) -> DeliverySpec:
+        """The container's own delivery choice, else its Platform's."""
+        return self.delivery or platform.delivery
 
 
 @dataclass(frozen=True)
@@ -198,12 +207,33 @@ def _store_format(section: Mapping[str, Any], field_path: str) -> StoreFormatSpe
     return StoreFormatSpec(_FORMATS[kind], _PROFILES[profile])
 
 
-def _properties(body: Mapping[str, Any], field_path: str) -> dict[str, str]:
+def managed_key(key: str, web_ui_tls: bool = False) -> str | None:
+    """The operator-managed key `key` would set, read the way `Properties.load` reads a
+    raw key (so `"pico.rcp.platform.host\\t"` is `pico.rcp.platform.host`), or None."""
+    prefixes = (
+        (MANAGED_PROPERTY_PREFIX, WEB_UI_PROPERTY_PREFIX)
+        if web_ui_tls
+        else (MANAGED_PROPERTY_PREFIX,)
+    )
+    for read in sorted(keys_read_from(key)):
+        stripped = read.strip()
+        if stripped.startswith(prefixes) or stripped in MANAGED_PROPERTIES:
+            return stripped
+        if web_ui_tls and stripped == WEB_UI_PROPERTY_PREFIX.rstrip("."):
+            return stripped
+    return None
+
+
+def _properties(
+    body: Mapping[str, Any], field_path: str, web_ui_tls: bool = False
+) -> dict[str, str]:
     props = {str(k): str(v) for k, v in _section(body, "properties").items()}
     for key in props:
-        if key.startswith(MANAGED_PROPERTY_PREFIX) or key in MANAGED_PROPERTIES:
+        managed = managed_key(key, web_ui_tls)
+        if managed is not None:
             raise SpecError(
-                f"{field_path}.properties: {key} is set by the operator; use spec.tls instead "
+                f"{field_path}.properties: {key!r} sets {managed}, which the operator manages; "
+                "use spec.tls (or spec.delivery) instead "
                 "(passwords belong in the Secret named by passwordSecretRef)"
             )
     return props
@@ -238,9 +268,17 @@ def _image(spec: Mapping[str, Any]) -> str:
     return str(image)
 
 
+def _delivery(spec: Mapping[str, Any]) -> DeliverySpec | None:
+    try:
+        return parse_delivery(_section(spec, "delivery"), "spec.delivery")
+    except DeliveryError as err:
+        raise SpecError(str(err)) from None
+
+
 def parse_platform(body: Mapping[str, Any]) -> PlatformSpec:
     name, namespace = _meta(body)
     spec = _section(body, "spec")
+    delivery = _delivery(spec) or DeliverySpec()
     tls = _section(spec, "tls")
     trust = _section(tls, "trust")
     service = _section(spec, "service")
@@ -268,6 +306,13 @@ def parse_platform(body: Mapping[str, Any]) -> PlatformSpec:
     )
     if parsed_tls.ca_secret_name and parsed_tls.trust_mode is TrustMode.PINNED:
         raise SpecError("spec.tls.trust.caSecretRef: only used with mode CertificateAuthority")
+    if delivery.password_encoding is PasswordEncoding.PRE_ENCRYPTED and not (
+        parsed_tls.password_secret_name
+    ):
+        raise SpecError(
+            "spec.delivery.passwordEncoding PreEncrypted: set spec.tls.passwordSecretRef.name too, "
+            "so every keystore uses the passwords you encrypted"
+        )
     return PlatformSpec(
         name=name,
         namespace=namespace,
@@ -279,8 +324,9 @@ def parse_platform(body: Mapping[str, Any]) -> PlatformSpec:
             rcp_port=int(service.get("rcpPort", 6790)),
             web_port=int(service.get("webPort", 9000)),
         ),
-        properties=_properties(spec, "spec"),
+        properties=_properties(spec, "spec", delivery.web_ui_tls),
         tls=parsed_tls,
+        delivery=delivery,
     )
 
 
@@ -295,6 +341,7 @@ def parse_container(body: Mapping[str, Any]) -> ContainerSpec:
     name, namespace = _meta(body)
     spec = _section(body, "spec")
     tls = _section(spec, "tls")
+    delivery = _delivery(spec)
     return ContainerSpec(
         name=name,
         namespace=namespace,
@@ -303,8 +350,9 @@ def parse_container(body: Mapping[str, Any]) -> ContainerSpec:
         image_pull_policy=spec.get("imagePullPolicy"),
         replicas=int(spec.get("replicas", 1)),
         pod=_pod(spec),
-        properties=_properties(spec, "spec"),
+        properties=_properties(spec, "spec", bool(delivery and delivery.web_ui_tls)),
         alias=str(tls["alias"]).lower() if tls.get("alias") else None,
+        delivery=delivery,
     )
 
 

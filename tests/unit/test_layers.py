@@ -16,6 +16,8 @@ LAYERS = {
     "keystore": 1,
     "classic": 2,
     "material": 2,
+    "javaprops": 1,
+    "delivery": 1,
     "spec": 2,
     "settings": 2,
     "builders": 3,
