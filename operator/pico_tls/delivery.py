@@ -114,3 +114,36 @@ def parse_delivery(raw: Mapping[str, Any] | None, field_path: str) -> DeliverySp
         topology=paths,
         web_ui_tls=bool(raw.get("webUiTls", False)),
     )
+
+
+# -- what each form can carry ---------------------------------------------------------------
+
+# The public entrypoint builds its options with unquoted word splitting.
+_ENTRYPOINT_UNSAFE = set(" \t\n\r\f\v'\"$`\\*?[]")
+
+
+def carry_problem(form: DeliveryForm, key: str, value: str) -> str | None:
+    """Why `form` cannot carry `key=value` unchanged, or None."""
+    if form in (DeliveryForm.PROPERTIES_FILE, DeliveryForm.TOPOLOGY_FILES):
+        return None  # both escape every character
+    if not key or "=" in key:
+        return "a -e argument cannot carry an empty key or an = in a key"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in key + value):
+        return "an argument cannot carry control characters (new line, NUL, ...)"
+    if form is DeliveryForm.ENTRYPOINT_ENV and _ENTRYPOINT_UNSAFE & set(key + value):
+        return (
+            "the entrypoint word-splits its options: white space, quotes, $, `, \\ and "
+            "glob characters cannot pass unchanged"
+        )
+    return None
+
+
+def check_carried(form: DeliveryForm, props: Mapping[str, str], field_path: str) -> None:
+    """Raise DeliveryError naming the first property `form` cannot carry."""
+    for key, value in sorted(props.items()):
+        problem = carry_problem(form, key, value)
+        if problem:
+            raise DeliveryError(
+                f"{field_path}: property {key!r} cannot be delivered as {form}: {problem}; "
+                "change the value or choose another spec.delivery.form"
+            )

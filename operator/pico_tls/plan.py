@@ -231,7 +231,9 @@ def build_group(
         extra=p.properties,
     )
     cm = configmaps.properties_configmap(
-        meta(names.tls_secret(p.name), "platform", p.name, platform.body), platform_props
+        meta(names.tls_secret(p.name), "platform", p.name, platform.body),
+        platform_props,
+        p.delivery,
     )
     plan.configmaps.append(workloads.with_applied_hash(cm))
     platform_hash = workloads.mounted_content_hash(
@@ -240,7 +242,7 @@ def build_group(
     plan.mounted_hashes[p.name] = platform_hash
     plan.workloads.append(
         workloads.platform_statefulset(
-            p, meta(p.name, "platform", p.name, platform.body), platform_hash
+            p, meta(p.name, "platform", p.name, platform.body), platform_hash, platform_props
         )
     )
     plan.workloads.extend(
@@ -291,7 +293,9 @@ def build_group(
             extra=c.properties,
         )
         cm = configmaps.properties_configmap(
-            meta(names.tls_secret(c.name), "execution-container", c.name, member.body), props
+            meta(names.tls_secret(c.name), "execution-container", c.name, member.body),
+            props,
+            c.delivery_under(p),
         )
         plan.configmaps.append(workloads.with_applied_hash(cm))
         content_hash = workloads.mounted_content_hash(
@@ -300,7 +304,7 @@ def build_group(
         plan.mounted_hashes[c.name] = content_hash
         plan.workloads.append(
             workloads.container_deployment(
-                c, p, meta(c.name, "execution-container", c.name, member.body), content_hash
+                c, p, meta(c.name, "execution-container", c.name, member.body), content_hash, props
             )
         )
 

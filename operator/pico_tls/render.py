@@ -64,7 +64,9 @@ def render_objects(docs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         p: PlatformSpec = platform.spec
         members = [Member(b, parse_container(b)) for b in by_kind.get("ExecutionContainer", [])]
         containers = [
-            m for m in members if (m.spec.platform, m.spec.namespace) == (p.name, p.namespace)
+            Member(m.body, parse_container(m.body, p))  # checked against its delivery form
+            for m in members
+            if (m.spec.platform, m.spec.namespace) == (p.name, p.namespace)
         ]
         members = [Member(b, parse_desktop(b)) for b in by_kind.get("DesktopClient", [])]
         desktops = [

@@ -14,7 +14,13 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from pico_tls.delivery import DeliveryError, DeliverySpec, PasswordEncoding, parse_delivery
+from pico_tls.delivery import (
+    DeliveryError,
+    DeliverySpec,
+    PasswordEncoding,
+    check_carried,
+    parse_delivery,
+)
 from pico_tls.javaprops import keys_read_from
 from pico_tls.keystore import Pkcs12Profile, StoreFormat
 from pico_tls.pki.keys import KeyAlgorithm
@@ -275,6 +281,26 @@ def _delivery(spec: Mapping[str, Any]) -> DeliverySpec | None:
         raise SpecError(str(err)) from None
 
 
+def _check_delivery(
+    choice: DeliverySpec, props: Mapping[str, str], tls: TlsSpec, field_path: str
+) -> None:
+    """Refuse what the delivery form cannot carry, or PreEncrypted passwords that would not
+    match the keystores."""
+    carried = {**props, MANAGED_PROPERTY_PREFIX + "keystore": tls.mount_path}
+    try:
+        check_carried(choice.form, carried, f"{field_path}.properties")
+    except DeliveryError as err:
+        raise SpecError(str(err)) from None
+    if choice.password_encoding is PasswordEncoding.PRE_ENCRYPTED and not (
+        tls.password_secret_name
+    ):
+        raise SpecError(
+            f"{field_path}.delivery.passwordEncoding PreEncrypted: set the Platform's "
+            "spec.tls.passwordSecretRef.name too, so every keystore uses the passwords "
+            "you encrypted"
+        )
+
+
 def parse_platform(body: Mapping[str, Any]) -> PlatformSpec:
     name, namespace = _meta(body)
     spec = _section(body, "spec")
@@ -306,13 +332,8 @@ def parse_platform(body: Mapping[str, Any]) -> PlatformSpec:
     )
     if parsed_tls.ca_secret_name and parsed_tls.trust_mode is TrustMode.PINNED:
         raise SpecError("spec.tls.trust.caSecretRef: only used with mode CertificateAuthority")
-    if delivery.password_encoding is PasswordEncoding.PRE_ENCRYPTED and not (
-        parsed_tls.password_secret_name
-    ):
-        raise SpecError(
-            "spec.delivery.passwordEncoding PreEncrypted: set spec.tls.passwordSecretRef.name too, "
-            "so every keystore uses the passwords you encrypted"
-        )
+    props = _properties(spec, "spec", delivery.web_ui_tls)
+    _check_delivery(delivery, props, parsed_tls, "spec")
     return PlatformSpec(
         name=name,
         namespace=namespace,
@@ -324,7 +345,7 @@ def parse_platform(body: Mapping[str, Any]) -> PlatformSpec:
             rcp_port=int(service.get("rcpPort", 6790)),
             web_port=int(service.get("webPort", 9000)),
         ),
-        properties=_properties(spec, "spec", delivery.web_ui_tls),
+        properties=props,
         tls=parsed_tls,
         delivery=delivery,
     )
@@ -337,11 +358,16 @@ def _platform_ref(spec: Mapping[str, Any]) -> str:
     return name
 
 
-def parse_container(body: Mapping[str, Any]) -> ContainerSpec:
+def parse_container(body: Mapping[str, Any], platform: PlatformSpec | None = None) -> ContainerSpec:
+    """With `platform`, also refuse what the effective delivery form cannot carry."""
     name, namespace = _meta(body)
     spec = _section(body, "spec")
     tls = _section(spec, "tls")
     delivery = _delivery(spec)
+    if platform is not None:
+        choice = delivery or platform.delivery
+        web_ui = choice.web_ui_tls
+        _check_delivery(choice, _properties(spec, "spec", web_ui), platform.tls, "spec")
     return ContainerSpec(
         name=name,
         namespace=namespace,

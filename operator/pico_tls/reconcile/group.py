@@ -122,7 +122,8 @@ class GroupReconciler:
             return Outcome(writes=run.writes)
         platform_names = {p["metadata"]["name"] for p in platforms}
         containers = self._parse_members(
-            self._without_name_clashes(containers_all, platform_names), parse_container
+            self._without_name_clashes(containers_all, platform_names),
+            lambda b: parse_container(b, platform.spec),  # checked against its delivery form
         )
         desktops = self._parse_members(desktops_all, parse_desktop)
         self._remember_references(platform, desktops)
