@@ -122,10 +122,21 @@ def parse_delivery(raw: Mapping[str, Any] | None, field_path: str) -> DeliverySp
 _ENTRYPOINT_UNSAFE = set(" \t\n\r\f\v'\"$`\\*?[]")
 
 
+def _hocon_problem(key: str, value: str) -> str | None:
+    # HOCON parsers differ on escapes in keys and on rare control escapes (\b, \f, \uXXXX)
+    if not key or set(key) & {'"', "\\"} or any(ord(c) < 0x20 or ord(c) == 0x7F for c in key):
+        return "a HOCON key cannot be empty or hold quotes, backslashes or control characters"
+    if any((ord(c) < 0x20 and c not in "\t\n\r") for c in value):
+        return "a HOCON value cannot hold control characters other than tab and new line"
+    return None
+
+
 def carry_problem(form: DeliveryForm, key: str, value: str) -> str | None:
     """Why `form` cannot carry `key=value` unchanged, or None."""
-    if form in (DeliveryForm.PROPERTIES_FILE, DeliveryForm.TOPOLOGY_FILES):
-        return None  # both escape every character
+    if form is DeliveryForm.PROPERTIES_FILE:
+        return None  # escapes every character
+    if form is DeliveryForm.TOPOLOGY_FILES:
+        return _hocon_problem(key, value)
     if not key or "=" in key:
         return "a -e argument cannot carry an empty key or an = in a key"
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in key + value):

@@ -100,7 +100,7 @@ def java_load(classes: Path, texts: list[str], folder: Path) -> list[dict[str, s
 
 def generated_corpus() -> list[dict[str, str]]:
     corpus: list[dict[str, str]] = []
-    alphabet = st.characters(exclude_categories=("Cs",))  # Java strings hold no lone surrogates
+    alphabet = st.characters(exclude_categories=["Cs"])  # Java strings hold no lone surrogates
     tricky = st.sampled_from([*" \t\f\n\r=:#!\\u", "é", "😀", "\x00"])
     text = st.lists(st.one_of(alphabet, tricky), max_size=24).map("".join)
 

@@ -124,8 +124,8 @@ HOCON_HEADER = "# Written by pico-tls-operator. Passwords: {how}.\n"
 
 
 def hocon_string(text: str) -> str:
-    """A quoted HOCON string (JSON syntax, ASCII only), read back as `text`."""
-    return json.dumps(text, ensure_ascii=True)
+    """A quoted HOCON string (JSON syntax; the file is UTF-8), read back as `text`."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def hocon_env(variable: str) -> str:
@@ -142,6 +142,7 @@ def _hocon_block(entries: Mapping[str, str], header: str) -> str:
 
 def topology_files(s: Settings, password: Callable[[str], str], how: str) -> dict[str, str]:
     """`cell.conf` and `container.conf` (HOCON); `password(slot)` is HOCON value text."""
+    check_carried(DeliveryForm.TOPOLOGY_FILES, s.public, "settings")
     values = {k: hocon_string(v) for k, v in s.public.items()}
     values |= {k: password(slot) for k, slot in s.passwords.items()}
     header = HOCON_HEADER.format(how=how)
