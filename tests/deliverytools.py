@@ -57,6 +57,32 @@ def resolved_env(
     return env
 
 
+def mounted_files(
+    workload: Mapping[str, Any],
+    configmaps: Mapping[str, Mapping[str, str]],
+    secrets: Mapping[str, Mapping[str, bytes]],
+) -> dict[str, str]:
+    """Path -> text of every ConfigMap and Secret file the first container sees."""
+    spec = workload["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    out: dict[str, str] = {}
+    for mount in spec["containers"][0].get("volumeMounts", []):
+        volume = volumes[mount["name"]]
+        if "configMap" in volume:
+            source = volume["configMap"]
+            data = {k: v.encode() for k, v in configmaps[source["name"]].items()}
+        elif "secret" in volume:
+            source = volume["secret"]
+            data = dict(secrets[source["secretName"]])
+        else:
+            continue
+        items = source.get("items") or [{"key": k, "path": k} for k in data]
+        for item in items:
+            text = data[item["key"]].decode(errors="replace")  # keystores: binary
+            out[f"{mount['mountPath']}/{item['path']}"] = text
+    return out
+
+
 def argv_pairs(args: list[str]) -> dict[str, str]:
     """`-e key=value` pairs of an argument vector."""
     assert len(args) % 2 == 0 and all(a == "-e" for a in args[::2]), args

@@ -13,7 +13,14 @@ from tests.javafixtures import java_probe
 
 __all__ = ["java_probe"]
 
-PASSWORD_KEYS = ("keystore.password", "key.password")
+PASSWORD_KEYS = (
+    "keystore.password",
+    "key.password",
+    "keystore.password.base64",
+    "key.password.base64",
+    "keystore.password.encrypted",
+    "key.password.encrypted",
+)
 
 
 def secret_values(cluster: Any, ns: str) -> set[str]:
@@ -24,6 +31,7 @@ def secret_values(cluster: Any, ns: str) -> set[str]:
             text = base64.b64decode(value).decode(errors="replace")
             if key in PASSWORD_KEYS and len(text.strip()) >= 8:
                 found.add(text.strip())
+                found.add(base64.b64encode(text.strip().encode()).decode())
             if "PRIVATE KEY-----" in text:
                 body = [line for line in text.splitlines() if line and "-----" not in line]
                 found.update(body[1:2])  # one full base64 line of the key
@@ -31,7 +39,8 @@ def secret_values(cluster: Any, ns: str) -> set[str]:
 
 
 def public_texts(cluster: Any, ns: str, operator: Any) -> dict[str, str]:
-    """Where the operator writes for people and tools: log, Events, status, ConfigMaps."""
+    """Where the operator writes for people and tools: log, Events, status, ConfigMaps, and
+    the pod specs of its StatefulSets and Deployments."""
     crs = cluster.get_json("platforms,executioncontainers,desktopclients", "-n", ns)["items"]
     return {
         "operator log": operator.log_text(),
@@ -40,6 +49,7 @@ def public_texts(cluster: Any, ns: str, operator: Any) -> dict[str, str]:
         "configmaps": json.dumps(
             [cm.get("data") for cm in cluster.get_json("configmaps", "-n", ns)["items"]]
         ),
+        "pod specs": json.dumps(cluster.get_json("statefulsets,deployments", "-n", ns)["items"]),
     }
 
 

@@ -73,7 +73,16 @@ EXPECTED_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 EXPECTED_COLUMNS = {
-    "Platform": ["Ready", "ClientAuth", "Mode", "Trust", "NotAfter", "CARotation", "Age"],
+    "Platform": [
+        "Ready",
+        "ClientAuth",
+        "Mode",
+        "Trust",
+        "Delivery",
+        "NotAfter",
+        "CARotation",
+        "Age",
+    ],
     "ExecutionContainer": ["Platform", "Replicas", "Ready", "NotAfter", "Age"],
     "DesktopClient": ["Platform", "User", "Ready", "NotAfter", "Age"],
 }

@@ -59,20 +59,21 @@ def read_back(objs: dict[tuple[str, str], dict[str, Any]], name: str, kind: str)
     container = dt.container_of(objs[(kind, name)])
     secrets = secrets_of(objs)
     env = dt.resolved_env(container, secrets)
-    cm = objs[("ConfigMap", names.tls_secret(name))]["data"]
-    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    configmaps = {n: o["data"] for (k, n), o in objs.items() if k == "ConfigMap"}
+    files = dt.mounted_files(objs[(kind, name)], configmaps, secrets)
+    assert "/etc/pico/tls/keystore.p12" in files
     if "PICO_PROPERTIES_FILES" in env:
-        files = {f"{names.PROPERTIES_MOUNT}/{k}": v for k, v in cm.items()}
-        files |= {
-            f"/etc/pico/tls/{k}": v.decode()
-            for k, v in secrets[names.tls_secret(name)].items()
-            if k.endswith(".properties")
-        }
         return dt.read_properties_form(container, files, env)
-    if "pico-topology-common" in mounts:
-        assert mounts["pico-topology-common"] == "/etc/config/common"
-        assert mounts["pico-topology-container"] == "/etc/config/container"
-        return dt.read_topology([cm["cell.conf"], cm["container.conf"]], env)
+    if "/etc/config/common/cell.conf" in files:
+        assert [p for p in files if p.startswith("/etc/config/")] == [
+            "/etc/config/common/cell.conf",
+            "/etc/config/container/container.conf",
+        ]
+        cell, own = (
+            files["/etc/config/common/cell.conf"],
+            files["/etc/config/container/container.conf"],
+        )
+        return dt.read_topology([cell, own], env)
     if "TLS_ENABLED" in env:
         return dt.read_entrypoint(container, env)
     return dt.read_startup_args(container, env)
