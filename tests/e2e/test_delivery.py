@@ -196,3 +196,13 @@ def test_each_form_reaches_the_pod_template(
     for value in [*PASSWORDS.values(), *ENCRYPTED.values()]:
         assert value.decode() not in pod_specs
         assert dt.b64(value.decode()) not in pod_specs
+
+
+def test_the_delivery_examples_are_accepted(k: Kubectl) -> None:
+    examples = sorted(
+        (Path(__file__).resolve().parents[2] / "examples" / "delivery").glob("*.yaml")
+    )
+    assert len(examples) == 4
+    for path in examples:
+        ok, output = k.run("apply", "-n", k.namespace, "-f", str(path))
+        assert ok, f"{path.name}: {output}"
