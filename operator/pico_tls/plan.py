@@ -16,6 +16,7 @@ from typing import Any
 from cryptography import x509
 
 from pico_tls.builders import configmaps, names, properties, secret_manifests, stores, workloads
+from pico_tls.delivery import DeliverySpec
 from pico_tls.keystore import (
     KeystoreContent,
     StoreOptions,
@@ -194,11 +195,19 @@ def _plan_platform(
         extra=p.properties,
     )
     digest = _add_properties(
-        plan, group, names.tls_secret(p.name), "platform", p.name, body, props, hash_parts
+        plan,
+        group,
+        names.tls_secret(p.name),
+        "platform",
+        p.name,
+        body,
+        props,
+        hash_parts,
+        p.delivery,
     )
     plan.mounted_hashes[p.name] = digest
     meta = group.meta(p.name, "platform", p.name, body)
-    plan.workloads.append(workloads.platform_statefulset(p, meta, digest))
+    plan.workloads.append(workloads.platform_statefulset(p, meta, digest, props))
     headless = group.meta(names.headless_service(p.name), "platform", p.name, body)
     plan.workloads.extend(workloads.platform_services(p, meta, headless))
 
@@ -237,10 +246,11 @@ def _plan_container(plan: GroupPlan, group: _Group, member: Member) -> None:
         member.body,
         props,
         hash_parts,
+        c.delivery_under(p),
     )
     plan.mounted_hashes[c.name] = digest
     meta = group.meta(c.name, "execution-container", c.name, member.body)
-    plan.workloads.append(workloads.container_deployment(c, p, meta, digest))
+    plan.workloads.append(workloads.container_deployment(c, p, meta, digest, props))
 
 
 def _plan_desktop(plan: GroupPlan, group: _Group, member: Member) -> None:
@@ -291,8 +301,10 @@ def _add_properties(
     owner: Body,
     props: Mapping[str, str],
     hash_parts: Sequence[str],
+    delivery: DeliverySpec,
 ) -> str:
     """The properties ConfigMap; returns the hash of all a pod mounts (stores + properties)."""
-    cm = configmaps.properties_configmap(group.meta(name, component, instance, owner), props)
+    meta = group.meta(name, component, instance, owner)
+    cm = configmaps.properties_configmap(meta, props, delivery)
     plan.configmaps.append(workloads.with_applied_hash(cm))
     return workloads.mounted_content_hash(*hash_parts, cm["data"][names.PROPERTIES_FILE])

@@ -8,6 +8,8 @@ for.
 from __future__ import annotations
 
 import argparse
+import base64
+import secrets
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
@@ -18,7 +20,7 @@ import yaml
 
 from pico_tls.clock import system_clock
 from pico_tls.reconcile.decide import decide
-from pico_tls.reconcile.snapshot import Snapshot
+from pico_tls.reconcile.snapshot import Snapshot, referenced_secrets
 from pico_tls.spec import API_VERSION, SpecError
 
 
@@ -51,9 +53,33 @@ def _snapshot(
     platforms = tuple(
         b for b in by_kind.get("Platform", []) if b["metadata"]["namespace"] == namespace
     )
+    desktops = members("DesktopClient")
     return Snapshot(
-        namespace, name, platforms, members("ExecutionContainer"), members("DesktopClient")
+        namespace,
+        name,
+        platforms,
+        members("ExecutionContainer"),
+        desktops,
+        user_secrets={
+            ref: _placeholder_password_secret(ref, namespace)
+            for ref in referenced_secrets(platform, desktops)
+        },
     )
+
+
+def _placeholder_password_secret(name: str, namespace: str) -> dict[str, Any]:
+    """render has no cluster: a password Secret the specs name is stood in for by one with
+    fresh random passwords (the rendered Secrets are redacted anyway)."""
+
+    def fresh() -> str:
+        return base64.b64encode(secrets.token_urlsafe(24).encode()).decode()
+
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": {"keystore.password": fresh(), "key.password": fresh()},
+    }
 
 
 def render_objects(

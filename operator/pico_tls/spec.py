@@ -14,6 +14,14 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+from pico_tls.delivery import (
+    DeliveryError,
+    DeliverySpec,
+    PasswordEncoding,
+    check_carried,
+    parse_delivery,
+)
+from pico_tls.javaprops import keys_read_from
 from pico_tls.keystore import Pkcs12Profile, StoreFormat
 from pico_tls.pki.keys import KeyAlgorithm
 from pico_tls.validation import (
@@ -35,6 +43,7 @@ API_VERSION = f"{GROUP}/{VERSION}"
 
 MANAGED_PROPERTY_PREFIX = "pico.rcp.tls."
 MANAGED_PROPERTIES = frozenset({"pico.rcp.platform.host", "pico.rcp.platform.port"})
+WEB_UI_PROPERTY_PREFIX = "mz.httpd.security."  # managed when delivery.webUiTls is on
 
 
 __all__ = ["SpecError"]  # defined in pico_tls.validation, raised by every parser here
@@ -137,6 +146,7 @@ class PlatformSpec:
     service: ServiceSpec = ServiceSpec()
     properties: Mapping[str, str] = field(default_factory=dict)
     tls: TlsSpec = TlsSpec()
+    delivery: DeliverySpec = field(default_factory=DeliverySpec)
 
 
 @dataclass(frozen=True)
@@ -150,6 +160,11 @@ class ContainerSpec:
     pod: PodTemplateSpec = PodTemplateSpec()
     properties: Mapping[str, str] = field(default_factory=dict)
     alias: str | None = None
+    delivery: DeliverySpec | None = None  # None: the Platform's
+
+    def delivery_under(self, platform: PlatformSpec) -> DeliverySpec:
+        """The container's own delivery choice, else its Platform's."""
+        return self.delivery or platform.delivery
 
 
 @dataclass(frozen=True)
@@ -211,13 +226,41 @@ def _store_format(section: Mapping[str, Any], field_path: str) -> StoreFormatSpe
     return StoreFormatSpec(_FORMATS[kind], _PROFILES[profile])
 
 
-def _properties(body: Mapping[str, Any], field_path: str) -> dict[str, str]:
+def managed_key(key: str, web_ui_tls: bool = False) -> str | None:
+    """The operator-managed key `key` would set, read the way `Properties.load` reads a
+    raw key (so `"pico.rcp.platform.host\\t"` is `pico.rcp.platform.host`), or None."""
+    prefixes = (
+        (MANAGED_PROPERTY_PREFIX, WEB_UI_PROPERTY_PREFIX)
+        if web_ui_tls
+        else (MANAGED_PROPERTY_PREFIX,)
+    )
+    for read in sorted(keys_read_from(key)):
+        stripped = read.strip()
+        if stripped.startswith(prefixes) or stripped in MANAGED_PROPERTIES:
+            return stripped
+        if web_ui_tls and stripped == WEB_UI_PROPERTY_PREFIX.rstrip("."):
+            return stripped
+    return None
+
+
+def _properties(
+    body: Mapping[str, Any], field_path: str, web_ui_tls: bool = False
+) -> dict[str, str]:
     props = {str(k): str(v) for k, v in _section(body, "properties").items()}
     for key, value in props.items():
-        check_property(key, value, f"{field_path}.properties")
-        if key.startswith(MANAGED_PROPERTY_PREFIX) or key in MANAGED_PROPERTIES:
+        managed = managed_key(key, web_ui_tls)
+        try:
+            check_property(key, value, f"{field_path}.properties")
+        except SpecError as err:
+            if managed is None:
+                raise
             raise SpecError(
-                f"{field_path}.properties: {key} is set by the operator; use spec.tls instead "
+                f"{err}; Java would read it as {managed}, which the operator sets"
+            ) from None
+        if managed is not None:
+            raise SpecError(
+                f"{field_path}.properties: {key!r} is set by the operator ({managed}); use "
+                "spec.tls (or spec.delivery) instead "
                 "(passwords belong in the Secret named by passwordSecretRef)"
             )
     return props
@@ -258,10 +301,38 @@ def _image(spec: Mapping[str, Any]) -> str:
     return str(image)
 
 
+def _delivery(spec: Mapping[str, Any]) -> DeliverySpec | None:
+    try:
+        return parse_delivery(_section(spec, "delivery"), "spec.delivery")
+    except DeliveryError as err:
+        raise SpecError(str(err)) from None
+
+
+def _check_delivery(
+    choice: DeliverySpec, props: Mapping[str, str], tls: TlsSpec, field_path: str
+) -> None:
+    """Refuse what the delivery form cannot carry, or PreEncrypted passwords that would not
+    match the keystores."""
+    carried = {**props, MANAGED_PROPERTY_PREFIX + "keystore": tls.mount_path}
+    try:
+        check_carried(choice.form, carried, f"{field_path}.properties")
+    except DeliveryError as err:
+        raise SpecError(str(err)) from None
+    if choice.password_encoding is PasswordEncoding.PRE_ENCRYPTED and not (
+        tls.password_secret_name
+    ):
+        raise SpecError(
+            f"{field_path}.delivery.passwordEncoding PreEncrypted: set the Platform's "
+            "spec.tls.passwordSecretRef.name too, so every keystore uses the passwords "
+            "you encrypted"
+        )
+
+
 def parse_platform(body: Mapping[str, Any]) -> PlatformSpec:
     name, namespace = _meta(body)
     check_platform_name(name)
     spec = _section(body, "spec")
+    delivery = _delivery(spec) or DeliverySpec()
     tls = _section(spec, "tls")
     trust = _section(tls, "trust")
     service = _section(spec, "service")
@@ -289,6 +360,8 @@ def parse_platform(body: Mapping[str, Any]) -> PlatformSpec:
     )
     if parsed_tls.ca_secret_name and parsed_tls.trust_mode is TrustMode.PINNED:
         raise SpecError("spec.tls.trust.caSecretRef: only used with mode CertificateAuthority")
+    props = _properties(spec, "spec", delivery.web_ui_tls)
+    _check_delivery(delivery, props, parsed_tls, "spec")
     return PlatformSpec(
         name=name,
         namespace=namespace,
@@ -300,8 +373,9 @@ def parse_platform(body: Mapping[str, Any]) -> PlatformSpec:
             rcp_port=int(service.get("rcpPort", 6790)),
             web_port=int(service.get("webPort", 9000)),
         ),
-        properties=_properties(spec, "spec"),
+        properties=props,
         tls=parsed_tls,
+        delivery=delivery,
     )
 
 
@@ -313,11 +387,17 @@ def _platform_ref(spec: Mapping[str, Any]) -> str:
     return name
 
 
-def parse_container(body: Mapping[str, Any]) -> ContainerSpec:
+def parse_container(body: Mapping[str, Any], platform: PlatformSpec | None = None) -> ContainerSpec:
+    """With `platform`, also refuse what the effective delivery form cannot carry."""
     name, namespace = _meta(body)
     check_member_name("ExecutionContainer", name)
     spec = _section(body, "spec")
     tls = _section(spec, "tls")
+    delivery = _delivery(spec)
+    if platform is not None:
+        choice = delivery or platform.delivery
+        web_ui = choice.web_ui_tls
+        _check_delivery(choice, _properties(spec, "spec", web_ui), platform.tls, "spec")
     return ContainerSpec(
         name=name,
         namespace=namespace,
@@ -327,8 +407,9 @@ def parse_container(body: Mapping[str, Any]) -> ContainerSpec:
         replicas=int(spec.get("replicas", 1)),
         # The Platform's tls.mountPath is not known here; the reconcile pass checks it.
         pod=_pod(spec, None),
-        properties=_properties(spec, "spec"),
+        properties=_properties(spec, "spec", bool(delivery and delivery.web_ui_tls)),
         alias=str(tls["alias"]).lower() if tls.get("alias") else None,
+        delivery=delivery,
     )
 
 

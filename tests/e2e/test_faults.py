@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from tests.e2e.faults import KINDS, Faults, History, retry
-from tests.e2e.test_operator import condition, get
+from tests.support.resources import condition, get
 
 pytestmark = pytest.mark.e2e
 

@@ -19,7 +19,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,11 @@ def containerd(
 def _identity(name: str, issuer: Any, n: int) -> Identity:
     request = CertRequest(name, (name,), KeyAlgorithm.EC_P256, YEAR, timedelta(days=30))
     identity, _ = resolve_identity(
-        request, issuer, Existing(), passwords=Passwords(f"s-{name}-{n}", f"k-{name}-{n}")
+        request,
+        issuer,
+        Existing(),
+        passwords=Passwords(f"s-{name}-{n}", f"k-{name}-{n}"),
+        now=datetime.now(UTC),
     )
     return identity
 

@@ -13,7 +13,7 @@ import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -54,7 +54,11 @@ class Pki:
 def _identity(name: str, issuer: CertificateAuthority | None, n: int) -> Identity:
     request = CertRequest(name, (name,), KeyAlgorithm.EC_P256, YEAR, timedelta(days=30))
     identity, _ = resolve_identity(
-        request, issuer, Existing(), passwords=Passwords(f"store:{name}-{n}", f"key:{name}-{n}")
+        request,
+        issuer,
+        Existing(),
+        passwords=Passwords(f"store:{name}-{n}", f"key:{name}-{n}"),
+        now=datetime.now(UTC),
     )
     return identity
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,16 @@ EXPECTED_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 EXPECTED_COLUMNS = {
-    "Platform": ["Ready", "ClientAuth", "Mode", "Trust", "NotAfter", "CARotation", "Age"],
+    "Platform": [
+        "Ready",
+        "ClientAuth",
+        "Mode",
+        "Trust",
+        "Delivery",
+        "NotAfter",
+        "CARotation",
+        "Age",
+    ],
     "ExecutionContainer": ["Platform", "Replicas", "Ready", "NotAfter", "Age"],
     "DesktopClient": ["Platform", "User", "Ready", "NotAfter", "Age"],
 }
@@ -242,7 +251,7 @@ def test_defaults_match_the_contract(kind: str) -> None:
 def test_crd_defaults_agree_with_spec_parser() -> None:
     """A minimal resource parses the same with and without the schema's defaults applied."""
     meta = {"name": "mz", "namespace": "ns"}
-    cases = [
+    cases: list[tuple[str, Callable[[Any], object], dict[str, Any]]] = [
         ("Platform", pico_spec.parse_platform, {"image": "pico:9"}),
         (
             "ExecutionContainer",

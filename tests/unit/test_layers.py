@@ -16,6 +16,8 @@ LAYERS = {
     "clock": 0,
     "pki": 1,
     "validation": 2,
+    "javaprops": 2,
+    "delivery": 2,
     "keystore": 2,
     "material": 3,
     "spec": 3,

@@ -1,17 +1,21 @@
-"""ConfigMap manifests holding the public RCP properties."""
+"""ConfigMap manifests holding the public settings: `rcp-tls.properties` always (its text is
+part of the pods' mounted-content hash), and in the topology form the HOCON fragments."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from pico_tls.builders import names, properties
+from pico_tls.builders import delivery, names, pod_delivery, properties
+from pico_tls.delivery import DeliveryForm, DeliverySpec
 
 
-def properties_configmap(meta: dict[str, Any], props: Mapping[str, str]) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": meta,
-        "data": {names.PROPERTIES_FILE: properties.render(props, properties.PUBLIC_HEADER)},
-    }
+def properties_configmap(
+    meta: dict[str, Any], props: Mapping[str, str], choice: DeliverySpec | None = None
+) -> dict[str, Any]:
+    choice = choice or DeliverySpec()
+    settings = delivery.settings(props, web_ui_tls=choice.web_ui_tls)
+    data = {names.PROPERTIES_FILE: properties.render(settings.public, properties.PUBLIC_HEADER)}
+    if choice.form is DeliveryForm.TOPOLOGY_FILES:
+        data |= pod_delivery.topology_configmap_data(settings)
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}

@@ -61,11 +61,31 @@ def keystore_secret_data(
     for key, cert in (extra_certs or {}).items():
         data[key] = cert_to_pem(cert)
     if with_properties:
-        data[names.SECRET_PROPERTIES_FILE] = properties.render(
-            properties.password_properties(identity.passwords.store, identity.passwords.key),
-            properties.SECRET_HEADER,
-        )
+        data |= password_files(identity.passwords.store, identity.passwords.key)
     return data
+
+
+def password_files(store: str, key: str) -> dict[str, bytes | str]:
+    """The passwords in every encoding the delivery forms read from the mounted Secret:
+    base64 values (for `$(VAR)` references) and the password properties files."""
+    store64, key64 = _b64(store), _b64(key)
+    plain, encoded = properties.SECRET_HEADER, properties.BASE64_SECRET_HEADER
+    return {
+        names.STORE_PASSWORD_BASE64_KEY: store64,
+        names.KEY_PASSWORD_BASE64_KEY: key64,
+        names.SECRET_PROPERTIES_FILE: properties.render(
+            properties.password_properties(store, key), plain
+        ),
+        names.BASE64_SECRET_PROPERTIES_FILE: properties.render(
+            properties.password_properties(store64, key64), encoded
+        ),
+        names.HTTPD_SECRET_PROPERTIES_FILE: properties.render(
+            properties.httpd_password_properties(store, key), plain
+        ),
+        names.HTTPD_BASE64_SECRET_PROPERTIES_FILE: properties.render(
+            properties.httpd_password_properties(store64, key64), encoded
+        ),
+    }
 
 
 def keystore_secret(

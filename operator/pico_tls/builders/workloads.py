@@ -11,12 +11,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pico_tls.builders import names
+from pico_tls.builders import delivery, names
+from pico_tls.builders.pod_delivery import PASSWORD_ENV, PodDelivery, pod_delivery
+from pico_tls.delivery import DeliverySpec
 from pico_tls.spec import ContainerSpec, PlatformSpec, PodTemplateSpec
 
 EC_WEB_PORT = 9090
-STORE_PASSWORD_ENV = "PICO_RCP_TLS_KEYSTORE_PASSWORD"
-KEY_PASSWORD_ENV = "PICO_RCP_TLS_KEY_PASSWORD"
+STORE_PASSWORD_ENV = PASSWORD_ENV[delivery.STORE]
+KEY_PASSWORD_ENV = PASSWORD_ENV[delivery.KEY]
 
 
 def mounted_content_hash(*parts: str) -> str:
@@ -56,31 +58,18 @@ def _pod_template(
     selector: Mapping[str, str],
     tls_secret: str | None,
     mount_path: str,
-    configmap: str,
+    delivered: PodDelivery,
     ports: list[dict[str, Any]],
     probe_port: str,
     content_hash: str,
 ) -> dict[str, Any]:
-    env: list[dict[str, Any]] = [dict(e) for e in pod.env]
-    mounts: list[dict[str, Any]] = [
-        {"name": "pico-properties", "mountPath": names.PROPERTIES_MOUNT, "readOnly": True}
-    ]
-    volumes: list[dict[str, Any]] = [{"name": "pico-properties", "configMap": {"name": configmap}}]
-    property_files = [f"{names.PROPERTIES_MOUNT}/{names.PROPERTIES_FILE}"]
+    env: list[dict[str, Any]] = [dict(e) for e in pod.env] + delivered.env
+    mounts, volumes = list(delivered.mounts), list(delivered.volumes)
     if tls_secret is not None:
-        for var, key in (
-            (STORE_PASSWORD_ENV, names.STORE_PASSWORD_KEY),
-            (KEY_PASSWORD_ENV, names.KEY_PASSWORD_KEY),
-        ):
-            env.append(
-                {"name": var, "valueFrom": {"secretKeyRef": {"name": tls_secret, "key": key}}}
-            )
         mounts.append({"name": "pico-tls", "mountPath": mount_path, "readOnly": True})
         volumes.append(
             {"name": "pico-tls", "secret": {"secretName": tls_secret, "defaultMode": 0o440}}
         )
-        property_files.append(f"{mount_path}/{names.SECRET_PROPERTIES_FILE}")
-    env.append({"name": "PICO_PROPERTIES_FILES", "value": ":".join(property_files)})
     container: dict[str, Any] = {
         "name": container_name,
         "image": image,
@@ -90,6 +79,8 @@ def _pod_template(
         # A TCP probe needs no client certificate, so required client auth cannot break it.
         "readinessProbe": {"tcpSocket": {"port": probe_port}, "periodSeconds": 10},
     }
+    if delivered.args:
+        container["args"] = delivered.args
     if pull_policy:
         container["imagePullPolicy"] = pull_policy
     if pod.resources:
@@ -118,20 +109,35 @@ def _pod_template(
     }
 
 
+def _delivered(
+    name: str, props: Mapping[str, str], choice: DeliverySpec, tls_secret: str | None, mount: str
+) -> PodDelivery:
+    settings = delivery.settings(props, web_ui_tls=choice.web_ui_tls)
+    return pod_delivery(settings, choice, tls_secret, mount, names.tls_secret(name))
+
+
 def platform_statefulset(
-    platform: PlatformSpec, meta: dict[str, Any], content_hash: str
+    platform: PlatformSpec,
+    meta: dict[str, Any],
+    content_hash: str,
+    props: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
+    """`props`: the Platform's public properties (`properties.rcp_properties`), carried
+    in its delivery form."""
     selector = _selector("platform", platform.name)
     tls = platform.tls
+    tls_secret = names.tls_secret(platform.name) if tls.enabled else None
     template = _pod_template(
         container_name="platform",
         image=platform.image,
         pull_policy=platform.image_pull_policy,
         pod=platform.pod,
         selector=selector,
-        tls_secret=names.tls_secret(platform.name) if tls.enabled else None,
+        tls_secret=tls_secret,
         mount_path=tls.mount_path,
-        configmap=names.tls_secret(platform.name),
+        delivered=_delivered(
+            platform.name, props or {}, platform.delivery, tls_secret, tls.mount_path
+        ),
         ports=[
             {"name": "rcp", "containerPort": platform.service.rcp_port},
             {"name": "web", "containerPort": platform.service.web_port},
@@ -189,17 +195,22 @@ def container_deployment(
     platform: PlatformSpec,
     meta: dict[str, Any],
     content_hash: str,
+    props: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     selector = _selector("execution-container", container.name)
+    tls_secret = names.tls_secret(container.name) if platform.tls.enabled else None
+    mount_path = platform.tls.mount_path
     template = _pod_template(
         container_name="ec",
         image=container.image,
         pull_policy=container.image_pull_policy,
         pod=container.pod,
         selector=selector,
-        tls_secret=names.tls_secret(container.name) if platform.tls.enabled else None,
-        mount_path=platform.tls.mount_path,
-        configmap=names.tls_secret(container.name),
+        tls_secret=tls_secret,
+        mount_path=mount_path,
+        delivered=_delivered(
+            container.name, props or {}, container.delivery_under(platform), tls_secret, mount_path
+        ),
         ports=[{"name": "web", "containerPort": EC_WEB_PORT}],
         probe_port="web",
         content_hash=content_hash,

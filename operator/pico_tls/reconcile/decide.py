@@ -52,7 +52,11 @@ def decide(
         reject(run, body, str(err))
         return run.decision
     platform_names = {p["metadata"]["name"] for p in snapshot.platforms}
-    containers = _parse(run, _without_name_clashes(run, platform_names), parse_container)
+    containers = _parse(
+        run,
+        _without_name_clashes(run, platform_names),
+        lambda b: parse_container(b, platform.spec),  # checked against its delivery form
+    )
     desktops = _parse(run, snapshot.desktops, parse_desktop)
     run.decision.references = set(_references(platform, desktops))
     try:

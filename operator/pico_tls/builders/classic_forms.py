@@ -1,0 +1,68 @@
+"""Every delivery form for one classic (non-Kubernetes) party, as file name -> text (pure).
+
+For `pico-tls keystores --emit properties,env,startup-args,topology`: the files hold the
+passwords themselves (plain or base64), so the caller writes them with mode 0600.
+"""
+
+from __future__ import annotations
+
+import base64
+import shlex
+from collections.abc import Iterable, Mapping
+
+from pico_tls.builders import delivery, names, properties
+from pico_tls.builders.delivery import KEY, STORE
+from pico_tls.delivery import DeliveryError, DeliveryForm, PasswordEncoding, check_carried
+
+EMIT_CHOICES = ("properties", "env", "startup-args", "topology")
+ENV_FILE, ARGS_FILE = "tls.env", "startup-args"
+EXTRA_ARGS_VARIABLE = "PICO_TLS_EXTRA_ARGS"
+
+
+def _encoded(password: str, encoding: PasswordEncoding) -> str:
+    if encoding is PasswordEncoding.BASE64:
+        return base64.b64encode(password.encode()).decode()
+    if encoding is PasswordEncoding.PLAIN:
+        return password
+    raise DeliveryError(
+        "classic installs take Plain or Base64 passwords (PreEncrypted: paste yours)"
+    )
+
+
+def emit_forms(
+    props: Mapping[str, str],
+    *,
+    store_password: str,
+    key_password: str,
+    encoding: PasswordEncoding = PasswordEncoding.PLAIN,
+    web_ui_tls: bool = False,
+    forms: Iterable[str] = EMIT_CHOICES,
+) -> dict[str, str]:
+    """The files of the chosen forms. `props` is `properties.rcp_properties(...)`."""
+    chosen = list(forms)
+    unknown = sorted(set(chosen) - set(EMIT_CHOICES))
+    if unknown:
+        raise DeliveryError(f"--emit: unknown form {', '.join(unknown)}; use {EMIT_CHOICES}")
+    s = delivery.settings(props, web_ui_tls=web_ui_tls)
+    plain = {STORE: store_password, KEY: key_password}
+    value = {slot: _encoded(pw, encoding) for slot, pw in plain.items()}
+    out: dict[str, str] = {}
+    if "properties" in chosen:
+        every = {**s.public, **{k: value[slot] for k, slot in s.passwords.items()}}
+        out[names.PROPERTIES_FILE] = properties.render(every, "Written by pico-tls.")
+    if "env" in chosen:
+        env = delivery.entrypoint_env(s)
+        if s.passwords:  # the entrypoint base64-encodes them itself
+            env |= {delivery.ENTRYPOINT_PASSWORD_ENV[slot]: pw for slot, pw in plain.items()}
+        env[EXTRA_ARGS_VARIABLE] = shlex.join(delivery.entrypoint_args(s))
+        out[ENV_FILE] = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items()))
+    if "startup-args" in chosen:
+        secret = {k: value[slot] for k, slot in s.passwords.items()}
+        check_carried(DeliveryForm.STARTUP_ARGS, secret, "passwords")
+        args = delivery.startup_args(s, lambda slot: value[slot])
+        out[ARGS_FILE] = "".join(f"{arg}\n" for arg in args)
+    if "topology" in chosen:
+        out |= delivery.topology_files(
+            s, lambda slot: delivery.hocon_string(value[slot]), how=f"{encoding}, in this file"
+        )
+    return out
