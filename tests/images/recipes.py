@@ -142,7 +142,7 @@ def _verify_operator(ref: str) -> None:
     script = (
         "id -u; id -g; kopf --version; "
         "python -c 'import pico_tls, pico_tls.cli; print(\"import-ok\", pico_tls.__name__)'; "
-        "if touch /probe 2>/dev/null; then echo root-writable; else echo root-read-only; fi"
+        "if touch /tmp/probe 2>/dev/null; then echo root-writable; else echo root-read-only; fi"
     )
     result = oci_run.run_read_only(ref, ["/bin/sh", "-c", script])
     result.expect(0, f"{UID}\n{UID}\n", "kopf, version", "import-ok pico_tls", "root-read-only")
