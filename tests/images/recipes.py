@@ -37,8 +37,8 @@ class Recipe:
         for name in self.parents:
             digest.update(f"parent {name} {parent_keys[name]}\0".encode())
         for path in sorted(set(self.inputs())):
-            name = path.relative_to(REPO) if path.is_relative_to(REPO) else path
-            digest.update(str(name).encode() + b"\0")
+            label = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+            digest.update(str(label).encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
         return digest.hexdigest()[:16]
 
