@@ -134,10 +134,12 @@ def image_refs() -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
+    """``[--refs] [name...]``: print ``name=tar`` (or ``name=ref`` with --refs) per image."""
     started = time.monotonic()
-    images = build_images(argv or None)
+    refs = "--refs" in argv
+    images = build_images([a for a in argv if a != "--refs"] or None)
     for image in images.values():
-        print(f"{image.name}={image.tar}")
+        print(f"{image.name}={image.ref if refs else image.tar}")
     for image in images.values():
         how = f"built in {image.seconds:.0f}s" if image.built else "cached"
         log(f"{image.ref} {how}, {image.tar.stat().st_size / 1e6:.0f} MB")

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Build the test images (or take them from the cache) and print "name=tar" lines:
-#   tests/images/build.sh [debian|jre|python|operator|standin ...]
+#   tests/images/build.sh [--refs] [debian|jre|python|operator|standin ...]
+# (--refs: print name=image reference instead, e.g. standin=localhost/pico-tls/standin:<key>)
 # Needs root, buildah, debootstrap, runc and a JDK (tests/images/install-deps.sh installs them).
 set -eu
 repo=$(cd "$(dirname "$0")/../.." && pwd)

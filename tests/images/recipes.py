@@ -37,8 +37,8 @@ class Recipe:
         for name in self.parents:
             digest.update(f"parent {name} {parent_keys[name]}\0".encode())
         for path in sorted(set(self.inputs())):
-            name = path.relative_to(REPO) if path.is_relative_to(REPO) else path
-            digest.update(str(name).encode() + b"\0")
+            label = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+            digest.update(str(label).encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
         return digest.hexdigest()[:16]
 
@@ -142,7 +142,7 @@ def _verify_operator(ref: str) -> None:
     script = (
         "id -u; id -g; kopf --version; "
         "python -c 'import pico_tls, pico_tls.cli; print(\"import-ok\", pico_tls.__name__)'; "
-        "if touch /probe 2>/dev/null; then echo root-writable; else echo root-read-only; fi"
+        "if touch /tmp/probe 2>/dev/null; then echo root-writable; else echo root-read-only; fi"
     )
     result = oci_run.run_read_only(ref, ["/bin/sh", "-c", script])
     result.expect(0, f"{UID}\n{UID}\n", "kopf, version", "import-ok pico_tls", "root-read-only")

@@ -157,13 +157,17 @@ def _wait_stats(port: int, outcome: str, count: int, timeout: float = 60) -> dic
 def test_operator_image_runs_from_containerd(
     containerd: PrivateContainerd, images: dict[str, Image]
 ) -> None:
-    script = "id -u; kopf --version; python -c 'import pico_tls; print(\"imported\")'"
+    script = (
+        "id -u; kopf --version; python -c 'import pico_tls; print(\"imported\")'; "
+        "if touch /tmp/probe 2>/dev/null; then echo root-writable; else echo root-read-only; fi"
+    )
     command = _run_args(
         containerd, images["operator"].ref, "operator-check", None, "/bin/sh", "-c", script
     )
     proc = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     assert proc.stdout.split()[0] == "10001" and "imported" in proc.stdout, proc.stdout
+    assert "root-read-only" in proc.stdout, proc.stdout
 
 
 def _start(command: list[str]) -> subprocess.Popen[str]:

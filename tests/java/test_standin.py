@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -521,3 +522,17 @@ def test_tcp_probe_is_counted_but_changes_no_state(
             served = required_platform.stats()
     assert served["state"] == "ok", served
     assert "no_hello" not in [c["to"] for c in served["changes"]], served
+
+
+def test_desktop_trusts_the_platform_crt_of_its_secret(
+    classes: Path, pki: Pki, required_platform: Standin, tmp_path: Path
+) -> None:
+    """A desktop whose keystore does not trust the Platform connects once platform.crt (a key of
+    the ``<name>-desktop-key`` Secret) is beside it."""
+    from pico_tls.pki.certs import cert_to_pem
+
+    desktop = tmp_path / "desktop-with-crt"
+    shutil.copytree(pki.lost_desktop_dir, desktop)
+    (desktop / "platform.crt").write_bytes(cert_to_pem(pki.platform.identity.certificate))
+    result, code = _desktop(classes, desktop, "127.0.0.1", required_platform.rcp_port)
+    assert (code, result["outcome"]) == (0, "ok"), result

@@ -23,7 +23,7 @@ final class ClientRoles {
         }
         Stores stores = Stores.load(Path.of(keystore), settings.storePassword(),
                 settings.keyPassword(), settings.get(Settings.ALIAS), true);
-        SSLContext context = stores.context();
+        stores.context(); // fails at start, not in the loop, if the store cannot serve TLS
         int interval = settings.integer("standin.interval.ms", 200);
         int connectTimeout = settings.integer("standin.connect.timeout.ms", 2_000);
         int ioTimeout = settings.integer("standin.io.timeout.ms", 5_000);
@@ -34,7 +34,9 @@ final class ClientRoles {
                 + stores.alias + " subject=" + stores.subject() + " keystore=" + keystore
                 + " type=" + stores.type + " interval_ms=" + interval);
         while (true) {
-            Attempt a = Attempt.connect(context, host, port, connectTimeout, ioTimeout);
+            // a fresh context (empty session cache) each time: no resumption, every attempt is a
+            // full handshake checked against the stores
+            Attempt a = Attempt.connect(stores.context(), host, port, connectTimeout, ioTimeout);
             stats.record(a.outcome, a.peer, a.outcome == Outcome.OK ? null : a.detail);
             try {
                 Thread.sleep(interval);
