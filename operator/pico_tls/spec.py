@@ -16,6 +16,7 @@ from typing import Any
 
 from pico_tls.delivery import (
     DeliveryError,
+    DeliveryForm,
     DeliverySpec,
     PasswordEncoding,
     check_carried,
@@ -32,6 +33,7 @@ API_VERSION = f"{GROUP}/{VERSION}"
 MANAGED_PROPERTY_PREFIX = "pico.rcp.tls."
 MANAGED_PROPERTIES = frozenset({"pico.rcp.platform.host", "pico.rcp.platform.port"})
 WEB_UI_PROPERTY_PREFIX = "mz.httpd.security."  # managed when delivery.webUiTls is on
+PROPERTIES_MOUNT = "/etc/pico/properties"  # builders.names.PROPERTIES_MOUNT
 
 
 class SpecError(ValueError):
@@ -282,10 +284,24 @@ def _delivery(spec: Mapping[str, Any]) -> DeliverySpec | None:
 
 
 def _check_delivery(
-    choice: DeliverySpec, props: Mapping[str, str], tls: TlsSpec, field_path: str
+    choice: DeliverySpec,
+    props: Mapping[str, str],
+    tls: TlsSpec,
+    field_path: str,
+    pod: PodTemplateSpec = PodTemplateSpec(),
 ) -> None:
-    """Refuse what the delivery form cannot carry, or PreEncrypted passwords that would not
-    match the keystores."""
+    """Refuse what the delivery form cannot carry, topology folders that collide with other
+    mounts, or PreEncrypted passwords that would not match the keystores."""
+    if choice.form is DeliveryForm.TOPOLOGY_FILES:
+        taken = {tls.mount_path, PROPERTIES_MOUNT} | {
+            str(m.get("mountPath")) for m in pod.volume_mounts
+        }
+        for folder in (choice.topology.common, choice.topology.container):
+            if folder in taken:
+                raise SpecError(
+                    f"{field_path}.delivery.topology: {folder} is already mounted (tls.mountPath, "
+                    "the properties folder or podTemplate.volumeMounts); choose another folder"
+                )
     carried = {**props, MANAGED_PROPERTY_PREFIX + "keystore": tls.mount_path}
     try:
         check_carried(choice.form, carried, f"{field_path}.properties")
@@ -333,7 +349,7 @@ def parse_platform(body: Mapping[str, Any]) -> PlatformSpec:
     if parsed_tls.ca_secret_name and parsed_tls.trust_mode is TrustMode.PINNED:
         raise SpecError("spec.tls.trust.caSecretRef: only used with mode CertificateAuthority")
     props = _properties(spec, "spec", delivery.web_ui_tls)
-    _check_delivery(delivery, props, parsed_tls, "spec")
+    _check_delivery(delivery, props, parsed_tls, "spec", _pod(spec))
     return PlatformSpec(
         name=name,
         namespace=namespace,
@@ -367,7 +383,8 @@ def parse_container(body: Mapping[str, Any], platform: PlatformSpec | None = Non
     if platform is not None:
         choice = delivery or platform.delivery
         web_ui = choice.web_ui_tls
-        _check_delivery(choice, _properties(spec, "spec", web_ui), platform.tls, "spec")
+        props = _properties(spec, "spec", web_ui)
+        _check_delivery(choice, props, platform.tls, "spec", _pod(spec))
     return ContainerSpec(
         name=name,
         namespace=namespace,
