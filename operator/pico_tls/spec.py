@@ -14,14 +14,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from pico_tls.delivery import (
-    DeliveryError,
-    DeliveryForm,
-    DeliverySpec,
-    PasswordEncoding,
-    check_carried,
-    parse_delivery,
-)
+from pico_tls.delivery import DeliveryError, DeliverySpec, check_choice, parse_delivery
 from pico_tls.javaprops import keys_read_from
 from pico_tls.keystore import Pkcs12Profile, StoreFormat
 from pico_tls.pki.keys import KeyAlgorithm
@@ -290,31 +283,20 @@ def _check_delivery(
     field_path: str,
     pod: PodTemplateSpec = PodTemplateSpec(),
 ) -> None:
-    """Refuse what the delivery form cannot carry, topology folders that collide with other
-    mounts, or PreEncrypted passwords that would not match the keystores."""
-    if choice.form is DeliveryForm.TOPOLOGY_FILES:
-        taken = {tls.mount_path, PROPERTIES_MOUNT} | {
-            str(m.get("mountPath")) for m in pod.volume_mounts
-        }
-        for folder in (choice.topology.common, choice.topology.container):
-            if folder in taken:
-                raise SpecError(
-                    f"{field_path}.delivery.topology: {folder} is already mounted (tls.mountPath, "
-                    "the properties folder or podTemplate.volumeMounts); choose another folder"
-                )
-    carried = {**props, MANAGED_PROPERTY_PREFIX + "keystore": tls.mount_path}
+    mounted = {tls.mount_path, PROPERTIES_MOUNT} | {
+        str(m.get("mountPath")) for m in pod.volume_mounts
+    }
     try:
-        check_carried(choice.form, carried, f"{field_path}.properties")
+        check_choice(
+            choice,
+            props,
+            keystore_path=tls.mount_path,
+            mounted=mounted,
+            has_password_secret=tls.password_secret_name is not None,
+            field_path=field_path,
+        )
     except DeliveryError as err:
         raise SpecError(str(err)) from None
-    if choice.password_encoding is PasswordEncoding.PRE_ENCRYPTED and not (
-        tls.password_secret_name
-    ):
-        raise SpecError(
-            f"{field_path}.delivery.passwordEncoding PreEncrypted: set the Platform's "
-            "spec.tls.passwordSecretRef.name too, so every keystore uses the passwords "
-            "you encrypted"
-        )
 
 
 def parse_platform(body: Mapping[str, Any]) -> PlatformSpec:
