@@ -158,3 +158,31 @@ def check_carried(form: DeliveryForm, props: Mapping[str, str], field_path: str)
                 f"{field_path}: property {key!r} cannot be delivered as {form}: {problem}; "
                 "change the value or choose another spec.delivery.form"
             )
+
+
+def check_choice(
+    choice: DeliverySpec,
+    props: Mapping[str, str],
+    *,
+    keystore_path: str,
+    mounted: set[str],
+    has_password_secret: bool,
+    field_path: str,
+) -> None:
+    """Refuse what the form cannot carry (`props` and the keystore folder), topology folders
+    already `mounted`, or PreEncrypted passwords that would not match the keystores."""
+    if choice.form is DeliveryForm.TOPOLOGY_FILES:
+        for folder in (choice.topology.common, choice.topology.container):
+            if folder in mounted:
+                raise DeliveryError(
+                    f"{field_path}.delivery.topology: {folder} is already mounted (tls.mountPath, "
+                    "the properties folder or podTemplate.volumeMounts); choose another folder"
+                )
+    carried = {**props, "pico.rcp.tls.keystore": keystore_path}
+    check_carried(choice.form, carried, f"{field_path}.properties")
+    if choice.password_encoding is PasswordEncoding.PRE_ENCRYPTED and not has_password_secret:
+        raise DeliveryError(
+            f"{field_path}.delivery.passwordEncoding PreEncrypted: set the Platform's "
+            "spec.tls.passwordSecretRef.name too, so every keystore uses the passwords "
+            "you encrypted"
+        )

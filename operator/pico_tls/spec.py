@@ -14,13 +14,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from pico_tls.delivery import (
-    DeliveryError,
-    DeliverySpec,
-    PasswordEncoding,
-    check_carried,
-    parse_delivery,
-)
+from pico_tls.delivery import DeliveryError, DeliverySpec, check_choice, parse_delivery
 from pico_tls.javaprops import keys_read_from
 from pico_tls.keystore import Pkcs12Profile, StoreFormat
 from pico_tls.pki.keys import KeyAlgorithm
@@ -44,6 +38,7 @@ API_VERSION = f"{GROUP}/{VERSION}"
 MANAGED_PROPERTY_PREFIX = "pico.rcp.tls."
 MANAGED_PROPERTIES = frozenset({"pico.rcp.platform.host", "pico.rcp.platform.port"})
 WEB_UI_PROPERTY_PREFIX = "mz.httpd.security."  # managed when delivery.webUiTls is on
+PROPERTIES_MOUNT = "/etc/pico/properties"  # builders.names.PROPERTIES_MOUNT
 
 
 __all__ = ["SpecError"]  # defined in pico_tls.validation, raised by every parser here
@@ -309,23 +304,26 @@ def _delivery(spec: Mapping[str, Any]) -> DeliverySpec | None:
 
 
 def _check_delivery(
-    choice: DeliverySpec, props: Mapping[str, str], tls: TlsSpec, field_path: str
+    choice: DeliverySpec,
+    props: Mapping[str, str],
+    tls: TlsSpec,
+    field_path: str,
+    pod: PodTemplateSpec = PodTemplateSpec(),
 ) -> None:
-    """Refuse what the delivery form cannot carry, or PreEncrypted passwords that would not
-    match the keystores."""
-    carried = {**props, MANAGED_PROPERTY_PREFIX + "keystore": tls.mount_path}
+    mounted = {tls.mount_path, PROPERTIES_MOUNT} | {
+        str(m.get("mountPath")) for m in pod.volume_mounts
+    }
     try:
-        check_carried(choice.form, carried, f"{field_path}.properties")
+        check_choice(
+            choice,
+            props,
+            keystore_path=tls.mount_path,
+            mounted=mounted,
+            has_password_secret=tls.password_secret_name is not None,
+            field_path=field_path,
+        )
     except DeliveryError as err:
         raise SpecError(str(err)) from None
-    if choice.password_encoding is PasswordEncoding.PRE_ENCRYPTED and not (
-        tls.password_secret_name
-    ):
-        raise SpecError(
-            f"{field_path}.delivery.passwordEncoding PreEncrypted: set the Platform's "
-            "spec.tls.passwordSecretRef.name too, so every keystore uses the passwords "
-            "you encrypted"
-        )
 
 
 def parse_platform(body: Mapping[str, Any]) -> PlatformSpec:
@@ -361,7 +359,7 @@ def parse_platform(body: Mapping[str, Any]) -> PlatformSpec:
     if parsed_tls.ca_secret_name and parsed_tls.trust_mode is TrustMode.PINNED:
         raise SpecError("spec.tls.trust.caSecretRef: only used with mode CertificateAuthority")
     props = _properties(spec, "spec", delivery.web_ui_tls)
-    _check_delivery(delivery, props, parsed_tls, "spec")
+    _check_delivery(delivery, props, parsed_tls, "spec", _pod(spec))
     return PlatformSpec(
         name=name,
         namespace=namespace,
@@ -397,7 +395,8 @@ def parse_container(body: Mapping[str, Any], platform: PlatformSpec | None = Non
     if platform is not None:
         choice = delivery or platform.delivery
         web_ui = choice.web_ui_tls
-        _check_delivery(choice, _properties(spec, "spec", web_ui), platform.tls, "spec")
+        props = _properties(spec, "spec", web_ui)
+        _check_delivery(choice, props, platform.tls, "spec", _pod(spec))
     return ContainerSpec(
         name=name,
         namespace=namespace,

@@ -10,6 +10,7 @@ password (plain, base64 or pre-encrypted) is in a pod spec, ConfigMap, status or
 from __future__ import annotations
 
 import base64
+import time
 from pathlib import Path
 from typing import Any
 
@@ -206,3 +207,73 @@ def test_the_delivery_examples_are_accepted(k: Kubectl) -> None:
     for path in examples:
         ok, output = k.run("apply", "-n", k.namespace, "-f", str(path))
         assert ok, f"{path.name}: {output}"
+
+
+def _ready_condition(obj: dict[str, Any]) -> dict[str, Any]:
+    return next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")
+
+
+def test_a_value_the_inherited_form_cannot_carry_is_a_condition_and_an_event(
+    kube_cluster: Any, operator: Any, namespace: str
+) -> None:
+    ns = namespace
+    kube_cluster.apply(_secret(ns, "pw", PASSWORDS))
+    body, ec = _group(ns, "entry")
+    ec["spec"]["properties"] = {"ec.note": "two words"}  # the entrypoint would split it
+    kube_cluster.apply([body, ec])
+    wait_ready(kube_cluster, "platform", "mz-entry", ns)
+
+    def refused() -> dict[str, Any] | None:
+        obj = get(kube_cluster, "executioncontainer", "ec-entry", ns)
+        conditions = (obj.get("status") or {}).get("conditions") or []
+        return obj if any(c.get("reason") == "InvalidSpec" for c in conditions) else None
+
+    obj = kube_cluster.wait_until("ec-entry refused", refused, timeout=60)
+    message = _ready_condition(obj)["message"]
+    assert "'ec.note'" in message and "EntrypointEnv" in message, message
+    events = kube_cluster.get_json("events", "-n", ns)["items"]
+    assert any(e["reason"] == "InvalidSpec" and "'ec.note'" in e["message"] for e in events)
+    # its own form fixes it: the container now reconciles and gets the -e arguments
+    ec["spec"]["delivery"] = {"form": "StartupArgs"}
+    kube_cluster.apply(ec)
+    wait_ready(kube_cluster, "executioncontainer", "ec-entry", ns)
+    args = dt.container_of(get(kube_cluster, "deployment", "ec-entry", ns))["args"]
+    assert "ec.note=two words" in args
+
+
+def test_changing_the_form_or_a_setting_rolls_the_pods_once(
+    kube_cluster: Any, operator: Any, namespace: str
+) -> None:
+    ns = namespace
+    kube_cluster.apply([_secret(ns, "pw", PASSWORDS), _secret(ns, "enc", ENCRYPTED)])
+    body, ec = _group(ns, "topo")
+    kube_cluster.apply([body, ec])
+    wait_ready(kube_cluster, "executioncontainer", "ec-topo", ns)
+
+    def generation() -> int:
+        return int(get(kube_cluster, "deployment", "ec-topo", ns)["metadata"]["generation"])
+
+    def settled_after(before: int) -> int:
+        wait_ready(kube_cluster, "executioncontainer", "ec-topo", ns)
+
+        def rolled() -> int | None:
+            now = generation()
+            return now if now > before else None
+
+        return int(kube_cluster.wait_until("a roll", rolled))
+
+    start = generation()
+    ec["spec"]["properties"] = {"ec.note": "changed"}  # only the HOCON ConfigMap's meaning
+    kube_cluster.apply(ec)
+    after_setting = settled_after(start)
+    cm = get(kube_cluster, "configmap", "ec-topo-rcp-tls", ns)["data"]
+    assert '"ec.note" = "changed"' in cm["container.conf"]
+    ec["spec"]["delivery"] = {"form": "StartupArgs"}
+    kube_cluster.apply(ec)
+    after_form = settled_after(after_setting)
+    assert after_setting == start + 1 and after_form == after_setting + 1
+    time.sleep(3)  # a resync or an idle pass writes nothing
+    assert generation() == after_form
+    args = dt.container_of(get(kube_cluster, "deployment", "ec-topo", ns))["args"]
+    assert "ec.note=changed" in args
+    assert "cell.conf" not in get(kube_cluster, "configmap", "ec-topo-rcp-tls", ns)["data"]

@@ -127,3 +127,19 @@ def test_pre_encrypted_with_a_password_secret() -> None:
         )
     )
     assert p.delivery.encrypted_password_secret == "enc"
+
+
+@pytest.mark.parametrize(
+    ("topology", "pod"),
+    [
+        ({"commonPath": "/etc/pico/tls"}, {}),
+        ({"containerPath": "/etc/pico/properties"}, {}),
+        ({}, {"volumeMounts": [{"name": "mine", "mountPath": "/etc/config/common"}]}),
+    ],
+)
+def test_topology_folders_must_be_free(topology: dict[str, str], pod: dict[str, Any]) -> None:
+    choice = {"form": "TopologyFiles", "topology": topology}
+    with pytest.raises(SpecError, match="already mounted"):
+        parse_platform(platform(delivery=choice, podTemplate=pod))
+    with pytest.raises(SpecError, match="already mounted"):
+        parse_container(container(delivery=choice, podTemplate=pod), parse_platform(platform()))

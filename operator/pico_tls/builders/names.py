@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from pico_tls.spec import API_VERSION, GROUP, PlatformSpec
+from pico_tls.spec import PROPERTIES_MOUNT as _PROPERTIES_MOUNT
 
 FIELD_MANAGER = "pico-tls-operator"
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -21,7 +22,7 @@ ROTATE_CA = f"{GROUP}/rotate-ca"
 # On the CA Secret: the rotate-ca value already acted on.
 ROTATE_CA_HANDLED = f"{GROUP}/rotate-ca-handled"
 APPLIED_HASH = f"{GROUP}/applied-hash"
-PROPERTIES_MOUNT = "/etc/pico/properties"
+PROPERTIES_MOUNT = _PROPERTIES_MOUNT  # the one definition is in spec (it checks collisions)
 PROPERTIES_FILE = "rcp-tls.properties"
 SECRET_PROPERTIES_FILE = "rcp-tls-secret.properties"
 BASE64_SECRET_PROPERTIES_FILE = "rcp-tls-secret.base64.properties"
