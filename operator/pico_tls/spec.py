@@ -359,13 +359,14 @@ def parse_platform(body: Mapping[str, Any]) -> PlatformSpec:
     if parsed_tls.ca_secret_name and parsed_tls.trust_mode is TrustMode.PINNED:
         raise SpecError("spec.tls.trust.caSecretRef: only used with mode CertificateAuthority")
     props = _properties(spec, "spec", delivery.web_ui_tls)
-    _check_delivery(delivery, props, parsed_tls, "spec", _pod(spec))
+    pod = _pod(spec, parsed_tls.mount_path if parsed_tls.enabled else None)
+    _check_delivery(delivery, props, parsed_tls, "spec", pod)
     return PlatformSpec(
         name=name,
         namespace=namespace,
         image=_image(spec),
         image_pull_policy=spec.get("imagePullPolicy"),
-        pod=_pod(spec, parsed_tls.mount_path if parsed_tls.enabled else None),
+        pod=pod,
         service=ServiceSpec(
             type=str(service.get("type", "ClusterIP")),
             rcp_port=int(service.get("rcpPort", 6790)),
@@ -396,7 +397,7 @@ def parse_container(body: Mapping[str, Any], platform: PlatformSpec | None = Non
         choice = delivery or platform.delivery
         web_ui = choice.web_ui_tls
         props = _properties(spec, "spec", web_ui)
-        _check_delivery(choice, props, platform.tls, "spec", _pod(spec))
+        _check_delivery(choice, props, platform.tls, "spec", _pod(spec, platform.tls.mount_path))
     return ContainerSpec(
         name=name,
         namespace=namespace,

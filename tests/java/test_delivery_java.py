@@ -19,7 +19,7 @@ import pytest
 
 from pico_tls.builders import secret_manifests
 from pico_tls.render import render_objects
-from tests import deliverytools as dt
+from tests.support import delivery as dt
 from tests.javafixtures import require_java
 
 PROPS_ARGS = """
