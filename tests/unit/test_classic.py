@@ -478,7 +478,8 @@ def test_a_file_in_place_of_dir_is_refused(tmp_path: Path, capsys):
 
 def _rerun_status(options: Any, at_days: float) -> str:
     """cert_status of the platform on a re-run `at_days` after the first run."""
-    from pico_tls.classic.plan import ExistingStore, FolderContents, make_plan
+    from pico_tls.classic.identity import ExistingStore
+    from pico_tls.classic.plan import FolderContents, make_plan
     from pico_tls.keystore import StoreOptions, decode_keystore
 
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
