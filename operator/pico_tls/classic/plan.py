@@ -42,6 +42,7 @@ from pico_tls.keystore import (
 )
 from pico_tls.material import Passwords
 from pico_tls.pki import (
+    CertificateAuthority,
     KeyAlgorithm,
     PrivateKey,
     generate_key,
@@ -89,6 +90,89 @@ class Plan:
         return next(p for p in self.parties if p.name == name)
 
 
+@dataclass
+class _Run:
+    """One make_plan call: the input, what DIR holds, the identities resolved so far."""
+
+    options: Options
+    existing: FolderContents
+    manifest: Manifest | None
+    stores: Mapping[str, ExistingStore]
+    identities: dict[str, ClassicIdentity] = field(default_factory=dict)
+
+    @property
+    def records(self) -> Mapping[str, PartyRecord]:
+        return self.manifest.parties if self.manifest is not None else {}
+
+    @property
+    def ca(self) -> CertificateAuthority | None:
+        return self.options.ca
+
+    def existing_own(self, name: str) -> ExistingStore | None:
+        record = self.records.get(name)
+        if record is not None and not record.own_key:
+            return None  # a copy of the platform's store (shared mode)
+        return self.stores.get(name)
+
+    def needs_key(self, name: str) -> bool:
+        store = self.existing_own(name)
+        return store is None or store.content.key_entry is None
+
+    def trust_for(self, role: Role) -> list[Trust]:
+        """The operator's trust rules (builders.stores), with our manifest references."""
+        options, ids = self.options, self.identities
+        if role is Role.PLATFORM:
+            per_container = self.ca is None and options.mode is Mode.PER_CONTAINER
+            containers = options.containers if per_container else ()
+            pinned = [(c, ids[c].certificate) for c in containers]
+            desktops = [(d, ids[d].certificate) for d in options.desktops]
+            entries = platform_trust(self.ca, pinned, desktops)
+        else:
+            platform = ids[options.platform].certificate
+            entries = peer_trust(self.ca, [(PLATFORM_ALIAS, platform)])
+        return [Trust(reference(alias), alias, cert) for alias, cert in entries]
+
+    @property
+    def reusable(self) -> bool:
+        """Existing bytes may be kept: same format and profile as the last run."""
+        m = self.manifest
+        return (
+            m is not None and m.format is self.options.format and m.profile is self.options.profile
+        )
+
+    def own_output(self, name: str, role: Role) -> tuple[PartyOutput, PartyRecord]:
+        options, identity = self.options, self.identities[name]
+        old = self.existing_own(name)
+        content, aliases = store_content(
+            identity, self.trust_for(role), old, self.records.get(name)
+        )
+        store_options = StoreOptions(
+            options.format, identity.passwords.store, identity.passwords.key, options.profile
+        )
+        reuse = self.reusable and name in self.records
+        data, changed = encode_store(content, store_options, old, reuse)
+        props = None
+        if role is not Role.DESKTOP:
+            props = properties_text(name, role, identity.alias, identity.passwords, options)
+        trusted = tuple(a for a, _ in content.trusted)
+        output = PartyOutput(
+            name, role, identity.alias, options.format, data, identity.passwords,
+            identity.certificate, props, trusted, identity.key_status, identity.cert_status,
+            changed,
+        )  # fmt: skip
+        return output, PartyRecord(role, own_key=True, trusted=aliases)
+
+    def shared_output(self, name: str, role: Role, platform: PartyOutput) -> PartyOutput:
+        """Shared mode: a container gets the platform's store, with its own properties."""
+        props = properties_text(name, role, platform.alias, platform.passwords, self.options)
+        changed = self.existing.raw.get(name) != platform.store
+        return PartyOutput(
+            name, role, platform.alias, self.options.format, platform.store, platform.passwords,
+            platform.certificate, props, platform.trusted, "platform's", platform.cert_status,
+            changed,
+        )  # fmt: skip
+
+
 def make_plan(
     options: Options,
     existing: FolderContents,
@@ -104,142 +188,57 @@ def make_plan(
     validate(options)
     now = now or system_clock()
     manifest = None if options.force else existing.manifest
-    stores = {} if options.force else dict(existing.stores)
-    ca = options.ca
-    if manifest is not None and manifest.ca_fingerprint is not None and ca is None:
+    if manifest is not None and manifest.ca_fingerprint is not None and options.ca is None:
         raise ClassicError(
             "the stores in DIR trust a CA (ca.crt): give --ca-cert and --ca-key again, "
             "or --force to start over without it"
         )
-    records = dict(manifest.parties) if manifest is not None else {}
-
-    def existing_own(name: str) -> ExistingStore | None:
-        record = records.get(name)
-        if record is not None and not record.own_key:
-            return None  # a copy of the platform's store (shared mode)
-        return stores.get(name)
-
-    def needs_key(name: str) -> bool:
-        store = existing_own(name)
-        return store is None or store.content.key_entry is None
-
-    wanted = [n for n, role in options.parties if options.owns_key(role) and needs_key(n)]
+    run = _Run(options, existing, manifest, {} if options.force else dict(existing.stores))
+    owners = [(n, role) for n, role in options.parties if options.owns_key(role)]
     started = time.perf_counter()
-    fresh = _generate(wanted, options.key, keygen)
+    fresh = _generate([n for n, _ in owners if run.needs_key(n)], options.key, keygen)
     keygen_seconds = time.perf_counter() - started
-
-    identities: dict[str, ClassicIdentity] = {}
-    for name, role in options.parties:
-        if options.owns_key(role):
-            issuer = ca if role is not Role.DESKTOP else None
-            identities[name] = resolve(
-                name,
-                options,
-                existing_own(name),
-                name in records,
-                issuer,
-                now,
-                fresh.get(name),
-            )
-    platform = identities[options.platform]
-
-    def trust_for(role: Role) -> list[Trust]:
-        """The operator's trust rules (builders.stores), with our manifest references."""
-        if role is Role.PLATFORM:
-            per_container = ca is None and options.mode is Mode.PER_CONTAINER
-            pinned = (
-                [(c, identities[c].certificate) for c in options.containers]
-                if per_container
-                else []
-            )
-            desktops = [(d, identities[d].certificate) for d in options.desktops]
-            entries = platform_trust(ca, pinned, desktops)
-        else:
-            entries = peer_trust(ca, [(PLATFORM_ALIAS, platform.certificate)])
-        return [Trust(reference(alias), alias, cert) for alias, cert in entries]
-
-    reusable = (
-        manifest is not None
-        and manifest.format is options.format
-        and manifest.profile is options.profile
-    )
-    outputs: list[PartyOutput] = []
-    new_records: dict[str, PartyRecord] = {}
-    platform_output: PartyOutput | None = None
-    for name, role in options.parties:
-        if not options.owns_key(role):
-            assert platform_output is not None
-            shared = platform_output
-            shared_props = properties_text(name, role, shared.alias, shared.passwords, options)
-            old_bytes = existing.raw.get(name)
-            outputs.append(
-                PartyOutput(
-                    name,
-                    role,
-                    shared.alias,
-                    options.format,
-                    shared.store,
-                    shared.passwords,
-                    shared.certificate,
-                    shared_props,
-                    shared.trusted,
-                    "platform's",
-                    shared.cert_status,
-                    old_bytes != shared.store,
-                )
-            )
-            new_records[name] = PartyRecord(role, own_key=False)
-            continue
-        identity = identities[name]
-        old = existing_own(name)
-        content, aliases = store_content(identity, trust_for(role), old, records.get(name))
-        store_options = StoreOptions(
-            options.format, identity.passwords.store, identity.passwords.key, options.profile
+    for name, role in owners:
+        issuer = options.ca if role is not Role.DESKTOP else None
+        found = run.existing_own(name)
+        run.identities[name] = resolve(
+            name, options, found, name in run.records, issuer, now, fresh.get(name)
         )
-        data, changed = encode_store(content, store_options, old, reusable and name in records)
-        props = (
-            properties_text(name, role, identity.alias, identity.passwords, options)
-            if role is not Role.DESKTOP
-            else None
-        )
-        output = PartyOutput(
-            name,
-            role,
-            identity.alias,
-            options.format,
-            data,
-            identity.passwords,
-            identity.certificate,
-            props,
-            tuple(a for a, _ in content.trusted),
-            identity.key_status,
-            identity.cert_status,
-            changed,
-        )
-        outputs.append(output)
-        if role is Role.PLATFORM:
-            platform_output = output
-        new_records[name] = PartyRecord(role, own_key=True, trusted=aliases)
-
+    outputs, records = _outputs(run)
     given = {name for name, _ in options.parties}
     before = existing.manifest.parties if existing.manifest is not None else {}
-    removed = tuple(sorted(n for n in before if n not in given))
+    ca = options.ca
     new_manifest = Manifest(
         platform=options.platform,
         mode=options.mode,
         format=options.format,
         profile=options.profile,
         ca_fingerprint=sha256_fingerprint(ca.certificate) if ca is not None else None,
-        parties=new_records,
+        parties=records,
     )
-    return Plan(
-        tuple(outputs),
-        ca.certificate if ca is not None else None,
-        new_manifest,
-        removed,
-        len(fresh),
-        keygen_seconds,
-    )
+    removed = tuple(sorted(n for n in before if n not in given))
+    ca_cert = ca.certificate if ca is not None else None
+    return Plan(tuple(outputs), ca_cert, new_manifest, removed, len(fresh), keygen_seconds)
+
+
+def _outputs(run: _Run) -> tuple[list[PartyOutput], dict[str, PartyRecord]]:
+    """Every party's output (the platform first, so shared containers can copy it)."""
+    outputs: list[PartyOutput] = []
+    records: dict[str, PartyRecord] = {}
+    platform: PartyOutput | None = None
+    for name, role in run.options.parties:
+        if run.options.owns_key(role):
+            output, records[name] = run.own_output(name, role)
+            if role is Role.PLATFORM:
+                platform = output
+        else:
+            assert platform is not None
+            output, records[name] = (
+                run.shared_output(name, role, platform),
+                PartyRecord(role, own_key=False),
+            )
+        outputs.append(output)
+    return outputs, records
 
 
 def _generate(
