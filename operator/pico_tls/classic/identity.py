@@ -10,7 +10,7 @@ from cryptography import x509
 
 from pico_tls.classic.options import Options, new_passwords
 from pico_tls.keystore import KeystoreContent, StoreFormat, unique_alias
-from pico_tls.material import CertRequest, Passwords, issue, renewal_time
+from pico_tls.material import CertRequest, Passwords, capped_by_issuer, issue, renewal_time
 from pico_tls.pki import CertificateAuthority, PrivateKey, signed_by
 
 
@@ -59,7 +59,8 @@ def _certificate_problem(
         return "new host names"
     if cert.not_valid_before_utc > now:
         return "not yet valid"
-    if renewal_time(cert, request.renew_before) <= now:
+    due = renewal_time(cert, request.renew_before) <= now
+    if due and not capped_by_issuer(cert, issuer):  # a reissue would not extend it
         return "expires soon"
     return None
 
