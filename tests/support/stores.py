@@ -60,7 +60,9 @@ def stranger_for(cluster: Any, namespace: str, folder: Path, server_secret: str)
     """A stranger that trusts what the server of `server_secret` presents (its certificate
     and CAs), so a refused handshake is the server's refusal."""
     data = decoded(cluster.get_json("secret", server_secret, "-n", namespace)["data"])
-    trusted = certs_from_pem(data["tls.crt"]) + certs_from_pem(data.get("ca.crt", b""))
+    trusted = certs_from_pem(data["tls.crt"])
+    if "ca.crt" in data:  # CA trust; pinned trust has none
+        trusted += certs_from_pem(data["ca.crt"])
     return stranger_store(folder, trusting=trusted)
 
 

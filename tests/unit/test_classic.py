@@ -478,7 +478,8 @@ def test_a_file_in_place_of_dir_is_refused(tmp_path: Path, capsys):
 
 def _rerun_status(options: Any, at_days: float) -> str:
     """cert_status of the platform on a re-run `at_days` after the first run."""
-    from pico_tls.classic.plan import ExistingStore, FolderContents, make_plan
+    from pico_tls.classic.identity import ExistingStore
+    from pico_tls.classic.plan import FolderContents, make_plan
     from pico_tls.keystore import StoreOptions, decode_keystore
 
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -525,3 +526,13 @@ def test_renew_before_must_be_shorter_than_the_lifetime(tmp_path: Path, capsys) 
     )
     assert code == 2
     assert "--renew-before" in capsys.readouterr().err
+
+
+def test_a_certificate_capped_by_its_ca_is_not_reissued_on_every_run() -> None:
+    """As in the operator: reissuing would not extend a certificate that ends with its CA."""
+    from pico_tls.classic.options import Options
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    short_ca = create_ca("short CA", generate_key(KeyAlgorithm.EC_P256), duration=YEAR, now=t0)
+    options = Options(platform="mz", key=KeyAlgorithm.EC_P256, ca=short_ca, days=730)
+    assert _rerun_status(options, 360) == "kept"  # inside renewBefore of the CA-capped end

@@ -3,6 +3,7 @@ namespace (tests/support/world.py), pass after pass, with workloads rolled out i
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 from typing import Any
 
@@ -309,3 +310,49 @@ def test_a_deleted_ca_secret_becomes_a_rotation_with_overlap() -> None:
     assert [e.reason for e in decision.events][:2] == ["CACreated", "CARotation"]
     assert world.status("Platform", "mz")["caRotation"]["phase"] == "TrustBoth"
     assert mounted_cas(world, "mz-rcp-tls")[1:] == old  # the old CA still trusted
+
+
+def user_ca_secret(name: str, days: int = 3650) -> dict[str, Any]:
+    from pico_tls.pki.certs import cert_to_pem, create_ca
+    from pico_tls.pki.keys import KeyAlgorithm, generate_key, key_to_pem
+
+    ca = create_ca(name, generate_key(KeyAlgorithm.EC_P256), duration=timedelta(days=days))
+    data = {"tls.crt": cert_to_pem(ca.certificate), "tls.key": key_to_pem(ca.key)}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "corp-ca", "namespace": "ns"},
+        "data": {k: base64.b64encode(v).decode() for k, v in data.items()},
+    }
+
+
+def test_a_replaced_user_ca_rotates_with_overlap_and_is_never_renewed_by_us() -> None:
+    world = World()
+    world.add(user_ca_secret("corp CA 1"))
+    tls = {**EC, "trust": {"mode": "CertificateAuthority", "caSecretRef": {"name": "corp-ca"}}}
+    world.add(custom("Platform", "mz", {"image": "img", "tls": tls}))
+    world.add(custom("ExecutionContainer", "ec1", {"platformRef": {"name": "mz"}, "image": "i"}))
+    world.settle()
+    assert world.find("Secret", "mz-ca") is None  # the user's CA, not one of ours
+    old = mounted_cas(world, "mz-rcp-tls")
+    world.add(user_ca_secret("corp CA 2"))
+    world.reconcile()
+    assert world.status("Platform", "mz")["caRotation"]["phase"] == "TrustBoth"
+    assert mounted_cas(world, "mz-rcp-tls")[1:] == old
+    world.settle()
+    assert mounted_cas(world, "mz-rcp-tls") != old and len(mounted_cas(world, "mz-rcp-tls")) == 1
+    assert "CARenewed" not in [e.reason for e in world.events]
+
+
+def test_a_missing_password_secret_is_reported_and_retried_not_crashed_on() -> None:
+    world = World()
+    tls = {**EC, "passwordSecretRef": {"name": "nope"}}
+    world.add(custom("Platform", "mz", {"image": "img", "tls": tls}))
+    decision = world.reconcile()
+    # The CA comes first (it needs no password); no keystore is written without its passwords.
+    assert [w.name for w in decision.writes] == ["mz-ca"] and decision.requeue_after == 60.0
+    ready = world.condition("Platform", "mz", "KeystoreReady")
+    assert (ready["status"], ready["reason"]) == ("False", "PasswordSecretInvalid")
+    warnings = [e.reason for e in decision.events if e.type == "Warning"]
+    assert warnings == ["PasswordSecretInvalid"]
+    assert world.reconcile().events == []  # reported once, not on every retry

@@ -22,9 +22,10 @@ import stat
 import tempfile
 from pathlib import Path
 
+from pico_tls.classic.identity import ExistingStore
 from pico_tls.classic.manifest import Manifest
 from pico_tls.classic.options import CA_FILE, MANIFEST_FILE, ClassicError, Options
-from pico_tls.classic.plan import ExistingStore, FolderContents, Plan
+from pico_tls.classic.plan import FolderContents, Plan
 from pico_tls.keystore import (
     KeystoreError,
     StoreFormat,

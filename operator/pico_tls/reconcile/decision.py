@@ -88,8 +88,3 @@ class Decision:
     @property
     def events(self) -> list[Event]:
         return [a for a in self.actions if isinstance(a, Event)]
-
-    def written(self, kind: str, name: str) -> dict[str, Any] | None:
-        """The last manifest of `kind`/`name` this decision writes, if any."""
-        found = [w.manifest for w in self.writes if (w.kind, w.name) == (kind, name)]
-        return found[-1] if found else None
