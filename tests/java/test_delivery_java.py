@@ -19,8 +19,8 @@ import pytest
 
 from pico_tls.builders import secret_manifests
 from pico_tls.render import render_objects
-from tests.support import delivery as dt
 from tests.javafixtures import require_java
+from tests.support import delivery as dt
 
 PROPS_ARGS = """
 import java.nio.charset.StandardCharsets;
