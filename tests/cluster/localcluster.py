@@ -624,6 +624,13 @@ class LocalCluster:
             if not self.keep_work_dir and self.work_dir != Path():
                 shutil.rmtree(self.work_dir, ignore_errors=True)
 
+    def import_image(self, tar: Path) -> list[str]:
+        """Loads an OCI layout or docker-archive tar into the real node's containerd (see
+        RealNode.import_image); returns the image names it added."""
+        if self.node is None:
+            raise ClusterError("import_image needs LocalCluster(real_node=True)")
+        return self.node.import_image(tar)
+
     def rss_bytes(self) -> dict[str, int]:
         """Resident memory of each running component (from /proc)."""
         out: dict[str, int] = {}
@@ -758,7 +765,7 @@ class LocalCluster:
 
     def _start_apiserver(self) -> None:
         port = free_port()
-        self.server = f"https://127.0.0.1:{port}"
+        self.server = f"https://{self.bind_ip}:{port}"
         self._spawn(
             "kube-apiserver",
             [

@@ -25,6 +25,7 @@ SERVICE_NETWORK = "10.96.0.0/16"
 CLUSTER_DNS_IP = "10.96.0.10"
 FORWARD_CHAIN = "PICOTLS-NODE-FORWARD"
 OUTPUT_CHAIN = "PICOTLS-NODE-OUTPUT"
+INPUT_CHAIN = "PICOTLS-NODE-INPUT"
 # chains the node's components create; only these (and rules naming them) are removed on stop
 OWNED_CHAIN = re.compile(r"^(KUBE-|PICOTLS-)")
 SYSCTLS = ("net/ipv4/ip_forward", "net/bridge/bridge-nf-call-iptables")
@@ -105,10 +106,12 @@ def snapshot_rules() -> dict[str, dict[str, list[str]]]:
 
 
 def install_drop_rules() -> None:
-    """Pod traffic may go to other pods (the bridge) only: anything forwarded from the pod
-    network elsewhere, e.g. to eth0, is dropped; and the machine's own traffic towards pod or
-    Service addresses never leaves by another interface (no DNAT done means no way out)."""
-    for chain in (FORWARD_CHAIN, OUTPUT_CHAIN):
+    """Pod traffic may go to other pods (the bridge) and to the node address only: anything
+    forwarded from the pod network elsewhere (e.g. to eth0) is dropped, and so are new
+    connections from pods to the machine's other addresses; the node address is not reachable
+    from outside; the machine's own traffic towards pod or Service addresses never leaves by
+    another interface (no DNAT done means no way out)."""
+    for chain in (FORWARD_CHAIN, OUTPUT_CHAIN, INPUT_CHAIN):
         run("iptables", "-N", chain, check=False)
         run("iptables", "-F", chain)
     run("iptables", "-A", FORWARD_CHAIN, "-s", POD_NETWORK, "-o", BRIDGE, "-j", "RETURN")
@@ -117,21 +120,29 @@ def install_drop_rules() -> None:
         run("iptables", "-A", OUTPUT_CHAIN, "-o", out_if, "-j", "RETURN")
     for dest in (POD_NETWORK, SERVICE_NETWORK):
         run("iptables", "-A", OUTPUT_CHAIN, "-d", dest, "-j", "DROP")
+    inp = ("iptables", "-A", INPUT_CHAIN)
+    run(*inp, "-i", "lo", "-j", "RETURN")
+    run(*inp, "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "RETURN")
+    run(*inp, "-i", BRIDGE, "-s", POD_NETWORK, "-d", NODE_IP, "-j", "RETURN")
+    run(*inp, "-i", BRIDGE, "-j", "DROP")
+    run(*inp, "-d", POD_NETWORK, "-j", "DROP")
     ensure_drop_rules_first()
 
 
 def ensure_drop_rules_first() -> None:
     """Puts the jumps to the drop chains first in FORWARD and OUTPUT (kube-proxy prepends its
     own jumps when it starts)."""
-    for builtin, chain in (("FORWARD", FORWARD_CHAIN), ("OUTPUT", OUTPUT_CHAIN)):
+    pairs = (("FORWARD", FORWARD_CHAIN), ("OUTPUT", OUTPUT_CHAIN), ("INPUT", INPUT_CHAIN))
+    for builtin, chain in pairs:
         while run("iptables", "-D", builtin, "-j", chain, check=False).returncode == 0:
             pass
         run("iptables", "-I", builtin, "1", "-j", chain)
 
 
-def drop_counter() -> int:
-    """Packets dropped so far by the forward rule (pod network towards anything but pods)."""
-    out = run("iptables", "-L", FORWARD_CHAIN, "-v", "-x", "-n").stdout
+def drop_counter(chain: str = FORWARD_CHAIN) -> int:
+    """Packets dropped so far by the first DROP rule of `chain` (default: the forward rule,
+    pod network towards anything but pods)."""
+    out = run("iptables", "-L", chain, "-v", "-x", "-n").stdout
     for line in out.splitlines():
         parts = line.split()
         if len(parts) > 2 and parts[2] == "DROP":
@@ -161,7 +172,8 @@ class HostNetwork:
         self.up = True
         self.rules_before = snapshot_rules()
         self.netns_before = set(netns_names())
-        run("modprobe", "br_netfilter", check=False)
+        if not Path("/proc/sys/net/bridge").is_dir():
+            raise RuntimeError("no /proc/sys/net/bridge: load the br_netfilter kernel module")
         for key in SYSCTLS:
             path = Path("/proc/sys") / key
             self.saved_sysctls[key] = path.read_text().strip()

@@ -213,6 +213,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   enable_selinux = false
+  # negative OOM scores need CAP_SYS_RESOURCE, which a container or VM sandbox may lack
+  restrict_oom_score_adj = {str(not _can_lower_oom_score()).lower()}
   max_container_log_line_size = 16384
 [{cri}.containerd]
   snapshotter = "overlayfs"
@@ -221,6 +223,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   runtime_type = "io.containerd.runc.v2"
 [{cri}.containerd.runtimes.runc.options]
   SystemdCgroup = false
+  BinaryName = "{os.environ.get("PICO_TLS_RUNC", "runc")}"
+  Root = "{self._path("runc")}"
 [{cri}.cni]
   bin_dir = "{CNI_BIN_DIR}"
   conf_dir = "{self._path("cni-net.d")}"
@@ -452,6 +456,14 @@ def _http_ok(url: str) -> Callable[[], bool]:
             return bool(resp.status == 200)
 
     return check
+
+
+def _can_lower_oom_score() -> bool:
+    """Whether this process may lower OOM scores (CAP_SYS_RESOURCE, bit 24)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) >> 24 & 1)
+    return False
 
 
 def _remove_cgroups(name: str) -> None:
