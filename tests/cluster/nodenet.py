@@ -10,8 +10,12 @@ address), kwok's fake pods 10.244.128.0/17, Services 10.96.0.0/16, cluster DNS 1
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import re
 import subprocess
+import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +32,7 @@ OUTPUT_CHAIN = "PICOTLS-NODE-OUTPUT"
 INPUT_CHAIN = "PICOTLS-NODE-INPUT"
 # chains the node's components create; only these (and rules naming them) are removed on stop
 OWNED_CHAIN = re.compile(r"^(KUBE-|PICOTLS-)")
+LOCK_FILE = "/run/pico-tls-real-node.lock"
 SYSCTLS = ("net/ipv4/ip_forward", "net/bridge/bridge-nf-call-iptables")
 
 
@@ -162,13 +167,14 @@ class HostNetwork:
     rules_before: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     netns_before: set[str] = field(default_factory=set)
     up: bool = False
+    lock_fd: int | None = None
 
     def setup(self) -> None:
-        if Path(f"/sys/class/net/{BRIDGE}").exists():
-            raise RuntimeError(
-                f"bridge {BRIDGE} exists already: another real node is running (or one was "
-                f"killed; remove it with `ip link del {BRIDGE}`)"
-            )
+        self.lock_fd = acquire_node_lock()
+        if Path(f"/sys/class/net/{BRIDGE}").exists():  # left by a node whose process was killed
+            print(f"removing a stale {BRIDGE} and its drop rules", file=sys.stderr)
+            run("ip", "link", "del", BRIDGE, check=False)
+            remove_added_rules({"iptables": {}})
         self.up = True
         self.rules_before = snapshot_rules()
         self.netns_before = set(netns_names())
@@ -196,6 +202,33 @@ class HostNetwork:
             with contextlib.suppress(OSError):
                 (Path("/proc/sys") / key).write_text(value + "\n")
         self.up = False
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)  # releases the lock
+            self.lock_fd = None
+
+
+def acquire_node_lock() -> int:
+    """One real node per machine (one bridge, fixed ranges): an exclusive lock, waited for up to
+    PICO_TLS_REAL_NODE_WAIT seconds (default 1800) while another run holds it. The kernel
+    drops it when the holder dies, so a held lock always means a live node."""
+    fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + float(os.environ.get("PICO_TLS_REAL_NODE_WAIT", "1800"))
+    said = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            return fd
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                raise RuntimeError(f"another real node holds {LOCK_FILE}; gave up") from None
+            if not said:
+                holder = Path(LOCK_FILE).read_text().strip()
+                print(f"waiting for the real node of pid {holder} to stop", file=sys.stderr)
+                said = True
+            time.sleep(2)
 
 
 def netns_names() -> list[str]:

@@ -69,15 +69,18 @@ def _namespace(cluster: LocalCluster) -> str:
     return ns
 
 
-class TestPodsOnTheRealNode:
-    @pytest.fixture(scope="class")
-    def real(self, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalCluster, str]]:
-        cluster, image = _start(tmp_path_factory.mktemp("realnode"))
-        try:
-            yield cluster, image
-        finally:
-            cluster.stop()
+@pytest.fixture(scope="class")
+def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalCluster, str]]:
+    """A cluster with a real node for the tests of one class (stopped before the cycle test,
+    since one machine has one real node at a time)."""
+    cluster, image = _start(tmp_path_factory.mktemp("realnode"))
+    try:
+        yield cluster, image
+    finally:
+        cluster.stop()
 
+
+class TestPodsOnTheRealNode:
     def test_pod_resolves_a_service_by_name_and_connects_to_another_pod_through_it(
         self, real: tuple[LocalCluster, str]
     ) -> None:
