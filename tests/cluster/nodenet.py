@@ -171,6 +171,7 @@ class HostNetwork:
 
     def setup(self) -> None:
         self.lock_fd = acquire_node_lock()
+        _wait_for_unlocked_node()
         if Path(f"/sys/class/net/{BRIDGE}").exists():  # left by a node whose process was killed
             print(f"removing a stale {BRIDGE} and its drop rules", file=sys.stderr)
             run("ip", "link", "del", BRIDGE, check=False)
@@ -205,6 +206,22 @@ class HostNetwork:
         if self.lock_fd is not None:
             os.close(self.lock_fd)  # releases the lock
             self.lock_fd = None
+
+
+def listening_on(address: str) -> list[str]:
+    """Listening TCP/UDP sockets on `address` (from `ss`)."""
+    out = run("ss", "-Htlnu", check=False).stdout
+    return [line for line in out.splitlines() if f" {address}:" in line]
+
+
+def _wait_for_unlocked_node() -> None:
+    """A node started by a version without the lock shows by its sockets on the node address:
+    wait for it to stop instead of taking its bridge away."""
+    deadline = time.monotonic() + float(os.environ.get("PICO_TLS_REAL_NODE_WAIT", "1800"))
+    while Path(f"/sys/class/net/{BRIDGE}").exists() and listening_on(NODE_IP):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"a real node is serving on {NODE_IP}; gave up waiting")
+        time.sleep(2)
 
 
 def acquire_node_lock() -> int:

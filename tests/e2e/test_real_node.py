@@ -233,11 +233,6 @@ def test_three_up_down_cycles_leave_nothing_behind(tmp_path: Path) -> None:
         assert not Path(f"/sys/class/net/{nodenet.BRIDGE}").exists()
         assert not set(traces["veths"]) & set(nodenet.veth_links())
         assert _node_rules() == rules_before, _node_rules() ^ rules_before
-        assert not _listening_on(nodenet.NODE_IP)
+        assert not nodenet.listening_on(nodenet.NODE_IP)
         assert not list(Path("/sys/fs/cgroup/memory").glob("kubepods*"))
         assert {k: (Path("/proc/sys") / k).read_text() for k in nodenet.SYSCTLS} == sysctls_before
-
-
-def _listening_on(address: str) -> list[str]:
-    out = subprocess.run(["ss", "-Htlnu"], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if f"{address}:" in line]
