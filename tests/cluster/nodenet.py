@@ -165,7 +165,6 @@ class HostNetwork:
 
     saved_sysctls: dict[str, str] = field(default_factory=dict)
     rules_before: dict[str, dict[str, list[str]]] = field(default_factory=dict)
-    netns_before: set[str] = field(default_factory=set)
     up: bool = False
     lock_fd: int | None = None
 
@@ -178,7 +177,6 @@ class HostNetwork:
             remove_added_rules({"iptables": {}})
         self.up = True
         self.rules_before = snapshot_rules()
-        self.netns_before = set(netns_names())
         if not Path("/proc/sys/net/bridge").is_dir():
             raise RuntimeError("no /proc/sys/net/bridge: load the br_netfilter kernel module")
         for key in SYSCTLS:
@@ -190,10 +188,12 @@ class HostNetwork:
         run("ip", "link", "set", BRIDGE, "up")
         install_drop_rules()
 
-    def teardown(self) -> None:
+    def teardown(self, netns: Iterable[str] = ()) -> None:
+        """Removes the bridge, the veths on it, the named network namespaces (the node's pod
+        sandboxes that did not end cleanly), the node's iptables chains; restores sysctls."""
         if not self.up:
             return
-        for name in set(netns_names()) - self.netns_before:
+        for name in netns:
             remove_netns(name)
         for link in veths_on_bridge():
             run("ip", "link", "del", link, check=False)

@@ -105,11 +105,12 @@ class RealNode:
             self._drain(timeout)
         for name in ("kubelet", "kube-proxy", "coredns"):
             self.cluster.stop_component(name)
+        netns = self._sandbox_netns()
         self._kill_shims()
         self.cluster.stop_component("containerd")
         self._kill_shims()
         nodenet.unmount_under([self.dir])
-        self.net.teardown()
+        self.net.teardown(netns)
         self._remove_log_links()
         _remove_cgroups("kubepods")
 
@@ -382,6 +383,21 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             if not pods and not self._running_tasks():
                 return
             time.sleep(0.5)
+
+    def _sandbox_netns(self) -> list[str]:
+        """Names (in /run/netns) of the network namespaces of this containerd's containers."""
+        names = []
+        if not self.socket.exists():
+            return names
+        for cid in self.ctr("containers", "ls", "-q", check=False).stdout.split():
+            info = self.ctr("containers", "info", cid, check=False).stdout
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                for ns in json.loads(info)["Spec"]["linux"]["namespaces"]:
+                    if ns.get("type") == "network" and ns.get("path", "").startswith(
+                        "/var/run/netns/"
+                    ):
+                        names.append(ns["path"].rsplit("/", 1)[1])
+        return sorted(set(names))
 
     def _running_tasks(self) -> list[str]:
         out = self.ctr("tasks", "ls", "-q", check=False).stdout
