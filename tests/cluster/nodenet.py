@@ -16,7 +16,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -166,10 +166,11 @@ class HostNetwork:
     saved_sysctls: dict[str, str] = field(default_factory=dict)
     rules_before: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     up: bool = False
-    lock_fd: int | None = None
+    locked: bool = False
 
     def setup(self) -> None:
-        self.lock_fd = acquire_node_lock()
+        acquire_node_lock()
+        self.locked = True
         _wait_for_unlocked_node()
         if Path(f"/sys/class/net/{BRIDGE}").exists():  # left by a node whose process was killed
             print(f"removing a stale {BRIDGE} and its drop rules", file=sys.stderr)
@@ -203,9 +204,9 @@ class HostNetwork:
             with contextlib.suppress(OSError):
                 (Path("/proc/sys") / key).write_text(value + "\n")
         self.up = False
-        if self.lock_fd is not None:
-            os.close(self.lock_fd)  # releases the lock
-            self.lock_fd = None
+        if self.locked:
+            release_node_lock()
+            self.locked = False
 
 
 def listening_on(address: str) -> list[str]:
@@ -224,10 +225,37 @@ def _wait_for_unlocked_node() -> None:
         time.sleep(2)
 
 
-def acquire_node_lock() -> int:
+_lock_fd: int | None = None
+_lock_depth = 0
+
+
+def release_node_lock() -> None:
+    global _lock_fd, _lock_depth
+    _lock_depth -= 1
+    if _lock_depth == 0 and _lock_fd is not None:
+        os.close(_lock_fd)  # releases the lock
+        _lock_fd = None
+
+
+@contextlib.contextmanager
+def node_lock() -> Iterator[None]:
+    """Holds the real-node lock (re-entrant within this process), e.g. across several
+    start/stop cycles so that no other run's node appears in between."""
+    acquire_node_lock()
+    try:
+        yield
+    finally:
+        release_node_lock()
+
+
+def acquire_node_lock() -> None:
     """One real node per machine (one bridge, fixed ranges): an exclusive lock, waited for up to
     PICO_TLS_REAL_NODE_WAIT seconds (default 1800) while another run holds it. The kernel
     drops it when the holder dies, so a held lock always means a live node."""
+    global _lock_fd, _lock_depth
+    if _lock_depth:
+        _lock_depth += 1
+        return
     fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     deadline = time.monotonic() + float(os.environ.get("PICO_TLS_REAL_NODE_WAIT", "1800"))
     said = False
@@ -236,7 +264,8 @@ def acquire_node_lock() -> int:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
-            return fd
+            _lock_fd, _lock_depth = fd, 1
+            return
         except BlockingIOError:
             if time.monotonic() > deadline:
                 os.close(fd)
