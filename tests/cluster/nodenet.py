@@ -274,7 +274,7 @@ def acquire_node_lock() -> None:
                 holder = Path(LOCK_FILE).read_text().strip()
                 print(f"waiting for the real node of pid {holder} to stop", file=sys.stderr)
                 said = True
-            time.sleep(2)
+            time.sleep(0.3)
 
 
 def netns_names() -> list[str]:
