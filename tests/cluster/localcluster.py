@@ -47,10 +47,14 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 try:  # imported as tests.cluster.localcluster
     from .nodenet import KWOK_POD_CIDR, NODE_IP
-    from .realnode import RealNode, import_image
+    from .realnode import RealNode, import_image, real_node_unsupported
 except ImportError:  # run as a script (dev-cluster): the modules beside it
     from nodenet import KWOK_POD_CIDR, NODE_IP  # type: ignore[no-redef]
-    from realnode import RealNode, import_image  # type: ignore[no-redef]
+    from realnode import (  # type: ignore[no-redef]
+        RealNode,
+        import_image,
+        real_node_unsupported,
+    )
 
 CLUSTER_DIR = Path(__file__).resolve().parent
 REPO_ROOT = CLUSTER_DIR.parent.parent
@@ -67,7 +71,9 @@ BINARIES = (
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_IP = "10.96.0.1"
-CLUSTER_NAME = "pico-tls-local"
+# "test" in the name: tests/conftest.py accepts it as a test cluster also when its server is
+# the real node's bridge address rather than 127.0.0.1
+CLUSTER_NAME = "pico-tls-local-test"
 # Controllers the tests need: rollouts, garbage collection, namespace deletion, default
 # ServiceAccounts and their CA ConfigMap. No node lifecycle (kwok's nodes must never be evicted).
 CONTROLLERS = (
@@ -1210,6 +1216,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("status", help="pids, memory, /readyz")
     sub.add_parser("kubeconfig", help="print the kubeconfig path")
     sub.add_parser("build", help="build the binaries (tests/cluster/build.sh)")
+    sub.add_parser(
+        "real-node-check", help="exit 0 if this machine can run the real node, else say why"
+    )
     serve = sub.add_parser("_serve")
     serve.add_argument("--nodes", type=int, default=2)
     serve.add_argument("--real-node", action="store_true")
@@ -1233,6 +1242,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "_serve":
         return _serve(state_dir, args.nodes, args.real_node)
+    if args.command == "real-node-check":
+        reason = real_node_unsupported()
+        print(reason or "this machine can run the real node")
+        return 1 if reason else 0
     if args.command == "import-image":
         return dev_import(state_dir, args.tars)
     return 2

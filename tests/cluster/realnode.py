@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tarfile
 import time
 import urllib.request
@@ -58,6 +59,24 @@ def missing_host_tools() -> list[str]:
     return missing
 
 
+def real_node_unsupported() -> str | None:
+    """Why this machine cannot run the real node (None when it can): for callers that fall
+    back to kwok's simulated pods and must say why."""
+    if not sys.platform.startswith("linux"):
+        return "the real node needs Linux"
+    missing = missing_host_tools()
+    if missing:
+        return f"missing {', '.join(missing)} (tests/cluster/install-node-deps.sh, as root)"
+    if not Path("/proc/sys/net/bridge").is_dir():
+        return "no bridge netfilter (/proc/sys/net/bridge): load the br_netfilter module"
+    if "overlay" not in Path("/proc/filesystems").read_text():
+        return "no overlay file system in this kernel (containerd's snapshotter needs it)"
+    cgroups = Path("/sys/fs/cgroup")
+    if not ((cgroups / "memory").is_dir() or (cgroups / "cgroup.controllers").exists()):
+        return "no cgroup hierarchy mounted at /sys/fs/cgroup"
+    return None
+
+
 class RealNode:
     """One real node; `cluster` gives the work folder, CA, binaries and process spawning."""
 
@@ -73,12 +92,9 @@ class RealNode:
 
     def prepare(self) -> None:
         """Before the apiserver starts: the bridge it listens on, sysctls, drop rules."""
-        missing = missing_host_tools()
-        if missing:
-            raise RuntimeError(
-                f"the real node needs {', '.join(missing)}: run tests/cluster/install-node-deps.sh"
-                " as root"
-            )
+        reason = real_node_unsupported()
+        if reason:
+            raise RuntimeError(f"cannot run the real node: {reason}")
         self.dir.mkdir(parents=True, exist_ok=True)
         if len(str(self.socket)) > 100:  # unix socket paths are limited to 108 bytes
             raise RuntimeError(f"work folder path too long for a unix socket: {self.socket}")
