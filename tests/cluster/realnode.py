@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tarfile
 import time
 import urllib.request
 from collections.abc import Callable
@@ -28,24 +27,27 @@ from typing import TYPE_CHECKING
 import yaml
 
 try:  # imported as tests.cluster.realnode
-    from . import nodenet
+    from . import nodeconfig, nodeimages, nodenet
+    from .nodeconfig import NODE_LABEL, NODE_NAME
+    from .nodeimages import import_image
     from .ociimage import OciImage, pause_image
 except ImportError:  # beside localcluster.py run as a script
+    import nodeconfig  # type: ignore[no-redef]
+    import nodeimages  # type: ignore[no-redef]
     import nodenet  # type: ignore[no-redef]
+    from nodeconfig import NODE_LABEL, NODE_NAME  # type: ignore[no-redef]
+    from nodeimages import import_image  # type: ignore[no-redef]
     from ociimage import OciImage, pause_image  # type: ignore[no-redef]
+
+__all__ = ["NODE_LABEL", "NODE_NAME", "RealNode", "import_image", "real_node_unsupported"]
 
 if TYPE_CHECKING:
     from tests.cluster.localcluster import LocalCluster
 
-BRIDGE = nodenet.BRIDGE
 NODE_IP = nodenet.NODE_IP
-
-NODE_NAME = "real-node"
-NODE_LABEL = ("picotls.dev/node", "real")
 CNI_BIN_DIR = Path(os.environ.get("PICO_TLS_CNI_DIR", "/usr/lib/cni"))
 HOST_COMMANDS = ("containerd", "ctr", "runc", "iptables", "conntrack")
 CNI_PLUGINS = ("bridge", "host-local", "loopback", "portmap")
-KUBELET_PORT = 10250  # on the bridge address only
 
 
 def missing_host_tools() -> list[str]:
@@ -133,13 +135,14 @@ class RealNode:
     # -- images ------------------------------------------------------------------------------
 
     def ctr(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return ctr(self.socket, *args, check=check)
+        return nodeimages.ctr(self.socket, *args, check=check)
 
     def images(self) -> set[str]:
-        return images(self.socket)
+        return nodeimages.images(self.socket)
 
     def import_image(self, tar: Path) -> list[str]:
-        return import_image(self.socket, tar)
+        """See nodeimages.import_image: an OCI or docker-archive tar into this containerd."""
+        return nodeimages.import_image(self.socket, tar)
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -162,70 +165,24 @@ class RealNode:
         self.cluster.access.apply([d for d in docs if d])
 
     def _write_cni_config(self) -> None:
-        conf = {
-            "cniVersion": "1.0.0",
-            "name": "picotls",
-            "plugins": [
-                {
-                    "type": "bridge",
-                    "bridge": BRIDGE,
-                    "isGateway": True,
-                    "ipMasq": False,
-                    "hairpinMode": True,
-                    "ipam": {
-                        "type": "host-local",
-                        "ranges": [[{"subnet": nodenet.NODE_POD_CIDR, "gateway": NODE_IP}]],
-                        "routes": [{"dst": "0.0.0.0/0"}],
-                        "dataDir": str(self._path("cni-ipam")),
-                    },
-                },
-                {"type": "portmap", "capabilities": {"portMappings": True}},
-            ],
-        }
-        net_d = self._path("cni-net.d")
+        net_d = self._path(nodeconfig.CNI_CONF_DIR)
         net_d.mkdir(exist_ok=True)
+        conf = nodeconfig.cni_conflist(self.dir)
         (net_d / "10-picotls.conflist").write_text(json.dumps(conf, indent=2) + "\n")
 
     def _start_containerd(self, deadline: float) -> None:
         assert self.pause is not None
-        cri = 'plugins."io.containerd.grpc.v1.cri"'
-        config = f"""version = 2
-root = "{self._path("containerd-root")}"
-state = "{self._path("containerd-state")}"
-disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
-[grpc]
-  address = "{self.socket}"
-[ttrpc]
-  address = "{self.socket}.ttrpc"
-[{cri}]
-  sandbox_image = "{self.pause.name}"
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  enable_selinux = false
-  # negative OOM scores need CAP_SYS_RESOURCE, which a container or VM sandbox may lack
-  restrict_oom_score_adj = {str(not _can_lower_oom_score()).lower()}
-  max_container_log_line_size = 16384
-[{cri}.containerd]
-  snapshotter = "overlayfs"
-  default_runtime_name = "runc"
-[{cri}.containerd.runtimes.runc]
-  runtime_type = "io.containerd.runc.v2"
-[{cri}.containerd.runtimes.runc.options]
-  SystemdCgroup = false
-  BinaryName = "{os.environ.get("PICO_TLS_RUNC", "runc")}"
-  Root = "{self._path("runc")}"
-[{cri}.cni]
-  bin_dir = "{CNI_BIN_DIR}"
-  conf_dir = "{self._path("cni-net.d")}"
-  max_conf_num = 1
-[{cri}.registry]
-  config_path = "{self._path("no-registries")}"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "{self._path("containerd-opt")}"
-"""
         conf = self._path("containerd.toml")
-        conf.write_text(config)
+        conf.write_text(
+            nodeconfig.containerd_toml(
+                self.dir,
+                self.socket,
+                sandbox_image=self.pause.name,
+                cni_bin_dir=CNI_BIN_DIR,
+                restrict_oom=not _can_lower_oom_score(),
+                runc=os.environ.get("PICO_TLS_RUNC", "runc"),
+            )
+        )
         self.cluster.spawn_component("containerd", ["containerd", f"--config={conf}"])
 
         def serving() -> bool:
@@ -234,26 +191,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         self.cluster.poll("containerd socket", serving, deadline, "containerd")
 
     def _start_coredns(self) -> None:
-        self.dns_ready_port = _free_port()
-        health_port = _free_port()
+        self.dns_ready_port, health_port = _free_port(), _free_port()
         corefile = self._path("Corefile")
         kubeconfig = self._kubeconfig("system:coredns")
-        corefile.write_text(
-            f"""cluster.local:53 {{
-    bind {NODE_IP}
-    ready 127.0.0.1:{self.dns_ready_port}
-    health 127.0.0.1:{health_port}
-    errors
-    loadbalance
-    cache 5
-    kubernetes cluster.local {{
-        kubeconfig {kubeconfig}
-        pods insecure
-        ttl 5
-    }}
-}}
-"""
-        )
+        corefile.write_text(nodeconfig.corefile(kubeconfig, self.dns_ready_port, health_port))
         self.cluster.spawn_component(
             "coredns",
             [str(self.cluster.bin_dir / "coredns"), "-conf", str(corefile)],
@@ -262,27 +203,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 
     def _start_kube_proxy(self) -> None:
         self.proxy_health_port, metrics_port = _free_port(), _free_port()
-        config = {
-            "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
-            "kind": "KubeProxyConfiguration",
-            "clientConnection": {"kubeconfig": str(self._kubeconfig("system:kube-proxy"))},
-            "mode": "iptables",
-            "hostnameOverride": NODE_NAME,
-            "bindAddress": NODE_IP,
-            "clusterCIDR": nodenet.POD_NETWORK,
-            "healthzBindAddress": f"127.0.0.1:{self.proxy_health_port}",
-            "metricsBindAddress": f"127.0.0.1:{metrics_port}",
-            "nodePortAddresses": [f"{NODE_IP}/32"],
-            "iptables": {"masqueradeAll": False, "localhostNodePorts": False},
-            # leave the machine's conntrack settings alone
-            "conntrack": {
-                "maxPerCore": 0,
-                "min": 0,
-                "tcpEstablishedTimeout": "0s",
-                "tcpCloseWaitTimeout": "0s",
-            },
-        }
+        kubeconfig = self._kubeconfig("system:kube-proxy")
         path = self._path("kube-proxy.yaml")
+        config = nodeconfig.kube_proxy_config(kubeconfig, self.proxy_health_port, metrics_port)
         path.write_text(yaml.safe_dump(config))
         self.cluster.spawn_component(
             "kube-proxy",
@@ -294,65 +217,20 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         ca = self.cluster.ca
         assert ca is not None
         serving = ca.issue(NODE_NAME, ip_addresses=[NODE_IP], dns_names=[NODE_NAME], server=True)
-        (self._path("kubelet.crt")).write_bytes(serving.cert_pem)
+        self._path("kubelet.crt").write_bytes(serving.cert_pem)
         key = self._path("kubelet.key")
         key.write_bytes(serving.key_pem)
         key.chmod(0o600)
         self.kubelet_health_port = _free_port()
-        config = {
-            "apiVersion": "kubelet.config.k8s.io/v1beta1",
-            "kind": "KubeletConfiguration",
-            "address": NODE_IP,
-            "port": KUBELET_PORT,
-            "readOnlyPort": 0,
-            "healthzBindAddress": "127.0.0.1",
-            "healthzPort": self.kubelet_health_port,
-            "tlsCertFile": str(self._path("kubelet.crt")),
-            "tlsPrivateKeyFile": str(key),
-            "authentication": {
-                "anonymous": {"enabled": False},
-                "webhook": {"enabled": True},
-                "x509": {"clientCAFile": str(self.cluster.work_dir / "ca.crt")},
-            },
-            "authorization": {"mode": "Webhook"},
-            "cgroupDriver": "cgroupfs",
-            "failCgroupV1": False,
-            "failSwapOn": False,
-            "containerRuntimeEndpoint": f"unix://{self.socket}",
-            "clusterDNS": [nodenet.CLUSTER_DNS_IP],
-            "clusterDomain": "cluster.local",
-            "resolvConf": "",  # pods get the cluster DNS only, never the machine's resolver
-            "podLogsDir": str(self._path("pod-logs")),
-            "imageGCHighThresholdPercent": 100,
-            "imageGCLowThresholdPercent": 99,
-            "evictionHard": {
-                "memory.available": "100Mi",
-                "nodefs.available": "1%",
-                "imagefs.available": "1%",
-                "nodefs.inodesFree": "1%",
-            },
-            "rotateCertificates": False,
-            "serializeImagePulls": False,
-            "maxPods": 60,
-            "shutdownGracePeriod": "0s",
-            "syncFrequency": "10s",
-        }
+        config = nodeconfig.kubelet_config(
+            self.dir, self.socket, self.cluster.work_dir / "ca.crt", self.kubelet_health_port
+        )
         path = self._path("kubelet.yaml")
         path.write_text(yaml.safe_dump(config))
         kubeconfig = self._kubeconfig(f"system:node:{NODE_NAME}", ("system:nodes",))
         self.cluster.spawn_component(
             "kubelet",
-            [
-                str(self.cluster.bin_dir / "kubelet"),
-                f"--config={path}",
-                f"--kubeconfig={kubeconfig}",
-                f"--root-dir={self._path('kubelet')}",
-                f"--cert-dir={self._path('kubelet-pki')}",
-                f"--hostname-override={NODE_NAME}",
-                f"--node-ip={NODE_IP}",
-                f"--node-labels={NODE_LABEL[0]}={NODE_LABEL[1]}",
-                "--v=1",
-            ],
+            nodeconfig.kubelet_args(self.dir, self.cluster.bin_dir / "kubelet", path, kubeconfig),
             ports=(self.kubelet_health_port,),
         )
 
@@ -402,7 +280,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 
     def _sandbox_netns(self) -> list[str]:
         """Names (in /run/netns) of the network namespaces of this containerd's containers."""
-        names = []
+        names: list[str] = []
         if not self.socket.exists():
             return names
         for cid in self.ctr("containers", "ls", "-q", check=False).stdout.split():
@@ -446,50 +324,6 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 
     def rss_names(self) -> tuple[str, ...]:
         return ("containerd", "kubelet", "kube-proxy", "coredns")
-
-
-# --------------------------------------------------------------------------------------------
-# images (also for a running dev cluster: `dev-cluster import-image TAR`)
-
-
-def ctr(socket_path: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    cmd = ["ctr", f"--address={socket_path}", "--namespace=k8s.io", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=600)
-    if check and proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.strip()}")
-    return proc
-
-
-def images(socket_path: Path) -> set[str]:
-    return set(ctr(socket_path, "images", "ls", "-q").stdout.split())
-
-
-def import_image(socket_path: Path, tar: Path) -> list[str]:
-    """Imports an OCI image layout or docker-archive tar (buildah/podman `push oci-archive:`
-    or `docker-archive:`, `docker save`, ociimage.py) into the containerd at `socket_path`,
-    in the CRI's namespace; returns the names it added (none when all were there already).
-    Pods use them with `imagePullPolicy: Never` or `IfNotPresent`."""
-    before = images(socket_path)
-    out = ctr(socket_path, "images", "import", str(tar), check=False)
-    after = images(socket_path)
-    if out.returncode != 0 or not (after - before or _names_in(tar) & after):
-        raise RuntimeError(f"importing {tar} added no image: {out.stderr.strip()}")
-    return sorted(after - before)
-
-
-def _names_in(tar: Path) -> set[str]:
-    """Image names an archive carries (OCI index annotations or docker RepoTags)."""
-    with tarfile.open(tar) as archive:
-        names = archive.getnames()
-        member = archive.extractfile("manifest.json" if "manifest.json" in names else "index.json")
-        data = json.load(member) if member else {}
-    if isinstance(data, list):  # docker-archive
-        tags = [t for entry in data for t in entry.get("RepoTags") or []]
-        return (
-            set(tags) | {f"docker.io/{t}" for t in tags} | {f"docker.io/library/{t}" for t in tags}
-        )
-    annotations = [m.get("annotations", {}) for m in data.get("manifests", [])]
-    return {a["io.containerd.image.name"] for a in annotations if "io.containerd.image.name" in a}
 
 
 def _free_port() -> int:
