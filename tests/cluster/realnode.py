@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -26,24 +27,27 @@ from typing import TYPE_CHECKING
 import yaml
 
 try:  # imported as tests.cluster.realnode
-    from . import nodenet
+    from . import nodeconfig, nodeimages, nodenet
+    from .nodeconfig import NODE_LABEL, NODE_NAME
+    from .nodeimages import import_image
     from .ociimage import OciImage, pause_image
 except ImportError:  # beside localcluster.py run as a script
+    import nodeconfig  # type: ignore[no-redef]
+    import nodeimages  # type: ignore[no-redef]
     import nodenet  # type: ignore[no-redef]
+    from nodeconfig import NODE_LABEL, NODE_NAME  # type: ignore[no-redef]
+    from nodeimages import import_image  # type: ignore[no-redef]
     from ociimage import OciImage, pause_image  # type: ignore[no-redef]
+
+__all__ = ["NODE_LABEL", "NODE_NAME", "RealNode", "import_image", "real_node_unsupported"]
 
 if TYPE_CHECKING:
     from tests.cluster.localcluster import LocalCluster
 
-BRIDGE = nodenet.BRIDGE
 NODE_IP = nodenet.NODE_IP
-
-NODE_NAME = "real-node"
-NODE_LABEL = ("picotls.dev/node", "real")
 CNI_BIN_DIR = Path(os.environ.get("PICO_TLS_CNI_DIR", "/usr/lib/cni"))
 HOST_COMMANDS = ("containerd", "ctr", "runc", "iptables", "conntrack")
 CNI_PLUGINS = ("bridge", "host-local", "loopback", "portmap")
-KUBELET_PORT = 10250  # on the bridge address only
 
 
 def missing_host_tools() -> list[str]:
@@ -55,6 +59,24 @@ def missing_host_tools() -> list[str]:
     if os.geteuid() != 0:
         missing.append("root")
     return missing
+
+
+def real_node_unsupported() -> str | None:
+    """Why this machine cannot run the real node (None when it can): for callers that fall
+    back to kwok's simulated pods and must say why."""
+    if not sys.platform.startswith("linux"):
+        return "the real node needs Linux"
+    missing = missing_host_tools()
+    if missing:
+        return f"missing {', '.join(missing)} (tests/cluster/install-node-deps.sh, as root)"
+    if not Path("/proc/sys/net/bridge").is_dir():
+        return "no bridge netfilter (/proc/sys/net/bridge): load the br_netfilter module"
+    if "overlay" not in Path("/proc/filesystems").read_text():
+        return "no overlay file system in this kernel (containerd's snapshotter needs it)"
+    cgroups = Path("/sys/fs/cgroup")
+    if not ((cgroups / "memory").is_dir() or (cgroups / "cgroup.controllers").exists()):
+        return "no cgroup hierarchy mounted at /sys/fs/cgroup"
+    return None
 
 
 class RealNode:
@@ -72,12 +94,9 @@ class RealNode:
 
     def prepare(self) -> None:
         """Before the apiserver starts: the bridge it listens on, sysctls, drop rules."""
-        missing = missing_host_tools()
-        if missing:
-            raise RuntimeError(
-                f"the real node needs {', '.join(missing)}: run tests/cluster/install-node-deps.sh"
-                " as root"
-            )
+        reason = real_node_unsupported()
+        if reason:
+            raise RuntimeError(f"cannot run the real node: {reason}")
         self.dir.mkdir(parents=True, exist_ok=True)
         if len(str(self.socket)) > 100:  # unix socket paths are limited to 108 bytes
             raise RuntimeError(f"work folder path too long for a unix socket: {self.socket}")
@@ -104,52 +123,26 @@ class RealNode:
             self._drain(timeout)
         for name in ("kubelet", "kube-proxy", "coredns"):
             self.cluster.stop_component(name)
+        netns = self._sandbox_netns()
         self._kill_shims()
         self.cluster.stop_component("containerd")
         self._kill_shims()
         nodenet.unmount_under([self.dir])
-        self.net.teardown()
+        self.net.teardown(netns)
         self._remove_log_links()
         _remove_cgroups("kubepods")
 
     # -- images ------------------------------------------------------------------------------
 
     def ctr(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        cmd = ["ctr", f"--address={self.socket}", "--namespace=k8s.io", *args]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
-        if check and proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.strip()}")
-        return proc
+        return nodeimages.ctr(self.socket, *args, check=check)
 
     def images(self) -> set[str]:
-        return set(self.ctr("images", "ls", "-q").stdout.split())
+        return nodeimages.images(self.socket)
 
     def import_image(self, tar: Path) -> list[str]:
-        """Imports an OCI image layout or docker-archive tar (from buildah, podman, `docker
-        save`, ociimage.py) into the node's containerd; returns the names it added. Pods use
-        them with `imagePullPolicy: Never` or `IfNotPresent`."""
-        before = self.images()
-        self.ctr("images", "import", str(tar), check=False)
-        after = self.images()
-        if not after - before and not self._already_imported(tar, after):
-            out = self.ctr("images", "import", str(tar), check=False)
-            raise RuntimeError(f"importing {tar} added no image: {out.stderr.strip()}")
-        return sorted(after - before)
-
-    def _already_imported(self, tar: Path, names: set[str]) -> bool:
-        import tarfile
-
-        with tarfile.open(tar) as archive:
-            try:
-                member = archive.extractfile("index.json")
-            except KeyError:
-                member = archive.extractfile("manifest.json")
-            data = json.load(member) if member else {}
-        if isinstance(data, list):  # docker-archive
-            tags = [t for entry in data for t in entry.get("RepoTags") or []]
-            return any(t in names or f"docker.io/{t}" in names for t in tags)
-        annotations = [m.get("annotations", {}) for m in data.get("manifests", [])]
-        return any(a.get("io.containerd.image.name") in names for a in annotations)
+        """See nodeimages.import_image: an OCI or docker-archive tar into this containerd."""
+        return nodeimages.import_image(self.socket, tar)
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -172,66 +165,24 @@ class RealNode:
         self.cluster.access.apply([d for d in docs if d])
 
     def _write_cni_config(self) -> None:
-        conf = {
-            "cniVersion": "1.0.0",
-            "name": "picotls",
-            "plugins": [
-                {
-                    "type": "bridge",
-                    "bridge": BRIDGE,
-                    "isGateway": True,
-                    "ipMasq": False,
-                    "hairpinMode": True,
-                    "ipam": {
-                        "type": "host-local",
-                        "ranges": [[{"subnet": nodenet.NODE_POD_CIDR, "gateway": NODE_IP}]],
-                        "routes": [{"dst": "0.0.0.0/0"}],
-                        "dataDir": str(self._path("cni-ipam")),
-                    },
-                },
-                {"type": "portmap", "capabilities": {"portMappings": True}},
-            ],
-        }
-        net_d = self._path("cni-net.d")
+        net_d = self._path(nodeconfig.CNI_CONF_DIR)
         net_d.mkdir(exist_ok=True)
+        conf = nodeconfig.cni_conflist(self.dir)
         (net_d / "10-picotls.conflist").write_text(json.dumps(conf, indent=2) + "\n")
 
     def _start_containerd(self, deadline: float) -> None:
         assert self.pause is not None
-        cri = 'plugins."io.containerd.grpc.v1.cri"'
-        config = f"""version = 2
-root = "{self._path("containerd-root")}"
-state = "{self._path("containerd-state")}"
-disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
-[grpc]
-  address = "{self.socket}"
-[ttrpc]
-  address = "{self.socket}.ttrpc"
-[{cri}]
-  sandbox_image = "{self.pause.name}"
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  enable_selinux = false
-  max_container_log_line_size = 16384
-[{cri}.containerd]
-  snapshotter = "overlayfs"
-  default_runtime_name = "runc"
-[{cri}.containerd.runtimes.runc]
-  runtime_type = "io.containerd.runc.v2"
-[{cri}.containerd.runtimes.runc.options]
-  SystemdCgroup = false
-[{cri}.cni]
-  bin_dir = "{CNI_BIN_DIR}"
-  conf_dir = "{self._path("cni-net.d")}"
-  max_conf_num = 1
-[{cri}.registry]
-  config_path = "{self._path("no-registries")}"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "{self._path("containerd-opt")}"
-"""
         conf = self._path("containerd.toml")
-        conf.write_text(config)
+        conf.write_text(
+            nodeconfig.containerd_toml(
+                self.dir,
+                self.socket,
+                sandbox_image=self.pause.name,
+                cni_bin_dir=CNI_BIN_DIR,
+                restrict_oom=not _can_lower_oom_score(),
+                runc=os.environ.get("PICO_TLS_RUNC", "runc"),
+            )
+        )
         self.cluster.spawn_component("containerd", ["containerd", f"--config={conf}"])
 
         def serving() -> bool:
@@ -240,26 +191,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         self.cluster.poll("containerd socket", serving, deadline, "containerd")
 
     def _start_coredns(self) -> None:
-        self.dns_ready_port = _free_port()
-        health_port = _free_port()
+        self.dns_ready_port, health_port = _free_port(), _free_port()
         corefile = self._path("Corefile")
         kubeconfig = self._kubeconfig("system:coredns")
-        corefile.write_text(
-            f"""cluster.local:53 {{
-    bind {NODE_IP}
-    ready 127.0.0.1:{self.dns_ready_port}
-    health 127.0.0.1:{health_port}
-    errors
-    loadbalance
-    cache 5
-    kubernetes cluster.local {{
-        kubeconfig {kubeconfig}
-        pods insecure
-        ttl 5
-    }}
-}}
-"""
-        )
+        corefile.write_text(nodeconfig.corefile(kubeconfig, self.dns_ready_port, health_port))
         self.cluster.spawn_component(
             "coredns",
             [str(self.cluster.bin_dir / "coredns"), "-conf", str(corefile)],
@@ -268,27 +203,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 
     def _start_kube_proxy(self) -> None:
         self.proxy_health_port, metrics_port = _free_port(), _free_port()
-        config = {
-            "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
-            "kind": "KubeProxyConfiguration",
-            "clientConnection": {"kubeconfig": str(self._kubeconfig("system:kube-proxy"))},
-            "mode": "iptables",
-            "hostnameOverride": NODE_NAME,
-            "bindAddress": NODE_IP,
-            "clusterCIDR": nodenet.POD_NETWORK,
-            "healthzBindAddress": f"127.0.0.1:{self.proxy_health_port}",
-            "metricsBindAddress": f"127.0.0.1:{metrics_port}",
-            "nodePortAddresses": [f"{NODE_IP}/32"],
-            "iptables": {"masqueradeAll": False, "localhostNodePorts": False},
-            # leave the machine's conntrack settings alone
-            "conntrack": {
-                "maxPerCore": 0,
-                "min": 0,
-                "tcpEstablishedTimeout": "0s",
-                "tcpCloseWaitTimeout": "0s",
-            },
-        }
+        kubeconfig = self._kubeconfig("system:kube-proxy")
         path = self._path("kube-proxy.yaml")
+        config = nodeconfig.kube_proxy_config(kubeconfig, self.proxy_health_port, metrics_port)
         path.write_text(yaml.safe_dump(config))
         self.cluster.spawn_component(
             "kube-proxy",
@@ -300,65 +217,20 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         ca = self.cluster.ca
         assert ca is not None
         serving = ca.issue(NODE_NAME, ip_addresses=[NODE_IP], dns_names=[NODE_NAME], server=True)
-        (self._path("kubelet.crt")).write_bytes(serving.cert_pem)
+        self._path("kubelet.crt").write_bytes(serving.cert_pem)
         key = self._path("kubelet.key")
         key.write_bytes(serving.key_pem)
         key.chmod(0o600)
         self.kubelet_health_port = _free_port()
-        config = {
-            "apiVersion": "kubelet.config.k8s.io/v1beta1",
-            "kind": "KubeletConfiguration",
-            "address": NODE_IP,
-            "port": KUBELET_PORT,
-            "readOnlyPort": 0,
-            "healthzBindAddress": "127.0.0.1",
-            "healthzPort": self.kubelet_health_port,
-            "tlsCertFile": str(self._path("kubelet.crt")),
-            "tlsPrivateKeyFile": str(key),
-            "authentication": {
-                "anonymous": {"enabled": False},
-                "webhook": {"enabled": True},
-                "x509": {"clientCAFile": str(self.cluster.work_dir / "ca.crt")},
-            },
-            "authorization": {"mode": "Webhook"},
-            "cgroupDriver": "cgroupfs",
-            "failCgroupV1": False,
-            "failSwapOn": False,
-            "containerRuntimeEndpoint": f"unix://{self.socket}",
-            "clusterDNS": [nodenet.CLUSTER_DNS_IP],
-            "clusterDomain": "cluster.local",
-            "resolvConf": "",  # pods get the cluster DNS only, never the machine's resolver
-            "podLogsDir": str(self._path("pod-logs")),
-            "imageGCHighThresholdPercent": 100,
-            "imageGCLowThresholdPercent": 99,
-            "evictionHard": {
-                "memory.available": "100Mi",
-                "nodefs.available": "1%",
-                "imagefs.available": "1%",
-                "nodefs.inodesFree": "1%",
-            },
-            "rotateCertificates": False,
-            "serializeImagePulls": False,
-            "maxPods": 60,
-            "shutdownGracePeriod": "0s",
-            "syncFrequency": "10s",
-        }
+        config = nodeconfig.kubelet_config(
+            self.dir, self.socket, self.cluster.work_dir / "ca.crt", self.kubelet_health_port
+        )
         path = self._path("kubelet.yaml")
         path.write_text(yaml.safe_dump(config))
         kubeconfig = self._kubeconfig(f"system:node:{NODE_NAME}", ("system:nodes",))
         self.cluster.spawn_component(
             "kubelet",
-            [
-                str(self.cluster.bin_dir / "kubelet"),
-                f"--config={path}",
-                f"--kubeconfig={kubeconfig}",
-                f"--root-dir={self._path('kubelet')}",
-                f"--cert-dir={self._path('kubelet-pki')}",
-                f"--hostname-override={NODE_NAME}",
-                f"--node-ip={NODE_IP}",
-                f"--node-labels={NODE_LABEL[0]}={NODE_LABEL[1]}",
-                "--v=1",
-            ],
+            nodeconfig.kubelet_args(self.dir, self.cluster.bin_dir / "kubelet", path, kubeconfig),
             ports=(self.kubelet_health_port,),
         )
 
@@ -406,6 +278,21 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
                 return
             time.sleep(0.5)
 
+    def _sandbox_netns(self) -> list[str]:
+        """Names (in /run/netns) of the network namespaces of this containerd's containers."""
+        names: list[str] = []
+        if not self.socket.exists():
+            return names
+        for cid in self.ctr("containers", "ls", "-q", check=False).stdout.split():
+            info = self.ctr("containers", "info", cid, check=False).stdout
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                for ns in json.loads(info)["Spec"]["linux"]["namespaces"]:
+                    if ns.get("type") == "network" and ns.get("path", "").startswith(
+                        "/var/run/netns/"
+                    ):
+                        names.append(ns["path"].rsplit("/", 1)[1])
+        return sorted(set(names))
+
     def _running_tasks(self) -> list[str]:
         out = self.ctr("tasks", "ls", "-q", check=False).stdout
         return out.split()
@@ -452,6 +339,14 @@ def _http_ok(url: str) -> Callable[[], bool]:
             return bool(resp.status == 200)
 
     return check
+
+
+def _can_lower_oom_score() -> bool:
+    """Whether this process may lower OOM scores (CAP_SYS_RESOURCE, bit 24)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) >> 24 & 1)
+    return False
 
 
 def _remove_cgroups(name: str) -> None:
