@@ -1,8 +1,9 @@
 """Leak check: every password and private key that existed at any time, searched in every form
 in what the operator writes for people and tools.
 
-`SecretRecorder` watches all Secrets of the cluster in the background (a `kubectl get -w`
-restarted whenever it ends, so apiserver restarts lose nothing) and keeps every password
+`SecretRecorder` watches all Secrets of the cluster in the background (a `kubectl get -w`,
+started again whenever it ends, which lists every Secret anew; each check also reads every
+Secret) and keeps every password
 (`keystore.password`, `key.password`) and every private key (any PEM `PRIVATE KEY` block) of
 every version it sees. `needles` turns each into the forms a careless log line would carry:
 a password as clear text and as standard and URL-safe base64 at all three byte alignments
