@@ -16,8 +16,8 @@ from typing import Any
 
 from pico_tls.keystore import Pkcs12Profile, StoreFormat
 from pico_tls.pki.keys import KeyAlgorithm
+from pico_tls.validation import SpecError as SpecError  # raised by every parser here
 from pico_tls.validation import (
-    SpecError,
     check_durations,
     check_member_name,
     check_password_secret_name,
@@ -35,9 +35,6 @@ API_VERSION = f"{GROUP}/{VERSION}"
 
 MANAGED_PROPERTY_PREFIX = "pico.rcp.tls."
 MANAGED_PROPERTIES = frozenset({"pico.rcp.platform.host", "pico.rcp.platform.port"})
-
-
-__all__ = ["SpecError"]  # defined in pico_tls.validation, raised by every parser here
 
 
 class KeystoreMode(StrEnum):
@@ -325,7 +322,8 @@ def parse_container(body: Mapping[str, Any]) -> ContainerSpec:
         image=_image(spec),
         image_pull_policy=spec.get("imagePullPolicy"),
         replicas=int(spec.get("replicas", 1)),
-        # The Platform's tls.mountPath is not known here; the reconcile pass checks it.
+        # The Platform's tls.mountPath is not known here: a clash with it is for the reconcile
+        # pass to report (not done yet).
         pod=_pod(spec, None),
         properties=_properties(spec, "spec"),
         alias=str(tls["alias"]).lower() if tls.get("alias") else None,
