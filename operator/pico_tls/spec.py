@@ -18,8 +18,8 @@ from pico_tls.delivery import DeliveryError, DeliverySpec, check_choice, parse_d
 from pico_tls.javaprops import keys_read_from
 from pico_tls.keystore import Pkcs12Profile, StoreFormat
 from pico_tls.pki.keys import KeyAlgorithm
+from pico_tls.validation import SpecError as SpecError  # raised by every parser here
 from pico_tls.validation import (
-    SpecError,
     check_durations,
     check_member_name,
     check_password_secret_name,
@@ -39,9 +39,6 @@ MANAGED_PROPERTY_PREFIX = "pico.rcp.tls."
 MANAGED_PROPERTIES = frozenset({"pico.rcp.platform.host", "pico.rcp.platform.port"})
 WEB_UI_PROPERTY_PREFIX = "mz.httpd.security."  # managed when delivery.webUiTls is on
 PROPERTIES_MOUNT = "/etc/pico/properties"  # builders.names.PROPERTIES_MOUNT
-
-
-__all__ = ["SpecError"]  # defined in pico_tls.validation, raised by every parser here
 
 
 class KeystoreMode(StrEnum):
@@ -405,7 +402,8 @@ def parse_container(body: Mapping[str, Any], platform: PlatformSpec | None = Non
         image=_image(spec),
         image_pull_policy=spec.get("imagePullPolicy"),
         replicas=int(spec.get("replicas", 1)),
-        # The Platform's tls.mountPath is not known here; the reconcile pass checks it.
+        # The Platform's tls.mountPath is not known here: a clash with it is for the reconcile
+        # pass to report (not done yet).
         pod=_pod(spec, None),
         properties=_properties(spec, "spec", bool(delivery and delivery.web_ui_tls)),
         alias=str(tls["alias"]).lower() if tls.get("alias") else None,

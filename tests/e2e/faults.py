@@ -5,7 +5,9 @@ SIGKILL and restart of kube-apiserver or etcd (`LocalCluster.restart_component`)
 writer (another field manager: a plain server-side apply that must get 409 Conflict, then a
 forced one that overwrites the operator's ConfigMap or keystore, which the operator must put
 back), and watch expiry (etcd compacted to its current revision, then the apiserver restarted:
-every watch resuming from an older resourceVersion gets 410 Gone and must list again).
+every watch resuming from an older resourceVersion gets 410 Gone and must list again), and
+the deletion of a state Secret (the key must come back from the mounted keystore, unchanged).
+PICO_TLS_FAULT_KINDS (comma-separated) limits the kinds drawn.
 
 `History` keeps every version of the namespace's Secrets through all of that (a raw watch
 resumed from the last resourceVersion, listed again after 410), so a key replaced and put
@@ -20,6 +22,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import signal
 import ssl
 import subprocess
@@ -34,8 +37,15 @@ from typing import Any
 
 from tests.cluster.localcluster import KubectlError
 
-KINDS = ("operator-kill", "rival-writer", "apiserver-restart", "etcd-restart", "watch-expiry")
-WEIGHTS = (45, 27, 12, 8, 8)
+KINDS = (
+    "operator-kill",
+    "rival-writer",
+    "apiserver-restart",
+    "etcd-restart",
+    "watch-expiry",
+    "state-secret-delete",
+)
+WEIGHTS = (45, 25, 12, 8, 8, 6)
 
 
 def digest(data: str | None) -> str:
@@ -73,9 +83,9 @@ class History:
         name, data = secret["metadata"]["name"], secret.get("data") or {}
         for table, wanted, key in ((self.keys, "-state", "tls.key"), (self.cas, "-ca", "tls.crt")):
             if name.endswith(wanted) and key in data:
-                seen = table.setdefault(name, [])
-                if digest(data[key]) not in seen:
-                    with self._lock:
+                with self._lock:
+                    seen = table.setdefault(name, [])
+                    if digest(data[key]) not in seen:
                         seen.append(digest(data[key]))
 
     def _get(self, query: str, timeout: float | None) -> Any:
@@ -122,8 +132,11 @@ def _ssl_context(cluster: Any) -> tuple[ssl.SSLContext, str]:
         paths[key].write_bytes(
             base64.b64decode(raw["clusters"][0]["cluster"].get(key) or user[key])
         )
-    ctx = ssl.create_default_context(cafile=str(paths["certificate-authority-data"]))
-    ctx.load_cert_chain(str(paths["client-certificate-data"]), str(paths["client-key-data"]))
+    try:
+        ctx = ssl.create_default_context(cafile=str(paths["certificate-authority-data"]))
+        ctx.load_cert_chain(str(paths["client-certificate-data"]), str(paths["client-key-data"]))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)  # the context holds what it needs
     return ctx, server
 
 
@@ -142,10 +155,14 @@ class Faults:
         self.conflicts = 0  # 409s the competing writer got
         self.outage_seconds = 0.0
         self.rival_targets: list[tuple[str, str]] = []  # (kind, name)
+        self.state_secrets: list[str] = []
+        chosen = [k for k in os.environ.get("PICO_TLS_FAULT_KINDS", "").split(",") if k]
+        self.kinds = chosen or list(KINDS)
+        self.weights = [dict(zip(KINDS, WEIGHTS, strict=True)).get(k, 10) for k in self.kinds]
 
     def inject(self, kind: str | None = None) -> str:
-        kind = kind or self.rng.choices(KINDS, WEIGHTS)[0]
-        if kind == "rival-writer" and not self.rival_targets:
+        kind = kind or self.rng.choices(self.kinds, self.weights)[0]
+        if kind in ("rival-writer", "state-secret-delete") and not self.rival_targets:
             kind = "operator-kill"
         actions: dict[str, Callable[[], None]] = {
             "operator-kill": self.kill_operator,
@@ -153,6 +170,7 @@ class Faults:
             "apiserver-restart": lambda: self._restart("kube-apiserver"),
             "etcd-restart": lambda: self._restart("etcd"),
             "watch-expiry": self.expire_watches,
+            "state-secret-delete": self.delete_state_secret,
         }
         actions[kind]()
         self.injected[kind] += 1
@@ -192,9 +210,13 @@ class Faults:
         self.conflicts += proc.returncode != 0 and "conflict" in proc.stderr.lower()
         self.cluster.kubectl(*args, "--force-conflicts", input_text=text)
 
+    def delete_state_secret(self) -> None:
+        name = self.rng.choice(self.state_secrets)
+        self.cluster.kubectl("delete", "secret", name, "-n", self.ns, "--ignore-not-found")
+
     def summary(self) -> str:
         total = sum(self.injected.values())
-        kinds = ", ".join(f"{k} {self.injected[k]}" for k in KINDS)
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(self.injected.items()))
         return f"{total} faults ({kinds}); competing writer got {self.conflicts} 409 Conflicts"
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from tests.e2e.faults import KINDS, Faults, History, retry
+from tests.e2e.faults import Faults, History, retry
 from tests.support.resources import condition, get
 
 pytestmark = pytest.mark.e2e
@@ -133,6 +133,8 @@ class Run:
             ("configmap", f"g{i}-rcp-tls"),
             ("secret", f"g{i}-ec-rcp-tls"),
         ]
+        members = ("-rcp-tls", "-ec-rcp-tls", "-dc-desktop-key")
+        self.faults.state_secrets += [f"g{i}{m}-state" for m in members]
         self.scenario(
             "create",
             i,
@@ -205,4 +207,28 @@ def test_faults_during_creation_client_auth_and_rotation(
     assert sum(run.faults.injected.values()) >= FAULTS
     assert run.survived == sum(run.faults.injected.values())
     if FAULTS >= 50:  # every kind came up (8% is the rarest weight)
-        assert all(run.faults.injected[k] for k in KINDS), run.faults.injected
+        assert all(run.faults.injected[k] for k in run.faults.kinds), run.faults.injected
+
+
+def test_the_checks_see_a_lost_key(kube_cluster: Any, operator: Any, namespace: str) -> None:
+    """The harness can fail: with both Secrets that hold a container's key deleted, the key
+    is really gone, the operator makes a new one, and the check reports it."""
+    if kube_cluster.local is None:
+        pytest.skip("the fault harness needs the local control plane")
+    run = Run(kube_cluster, operator, namespace)
+    try:
+        run.create(0)
+        before = revisions(kube_cluster, namespace)
+        _, cas = run.history.snapshot()
+        for name in ("g0-ec-rcp-tls-state", "g0-ec-rcp-tls"):
+            kube_cluster.kubectl("delete", "secret", name, "-n", namespace)
+
+        def new_key() -> bool:
+            return len(run.history.snapshot()[0].get("g0-ec-rcp-tls-state", [])) > 1
+
+        kube_cluster.wait_until("a new key for g0-ec", new_key, timeout=CONVERGE_TIMEOUT)
+        kube_cluster.wait_until("g0 converged", lambda: group_ready(kube_cluster, namespace, 0))
+        with pytest.raises(AssertionError, match="private keys replaced"):
+            run.check("key-wipe", 0, before, cas)
+    finally:
+        run.history.stop()

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tests.support.leaks import json_objects
 
 pytestmark = pytest.mark.e2e
 
@@ -131,20 +132,11 @@ def ask(cluster: Any, asked: list[Question]) -> list[bool]:
     out = cluster.kubectl(
         "create", "-f", "-", "-o", "json", input_text=json.dumps(body), timeout=600
     )
-    items = list(json_stream(out.stdout))  # kubectl prints one object per created item
+    items = list(
+        json_objects(out.stdout.splitlines(keepends=True))
+    )  # kubectl prints one object per created item
     assert len(items) == len(asked)
     return [bool(item["status"].get("allowed")) for item in items]
-
-
-def json_stream(text: str) -> Iterator[dict[str, Any]]:
-    decoder = json.JSONDecoder()
-    at = 0
-    while at < len(text.rstrip()):
-        obj, end = decoder.raw_decode(text, at)
-        yield obj
-        at = end
-        while at < len(text) and text[at].isspace():
-            at += 1
 
 
 def listed_rules(table: str) -> Iterator[tuple[str, str, str, set[str], str]]:

@@ -1,8 +1,9 @@
 """Leak check: every password and private key that existed at any time, searched in every form
 in what the operator writes for people and tools.
 
-`SecretRecorder` watches all Secrets of the cluster in the background (a `kubectl get -w`
-restarted whenever it ends, so apiserver restarts lose nothing) and keeps every password
+`SecretRecorder` watches all Secrets of the cluster in the background (a `kubectl get -w`,
+started again whenever it ends, which lists every Secret anew; each check also reads every
+Secret) and keeps every password
 (`keystore.password`, `key.password`) and every private key (any PEM `PRIVATE KEY` block) of
 every version it sees. `needles` turns each into the forms a careless log line would carry:
 a password as clear text and as standard and URL-safe base64 at all three byte alignments
@@ -12,7 +13,9 @@ breaks too: texts are also searched with whitespace and escaped line breaks remo
 and in decimal. Every base64 run of a text is also decoded and searched (a logged Secret's
 `data`, the base64 of a PEM).
 `public_texts` collects the operator log, Events, custom resource status, ConfigMaps, pod specs
-and workload pod templates, and object annotations; `find_leaks` names each hit.
+and workload pod templates, and custom resource metadata (a Secret's own metadata is as
+private as its data: kubectl's last-applied annotation copies it there); `find_leaks` names
+each hit.
 """
 
 from __future__ import annotations
@@ -161,13 +164,14 @@ class SecretRecorder:
                 [*cmd, "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
             )
             assert self._process.stdout is not None
-            for obj in _json_objects(self._process.stdout):
+            for obj in json_objects(self._process.stdout):
                 self.record([obj])
             self._process.wait()
             self._stopping.wait(0.5)  # the watch ended (apiserver restart, expiry): again
 
 
-def _json_objects(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+def json_objects(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a stream of lines (kubectl -o json prints one after another)."""
     decoder = json.JSONDecoder()
     buffer = ""
     for line in lines:
@@ -193,8 +197,6 @@ def public_texts(cluster: Any, namespaces: Iterable[str], operator_log: str) -> 
         for kind in kinds:
             items = cluster.get_json(kind, "-n", ns)["items"]
             texts[f"{ns} {kind}"] = json.dumps(items)
-        secrets = cluster.get_json("secrets", "-n", ns)["items"]
-        texts[f"{ns} secret metadata"] = json.dumps([s["metadata"] for s in secrets])
     return texts
 
 

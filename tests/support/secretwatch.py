@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import threading
 from collections.abc import Sequence
 from typing import Any
+
+from tests.support.leaks import json_objects
 
 
 class SecretVersions:
@@ -37,24 +38,15 @@ class SecretVersions:
         self._thread.start()
 
     def _read(self) -> None:
-        decoder = json.JSONDecoder()
-        buffer = ""
         assert self._process.stdout is not None
-        for line in self._process.stdout:
-            buffer += line
-            while buffer.strip():
-                try:
-                    obj, end = decoder.raw_decode(buffer.lstrip())
-                except ValueError:
-                    break
-                buffer = buffer.lstrip()[end:]
-                name = obj.get("metadata", {}).get("name")
-                if name in self.versions:
-                    data = obj.get("data") or {}
-                    seen = self.versions[name]
-                    if not seen or seen[-1] != data:
-                        seen.append(data)
-                        self.order.append((name, len(seen) - 1))
+        for obj in json_objects(self._process.stdout):
+            name = obj.get("metadata", {}).get("name")
+            if name in self.versions:
+                data = obj.get("data") or {}
+                seen = self.versions[name]
+                if not seen or seen[-1] != data:
+                    seen.append(data)
+                    self.order.append((name, len(seen) - 1))
 
     def stop(self) -> None:
         self._process.terminate()
