@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -93,6 +94,21 @@ def _build_one(recipe: Recipe, parents: dict[str, Image], out: Path) -> Image:
     return Image(recipe.name, key, ref, tar, built=True, seconds=seconds)
 
 
+KEEP = 2  # older tars kept per image (other branches may still want them)
+
+
+def _prune(image: Image, out: Path) -> None:
+    """Drop all but the newest KEEP older tars of ``image.name``, and their images in storage."""
+    older = [t for t in out.glob(f"{image.name}-*.tar") if t != image.tar]
+    older.sort(key=lambda t: t.stat().st_mtime, reverse=True)
+    for tar in older[KEEP:]:
+        key = tar.stem.rsplit("-", 1)[-1]
+        subprocess.run(["buildah", "rmi", f"{REPO_PREFIX}/{image.name}:{key}"],
+                       capture_output=True, check=False)  # fmt: skip
+        tar.unlink(missing_ok=True)
+        tar.with_suffix(".json").unlink(missing_ok=True)
+
+
 def build_images(names: list[str] | None = None) -> dict[str, Image]:
     """Build (or take from the cache) the named images and their parents, in order."""
     wanted = recipes.with_parents(names or [r.name for r in recipes.ALL])
@@ -102,6 +118,8 @@ def build_images(names: list[str] | None = None) -> dict[str, Image]:
         for recipe in recipes.ALL:
             if recipe.name in wanted:
                 images[recipe.name] = _build_one(recipe, images, out)
+                if images[recipe.name].built:
+                    _prune(images[recipe.name], out)
     return images
 
 

@@ -43,7 +43,8 @@ def _deb822_sources(text: str) -> list[tuple[list[str], list[str], list[str]]]:
             name, _, value = line.partition(":")
             fields[name.strip().lower()] = value.split()
         if "deb" in fields.get("types", []) and fields.get("enabled", ["yes"]) != ["no"]:
-            out.append((fields.get("uris", []), fields.get("suites", []), fields.get("components", [])))
+            entry = (fields.get("uris", []), fields.get("suites", []), fields.get("components", []))
+            out.append(entry)
     return out
 
 
@@ -63,5 +64,6 @@ def mirror(suite: str | None = None, apt_dir: Path = APT_DIR) -> str:
             if suite in suites and "main" in components and uris:
                 return uris[0].rstrip("/")
     raise RuntimeError(
-        f"no apt source for {suite} main in {apt_dir}: set PICO_TLS_DEBIAN_MIRROR to a Debian mirror"
+        f"no apt source for {suite} main in {apt_dir}: "
+        "set PICO_TLS_DEBIAN_MIRROR to a Debian mirror"
     )

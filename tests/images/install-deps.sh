@@ -6,6 +6,7 @@ need=""
 command -v buildah >/dev/null || need="$need buildah"
 command -v debootstrap >/dev/null || need="$need debootstrap"
 command -v runc >/dev/null || need="$need runc"
+command -v containerd >/dev/null || need="$need containerd"
 command -v javac >/dev/null || need="$need openjdk-17-jdk-headless"
 [ -e /usr/share/keyrings/debian-archive-keyring.gpg ] || need="$need debian-archive-keyring"
 if [ -n "$need" ]; then

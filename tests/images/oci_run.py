@@ -39,7 +39,9 @@ def _user(config: Mapping[str, object]) -> dict[str, int]:
     return {"uid": int(uid), "gid": int(gid or uid)}
 
 
-def _spec(bundle: Path, rootfs: str, args: list[str], env: list[str], config: dict[str, object]) -> None:
+def _spec(
+    bundle: Path, rootfs: str, args: list[str], env: list[str], config: dict[str, object]
+) -> None:
     run("runc", "spec", "--bundle", str(bundle))
     spec_path = bundle / "config.json"
     spec = json.loads(spec_path.read_text())
@@ -88,7 +90,9 @@ def run_read_only(
                     stdin=subprocess.DEVNULL,
                 )
             finally:
-                subprocess.run(["runc", "delete", "--force", name], capture_output=True, check=False)
+                subprocess.run(
+                    ["runc", "delete", "--force", name], capture_output=True, check=False
+                )
         return Result(args, proc.returncode, proc.stdout + proc.stderr)
     finally:
         run("buildah", "umount", container, capture=True)

@@ -7,6 +7,7 @@ Order matters (parents first): ``debian`` (debootstrap minbase), ``jre`` and ``p
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -36,7 +37,8 @@ class Recipe:
         for name in self.parents:
             digest.update(f"parent {name} {parent_keys[name]}\0".encode())
         for path in sorted(set(self.inputs())):
-            digest.update(str(path.relative_to(REPO)).encode() + b"\0")
+            name = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+            digest.update(str(name).encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
         return digest.hexdigest()[:16]
 
@@ -64,16 +66,15 @@ def _build_debian(ref: str, parents: dict[str, str], work: Path) -> None:
     container = run("buildah", "from", "--quiet", "scratch", capture=True).strip()
     try:
         run("buildah", "add", "--quiet", container, str(archive), "/")
-        run("buildah", "config", "--env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "--env", "LANG=C.UTF-8", "--cmd", "/bin/sh", container)  # fmt: skip
+        path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        run("buildah", "config", "--env", path, "--env", "LANG=C.UTF-8", "--cmd", "/bin/sh",
+            container)  # fmt: skip
         run("buildah", "commit", "--quiet", "--format=docker", container, ref)
     finally:
         run("buildah", "rm", container)
 
 
-DEBIAN = Recipe(
-    "debian", "1", (), lambda: [HERE / "debian.py"], _build_debian
-)
+DEBIAN = Recipe("debian", "1", (), lambda: [HERE / "debian.py"], _build_debian)
 
 # --------------------------------------------------------------------------- jre, python
 
@@ -89,12 +90,35 @@ def _containerfile_recipe(name: str, arg: str) -> Recipe:
 
 def _verify_jre(ref: str) -> None:
     result = oci_run.run_read_only(ref, ["java", "-version"])
-    result.expect(0, "openjdk version \"17")
+    result.expect(0, 'openjdk version "17')
 
 
 JRE = _containerfile_recipe("jre", "BASE")
 JRE = Recipe(JRE.name, JRE.version, JRE.parents, JRE.inputs, JRE.build, _verify_jre)
-PYTHON = _containerfile_recipe("python", "BASE")
+
+
+def machine_ca_bundle() -> Path:
+    """The CA bundle this machine's pip trusts (PIP_CERT, else Debian's bundle): the Python base
+    carries it, so pip in the Dockerfile reaches the package index as pip on the machine does."""
+    for candidate in (os.environ.get("PIP_CERT"), "/etc/ssl/certs/ca-certificates.crt"):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    raise RuntimeError("no CA bundle: install ca-certificates or set PIP_CERT")
+
+
+def _build_python(ref: str, parents: dict[str, str], work: Path) -> None:
+    shutil.copy2(HERE / "python" / "Containerfile", work / "Containerfile")
+    shutil.copy2(machine_ca_bundle(), work / "ca-certificates.crt")
+    _bud(ref, work / "Containerfile", work, BASE=parents["debian"])
+
+
+PYTHON = Recipe(
+    "python",
+    "1",
+    ("debian",),
+    lambda: [HERE / "python" / "Containerfile", machine_ca_bundle()],
+    _build_python,
+)
 
 # --------------------------------------------------------------------------- operator
 
@@ -124,9 +148,7 @@ def _verify_operator(ref: str) -> None:
     result.expect(0, f"{UID}\n{UID}\n", "kopf, version", "import-ok pico_tls", "root-read-only")
 
 
-OPERATOR = Recipe(
-    "operator", "1", ("python",), _operator_inputs, _build_operator, _verify_operator
-)
+OPERATOR = Recipe("operator", "1", ("python",), _operator_inputs, _build_operator, _verify_operator)
 
 # --------------------------------------------------------------------------- standin
 
