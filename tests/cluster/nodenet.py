@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shutil
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -161,7 +162,8 @@ class HostNetwork:
         self.up = True
         self.rules_before = snapshot_rules()
         self.netns_before = set(netns_names())
-        run("modprobe", "br_netfilter", check=False)
+        if shutil.which("modprobe"):  # not on every machine (no kmod); the module may be built in
+            run("modprobe", "br_netfilter", check=False)
         for key in SYSCTLS:
             path = Path("/proc/sys") / key
             self.saved_sysctls[key] = path.read_text().strip()
