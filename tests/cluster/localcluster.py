@@ -758,7 +758,7 @@ class LocalCluster:
 
     def _start_apiserver(self) -> None:
         port = free_port()
-        self.server = f"https://127.0.0.1:{port}"
+        self.server = f"https://{self.bind_ip}:{port}"  # the bridge address with a real node
         self._spawn(
             "kube-apiserver",
             [
