@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the binaries of the local test control plane (kube-apiserver, kube-controller-manager,
 # kube-scheduler, kubectl, kubelet, kube-proxy, etcd, kwok, and for the real node coredns and
-# pause) from the wrapper Go modules under tests/cluster/go/ into
+# pause, and the probe program of its tests) from the wrapper Go modules under tests/cluster/go/ into
 #   ${PICO_TLS_CLUSTER_CACHE:-$HOME/.cache/pico-tls}/cluster-k8s<v>-etcd<v>-kwok<v>/bin
 # Binaries already present there are reused (a warm run builds nothing).
 # The last line on stdout is the bin directory.
@@ -106,6 +106,7 @@ fi
 build coredns "-s -w" coredns picotls.dev/devcluster/coredns
 echo "$coredns_version" >"$bin_dir/.coredns-version"
 build pause "-s -w" pause picotls.dev/devcluster/pause
+build probe "-s -w" probe picotls.dev/devcluster/probe
 
 if ((built == 0)); then
     echo "build.sh: all binaries present, nothing built" >&2

@@ -47,10 +47,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 try:  # imported as tests.cluster.localcluster
     from .nodenet import KWOK_POD_CIDR, NODE_IP
-    from .realnode import RealNode
+    from .realnode import RealNode, import_image
 except ImportError:  # run as a script (dev-cluster): the modules beside it
     from nodenet import KWOK_POD_CIDR, NODE_IP  # type: ignore[no-redef]
-    from realnode import RealNode  # type: ignore[no-redef]
+    from realnode import RealNode, import_image  # type: ignore[no-redef]
 
 CLUSTER_DIR = Path(__file__).resolve().parent
 REPO_ROOT = CLUSTER_DIR.parent.parent
@@ -624,6 +624,13 @@ class LocalCluster:
             if not self.keep_work_dir and self.work_dir != Path():
                 shutil.rmtree(self.work_dir, ignore_errors=True)
 
+    def import_image(self, tar: Path) -> list[str]:
+        """Loads an OCI layout or docker-archive tar into the real node's containerd (see
+        RealNode.import_image); returns the image names it added."""
+        if self.node is None:
+            raise ClusterError("import_image needs LocalCluster(real_node=True)")
+        return self.node.import_image(tar)
+
     def rss_bytes(self) -> dict[str, int]:
         """Resident memory of each running component (from /proc)."""
         out: dict[str, int] = {}
@@ -758,7 +765,7 @@ class LocalCluster:
 
     def _start_apiserver(self) -> None:
         port = free_port()
-        self.server = f"https://{self.bind_ip}:{port}"  # the bridge address with a real node
+        self.server = f"https://{self.bind_ip}:{port}"
         self._spawn(
             "kube-apiserver",
             [
@@ -1007,7 +1014,7 @@ def _read_state(state_dir: Path) -> dict[str, Any] | None:
         return None
 
 
-def _serve(state_dir: Path, nodes: int) -> int:
+def _serve(state_dir: Path, nodes: int, real_node: bool = False) -> int:
     """Runs in the detached supervisor process: starts the cluster, writes state.json, waits."""
     stop_event = threading.Event()
 
@@ -1020,7 +1027,7 @@ def _serve(state_dir: Path, nodes: int) -> int:
     work = state_dir / "cluster"
     if work.exists():
         shutil.rmtree(work)
-    cluster = LocalCluster(work_dir=work, nodes=nodes, keep_work_dir=True)
+    cluster = LocalCluster(work_dir=work, nodes=nodes, keep_work_dir=True, real_node=real_node)
     try:
         cluster.start()
     except BaseException as exc:
@@ -1035,6 +1042,9 @@ def _serve(state_dir: Path, nodes: int) -> int:
             "ports": cluster.ports,
             "work_dir": str(cluster.work_dir),
             "startup_seconds": cluster.startup_seconds,
+            "real_node": cluster.node is not None,
+            "node_startup_seconds": cluster.node.startup_seconds if cluster.node else None,
+            "containerd_socket": str(cluster.node.socket) if cluster.node else None,
         }
         tmp = state_dir / "state.json.tmp"
         tmp.write_text(json.dumps(state, indent=2) + "\n")
@@ -1055,7 +1065,7 @@ def _serve(state_dir: Path, nodes: int) -> int:
     return 0
 
 
-def dev_up(state_dir: Path, nodes: int, timeout: float = 180) -> int:
+def dev_up(state_dir: Path, nodes: int, real_node: bool = False, timeout: float = 240) -> int:
     state = _read_state(state_dir)
     if state and pid_alive(int(state["supervisor_pid"])):
         print(f"dev cluster already running (server {state['server']})", file=sys.stderr)
@@ -1074,6 +1084,7 @@ def dev_up(state_dir: Path, nodes: int, timeout: float = 180) -> int:
             f"--state-dir={state_dir}",
             "_serve",
             f"--nodes={nodes}",
+            *(["--real-node"] if real_node else []),
         ],
         stdin=subprocess.DEVNULL,
         stdout=log,
@@ -1140,6 +1151,17 @@ def dev_down(state_dir: Path) -> int:
     return 0
 
 
+def dev_import(state_dir: Path, tars: Sequence[Path]) -> int:
+    state = _read_state(state_dir)
+    if not state or not state.get("containerd_socket"):
+        print("no dev cluster with a real node is running (dev-cluster up --real-node)")
+        return 1
+    for tar in tars:
+        names = import_image(Path(state["containerd_socket"]), tar)
+        print(f"{tar}: {', '.join(names) or 'already imported'}")
+    return 0
+
+
 def dev_status(state_dir: Path) -> int:
     state = _read_state(state_dir)
     if not state or not pid_alive(int(state["supervisor_pid"])):
@@ -1176,16 +1198,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start in the background; prints the kubeconfig path")
     up.add_argument("--nodes", type=int, default=2)
+    up.add_argument(
+        "--real-node",
+        action="store_true",
+        help="also a real node (containerd, kubelet, kube-proxy, CoreDNS; needs root and "
+        "tests/cluster/install-node-deps.sh)",
+    )
+    load = sub.add_parser("import-image", help="load OCI/docker-archive tars into the real node")
+    load.add_argument("tars", nargs="+", type=Path)
     sub.add_parser("down", help="stop it")
     sub.add_parser("status", help="pids, memory, /readyz")
     sub.add_parser("kubeconfig", help="print the kubeconfig path")
     sub.add_parser("build", help="build the binaries (tests/cluster/build.sh)")
     serve = sub.add_parser("_serve")
     serve.add_argument("--nodes", type=int, default=2)
+    serve.add_argument("--real-node", action="store_true")
     args = parser.parse_args(argv)
     state_dir: Path = args.state_dir or dev_state_dir()
     if args.command == "up":
-        return dev_up(state_dir, args.nodes)
+        return dev_up(state_dir, args.nodes, args.real_node)
     if args.command == "down":
         return dev_down(state_dir)
     if args.command == "status":
@@ -1201,7 +1232,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(ensure_binaries())
         return 0
     if args.command == "_serve":
-        return _serve(state_dir, args.nodes)
+        return _serve(state_dir, args.nodes, args.real_node)
+    if args.command == "import-image":
+        return dev_import(state_dir, args.tars)
     return 2
 
 

@@ -10,9 +10,12 @@ address), kwok's fake pods 10.244.128.0/17, Services 10.96.0.0/16, cluster DNS 1
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import re
-import shutil
 import subprocess
+import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +29,10 @@ SERVICE_NETWORK = "10.96.0.0/16"
 CLUSTER_DNS_IP = "10.96.0.10"
 FORWARD_CHAIN = "PICOTLS-NODE-FORWARD"
 OUTPUT_CHAIN = "PICOTLS-NODE-OUTPUT"
+INPUT_CHAIN = "PICOTLS-NODE-INPUT"
 # chains the node's components create; only these (and rules naming them) are removed on stop
 OWNED_CHAIN = re.compile(r"^(KUBE-|PICOTLS-)")
+LOCK_FILE = "/run/pico-tls-real-node.lock"
 SYSCTLS = ("net/ipv4/ip_forward", "net/bridge/bridge-nf-call-iptables")
 
 
@@ -106,10 +111,12 @@ def snapshot_rules() -> dict[str, dict[str, list[str]]]:
 
 
 def install_drop_rules() -> None:
-    """Pod traffic may go to other pods (the bridge) only: anything forwarded from the pod
-    network elsewhere, e.g. to eth0, is dropped; and the machine's own traffic towards pod or
-    Service addresses never leaves by another interface (no DNAT done means no way out)."""
-    for chain in (FORWARD_CHAIN, OUTPUT_CHAIN):
+    """Pod traffic may go to other pods (the bridge) and to the node address only: anything
+    forwarded from the pod network elsewhere (e.g. to eth0) is dropped, and so are new
+    connections from pods to the machine's other addresses; the node address is not reachable
+    from outside; the machine's own traffic towards pod or Service addresses never leaves by
+    another interface (no DNAT done means no way out)."""
+    for chain in (FORWARD_CHAIN, OUTPUT_CHAIN, INPUT_CHAIN):
         run("iptables", "-N", chain, check=False)
         run("iptables", "-F", chain)
     run("iptables", "-A", FORWARD_CHAIN, "-s", POD_NETWORK, "-o", BRIDGE, "-j", "RETURN")
@@ -118,21 +125,29 @@ def install_drop_rules() -> None:
         run("iptables", "-A", OUTPUT_CHAIN, "-o", out_if, "-j", "RETURN")
     for dest in (POD_NETWORK, SERVICE_NETWORK):
         run("iptables", "-A", OUTPUT_CHAIN, "-d", dest, "-j", "DROP")
+    inp = ("iptables", "-A", INPUT_CHAIN)
+    run(*inp, "-i", "lo", "-j", "RETURN")
+    run(*inp, "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "RETURN")
+    run(*inp, "-i", BRIDGE, "-s", POD_NETWORK, "-d", NODE_IP, "-j", "RETURN")
+    run(*inp, "-i", BRIDGE, "-j", "DROP")
+    run(*inp, "-d", POD_NETWORK, "-j", "DROP")
     ensure_drop_rules_first()
 
 
 def ensure_drop_rules_first() -> None:
     """Puts the jumps to the drop chains first in FORWARD and OUTPUT (kube-proxy prepends its
     own jumps when it starts)."""
-    for builtin, chain in (("FORWARD", FORWARD_CHAIN), ("OUTPUT", OUTPUT_CHAIN)):
+    pairs = (("FORWARD", FORWARD_CHAIN), ("OUTPUT", OUTPUT_CHAIN), ("INPUT", INPUT_CHAIN))
+    for builtin, chain in pairs:
         while run("iptables", "-D", builtin, "-j", chain, check=False).returncode == 0:
             pass
         run("iptables", "-I", builtin, "1", "-j", chain)
 
 
-def drop_counter() -> int:
-    """Packets dropped so far by the forward rule (pod network towards anything but pods)."""
-    out = run("iptables", "-L", FORWARD_CHAIN, "-v", "-x", "-n").stdout
+def drop_counter(chain: str = FORWARD_CHAIN) -> int:
+    """Packets dropped so far by the first DROP rule of `chain` (default: the forward rule,
+    pod network towards anything but pods)."""
+    out = run("iptables", "-L", chain, "-v", "-x", "-n").stdout
     for line in out.splitlines():
         parts = line.split()
         if len(parts) > 2 and parts[2] == "DROP":
@@ -150,20 +165,20 @@ class HostNetwork:
 
     saved_sysctls: dict[str, str] = field(default_factory=dict)
     rules_before: dict[str, dict[str, list[str]]] = field(default_factory=dict)
-    netns_before: set[str] = field(default_factory=set)
     up: bool = False
+    lock_fd: int | None = None
 
     def setup(self) -> None:
-        if Path(f"/sys/class/net/{BRIDGE}").exists():
-            raise RuntimeError(
-                f"bridge {BRIDGE} exists already: another real node is running (or one was "
-                f"killed; remove it with `ip link del {BRIDGE}`)"
-            )
+        self.lock_fd = acquire_node_lock()
+        _wait_for_unlocked_node()
+        if Path(f"/sys/class/net/{BRIDGE}").exists():  # left by a node whose process was killed
+            print(f"removing a stale {BRIDGE} and its drop rules", file=sys.stderr)
+            run("ip", "link", "del", BRIDGE, check=False)
+            remove_added_rules({"iptables": {}})
         self.up = True
         self.rules_before = snapshot_rules()
-        self.netns_before = set(netns_names())
-        if shutil.which("modprobe"):  # not on every machine (no kmod); the module may be built in
-            run("modprobe", "br_netfilter", check=False)
+        if not Path("/proc/sys/net/bridge").is_dir():
+            raise RuntimeError("no /proc/sys/net/bridge: load the br_netfilter kernel module")
         for key in SYSCTLS:
             path = Path("/proc/sys") / key
             self.saved_sysctls[key] = path.read_text().strip()
@@ -173,10 +188,12 @@ class HostNetwork:
         run("ip", "link", "set", BRIDGE, "up")
         install_drop_rules()
 
-    def teardown(self) -> None:
+    def teardown(self, netns: Iterable[str] = ()) -> None:
+        """Removes the bridge, the veths on it, the named network namespaces (the node's pod
+        sandboxes that did not end cleanly), the node's iptables chains; restores sysctls."""
         if not self.up:
             return
-        for name in set(netns_names()) - self.netns_before:
+        for name in netns:
             remove_netns(name)
         for link in veths_on_bridge():
             run("ip", "link", "del", link, check=False)
@@ -186,6 +203,49 @@ class HostNetwork:
             with contextlib.suppress(OSError):
                 (Path("/proc/sys") / key).write_text(value + "\n")
         self.up = False
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)  # releases the lock
+            self.lock_fd = None
+
+
+def listening_on(address: str) -> list[str]:
+    """Listening TCP/UDP sockets on `address` (from `ss`)."""
+    out = run("ss", "-Htlnu", check=False).stdout
+    return [line for line in out.splitlines() if f" {address}:" in line]
+
+
+def _wait_for_unlocked_node() -> None:
+    """A node started by a version without the lock shows by its sockets on the node address:
+    wait for it to stop instead of taking its bridge away."""
+    deadline = time.monotonic() + float(os.environ.get("PICO_TLS_REAL_NODE_WAIT", "1800"))
+    while Path(f"/sys/class/net/{BRIDGE}").exists() and listening_on(NODE_IP):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"a real node is serving on {NODE_IP}; gave up waiting")
+        time.sleep(2)
+
+
+def acquire_node_lock() -> int:
+    """One real node per machine (one bridge, fixed ranges): an exclusive lock, waited for up to
+    PICO_TLS_REAL_NODE_WAIT seconds (default 1800) while another run holds it. The kernel
+    drops it when the holder dies, so a held lock always means a live node."""
+    fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + float(os.environ.get("PICO_TLS_REAL_NODE_WAIT", "1800"))
+    said = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            return fd
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                raise RuntimeError(f"another real node holds {LOCK_FILE}; gave up") from None
+            if not said:
+                holder = Path(LOCK_FILE).read_text().strip()
+                print(f"waiting for the real node of pid {holder} to stop", file=sys.stderr)
+                said = True
+            time.sleep(2)
 
 
 def netns_names() -> list[str]:

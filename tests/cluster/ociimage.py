@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PAUSE_IMAGE_REPO = "localhost/pico-tls/pause"
+PROBE_IMAGE_REPO = "localhost/pico-tls/probe"
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 _EPOCH = 0  # fixed timestamps: the same files give the same digests
 
@@ -164,4 +165,13 @@ def pause_image(bin_dir: Path) -> OciImage:
     binary = (bin_dir / "pause").read_bytes()
     return build_image(
         "pause", PAUSE_IMAGE_REPO, {"pause": ImageFile(binary)}, entrypoint=["/pause"]
+    )
+
+
+def probe_image(bin_dir: Path) -> OciImage:
+    """The network probe of the real node's tests (tests/cluster/go/probe): `probe serve PORT`,
+    `probe dial HOST:PORT [TIMEOUT]`, `probe resolve NAME`."""
+    binary = (bin_dir / "probe").read_bytes()
+    return build_image(
+        "probe", PROBE_IMAGE_REPO, {"probe": ImageFile(binary)}, entrypoint=["/probe"]
     )

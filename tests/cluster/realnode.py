@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 import subprocess
+import tarfile
 import time
 import urllib.request
 from collections.abc import Callable
@@ -104,52 +105,25 @@ class RealNode:
             self._drain(timeout)
         for name in ("kubelet", "kube-proxy", "coredns"):
             self.cluster.stop_component(name)
+        netns = self._sandbox_netns()
         self._kill_shims()
         self.cluster.stop_component("containerd")
         self._kill_shims()
         nodenet.unmount_under([self.dir])
-        self.net.teardown()
+        self.net.teardown(netns)
         self._remove_log_links()
         _remove_cgroups("kubepods")
 
     # -- images ------------------------------------------------------------------------------
 
     def ctr(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        cmd = ["ctr", f"--address={self.socket}", "--namespace=k8s.io", *args]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
-        if check and proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.strip()}")
-        return proc
+        return ctr(self.socket, *args, check=check)
 
     def images(self) -> set[str]:
-        return set(self.ctr("images", "ls", "-q").stdout.split())
+        return images(self.socket)
 
     def import_image(self, tar: Path) -> list[str]:
-        """Imports an OCI image layout or docker-archive tar (from buildah, podman, `docker
-        save`, ociimage.py) into the node's containerd; returns the names it added. Pods use
-        them with `imagePullPolicy: Never` or `IfNotPresent`."""
-        before = self.images()
-        self.ctr("images", "import", str(tar), check=False)
-        after = self.images()
-        if not after - before and not self._already_imported(tar, after):
-            out = self.ctr("images", "import", str(tar), check=False)
-            raise RuntimeError(f"importing {tar} added no image: {out.stderr.strip()}")
-        return sorted(after - before)
-
-    def _already_imported(self, tar: Path, names: set[str]) -> bool:
-        import tarfile
-
-        with tarfile.open(tar) as archive:
-            try:
-                member = archive.extractfile("index.json")
-            except KeyError:
-                member = archive.extractfile("manifest.json")
-            data = json.load(member) if member else {}
-        if isinstance(data, list):  # docker-archive
-            tags = [t for entry in data for t in entry.get("RepoTags") or []]
-            return any(t in names or f"docker.io/{t}" in names for t in tags)
-        annotations = [m.get("annotations", {}) for m in data.get("manifests", [])]
-        return any(a.get("io.containerd.image.name") in names for a in annotations)
+        return import_image(self.socket, tar)
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -213,6 +187,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   enable_selinux = false
+  # negative OOM scores need CAP_SYS_RESOURCE, which a container or VM sandbox may lack
+  restrict_oom_score_adj = {str(not _can_lower_oom_score()).lower()}
   max_container_log_line_size = 16384
 [{cri}.containerd]
   snapshotter = "overlayfs"
@@ -221,6 +197,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   runtime_type = "io.containerd.runc.v2"
 [{cri}.containerd.runtimes.runc.options]
   SystemdCgroup = false
+  BinaryName = "{os.environ.get("PICO_TLS_RUNC", "runc")}"
+  Root = "{self._path("runc")}"
 [{cri}.cni]
   bin_dir = "{CNI_BIN_DIR}"
   conf_dir = "{self._path("cni-net.d")}"
@@ -406,6 +384,21 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
                 return
             time.sleep(0.5)
 
+    def _sandbox_netns(self) -> list[str]:
+        """Names (in /run/netns) of the network namespaces of this containerd's containers."""
+        names = []
+        if not self.socket.exists():
+            return names
+        for cid in self.ctr("containers", "ls", "-q", check=False).stdout.split():
+            info = self.ctr("containers", "info", cid, check=False).stdout
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                for ns in json.loads(info)["Spec"]["linux"]["namespaces"]:
+                    if ns.get("type") == "network" and ns.get("path", "").startswith(
+                        "/var/run/netns/"
+                    ):
+                        names.append(ns["path"].rsplit("/", 1)[1])
+        return sorted(set(names))
+
     def _running_tasks(self) -> list[str]:
         out = self.ctr("tasks", "ls", "-q", check=False).stdout
         return out.split()
@@ -439,6 +432,50 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         return ("containerd", "kubelet", "kube-proxy", "coredns")
 
 
+# --------------------------------------------------------------------------------------------
+# images (also for a running dev cluster: `dev-cluster import-image TAR`)
+
+
+def ctr(socket_path: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    cmd = ["ctr", f"--address={socket_path}", "--namespace=k8s.io", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=600)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.strip()}")
+    return proc
+
+
+def images(socket_path: Path) -> set[str]:
+    return set(ctr(socket_path, "images", "ls", "-q").stdout.split())
+
+
+def import_image(socket_path: Path, tar: Path) -> list[str]:
+    """Imports an OCI image layout or docker-archive tar (buildah/podman `push oci-archive:`
+    or `docker-archive:`, `docker save`, ociimage.py) into the containerd at `socket_path`,
+    in the CRI's namespace; returns the names it added (none when all were there already).
+    Pods use them with `imagePullPolicy: Never` or `IfNotPresent`."""
+    before = images(socket_path)
+    out = ctr(socket_path, "images", "import", str(tar), check=False)
+    after = images(socket_path)
+    if out.returncode != 0 or not (after - before or _names_in(tar) & after):
+        raise RuntimeError(f"importing {tar} added no image: {out.stderr.strip()}")
+    return sorted(after - before)
+
+
+def _names_in(tar: Path) -> set[str]:
+    """Image names an archive carries (OCI index annotations or docker RepoTags)."""
+    with tarfile.open(tar) as archive:
+        names = archive.getnames()
+        member = archive.extractfile("manifest.json" if "manifest.json" in names else "index.json")
+        data = json.load(member) if member else {}
+    if isinstance(data, list):  # docker-archive
+        tags = [t for entry in data for t in entry.get("RepoTags") or []]
+        return (
+            set(tags) | {f"docker.io/{t}" for t in tags} | {f"docker.io/library/{t}" for t in tags}
+        )
+    annotations = [m.get("annotations", {}) for m in data.get("manifests", [])]
+    return {a["io.containerd.image.name"] for a in annotations if "io.containerd.image.name" in a}
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -452,6 +489,14 @@ def _http_ok(url: str) -> Callable[[], bool]:
             return bool(resp.status == 200)
 
     return check
+
+
+def _can_lower_oom_score() -> bool:
+    """Whether this process may lower OOM scores (CAP_SYS_RESOURCE, bit 24)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) >> 24 & 1)
+    return False
 
 
 def _remove_cgroups(name: str) -> None:

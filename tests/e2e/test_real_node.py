@@ -1,0 +1,238 @@
+"""The real node of the local cluster (LocalCluster(real_node=True)): real containers whose
+traffic stays on the machine, and start/stop cycles that leave nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.cluster import nodenet
+from tests.cluster.localcluster import LocalCluster, pid_alive, port_in_use
+from tests.cluster.ociimage import probe_image
+from tests.cluster.realnode import NODE_LABEL
+
+pytestmark = pytest.mark.e2e
+ON_REAL_NODE = {NODE_LABEL[0]: NODE_LABEL[1]}
+
+
+def _start(work: Path) -> tuple[LocalCluster, str]:
+    cluster = LocalCluster(work_dir=work, keep_work_dir=True, real_node=True)
+    cluster.start()
+    names = cluster.import_image(probe_image(cluster.bin_dir).path)
+    image = probe_image(cluster.bin_dir).name
+    assert image in names or image in cluster.node.images()  # type: ignore[union-attr]
+    return cluster, image
+
+
+def _pod(name: str, image: str, *args: str, labels: dict[str, str] | None = None) -> Any:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": labels or {}},
+        "spec": {
+            "nodeSelector": ON_REAL_NODE,
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 1,
+            "containers": [
+                {"name": "probe", "image": image, "imagePullPolicy": "Never", "args": list(args)}
+            ],
+        },
+    }
+
+
+def _finished(cluster: LocalCluster, ns: str, name: str, timeout: float = 90) -> tuple[str, str]:
+    """(phase, log) once the pod has Succeeded or Failed."""
+
+    def phase() -> str | None:
+        pod = cluster.access.get_json("pod", name, "-n", ns)
+        value = pod["status"].get("phase")
+        return value if value in ("Succeeded", "Failed") else None
+
+    result = cluster.access.wait_until(f"pod {ns}/{name} finished", phase, timeout=timeout)
+    log = cluster.kubectl("logs", name, "-n", ns).stdout
+    return str(result), log
+
+
+def _namespace(cluster: LocalCluster) -> str:
+    ns = f"rn-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("create", "namespace", ns)
+    cluster.access.wait_until(
+        "default ServiceAccount",
+        lambda: cluster.kubectl("get", "sa", "default", "-n", ns, check=False).returncode == 0,
+    )
+    return ns
+
+
+@pytest.fixture(scope="class")
+def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalCluster, str]]:
+    """A cluster with a real node for the tests of one class (stopped before the cycle test,
+    since one machine has one real node at a time)."""
+    cluster, image = _start(tmp_path_factory.mktemp("realnode"))
+    try:
+        yield cluster, image
+    finally:
+        cluster.stop()
+
+
+class TestPodsOnTheRealNode:
+    def test_pod_resolves_a_service_by_name_and_connects_to_another_pod_through_it(
+        self, real: tuple[LocalCluster, str]
+    ) -> None:
+        cluster, image = real
+        ns = _namespace(cluster)
+        server = _pod("echo-server", image, "serve", "8080", labels={"app": "echo"})
+        service = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "echo"},
+            "spec": {"selector": {"app": "echo"}, "ports": [{"port": 80, "targetPort": 8080}]},
+        }
+        cluster.access.apply([server, service], "-n", ns)
+        cluster.kubectl(
+            "wait", "--for=condition=Ready", "pod/echo-server", "-n", ns, "--timeout=90s"
+        )
+        cluster_ip = cluster.access.get_json("service", "echo", "-n", ns)["spec"]["clusterIP"]
+        cluster.access.apply(_pod("client", image, "dial", "echo:80", "5s"), "-n", ns)
+        phase, log = _finished(cluster, ns, "client")
+        assert phase == "Succeeded", log
+        assert f"resolved echo {cluster_ip}" in log  # CoreDNS answered with the Service's IP
+        assert "ok hello from echo-server" in log  # and the connection reached the other pod
+        server_ip = cluster.access.get_json("pod", "echo-server", "-n", ns)["status"]["podIP"]
+        client_ip = cluster.access.get_json("pod", "client", "-n", ns)["status"]["podIP"]
+        for ip in (server_ip, client_ip):
+            assert ip.startswith("10.244.0."), ip  # on the real node's bridge
+        server_log = cluster.kubectl("logs", "echo-server", "-n", ns).stdout
+        assert f"connection from {client_ip}:" in server_log  # not masqueraded
+
+    def test_pods_reach_the_apiserver_through_the_kubernetes_service(
+        self, real: tuple[LocalCluster, str]
+    ) -> None:
+        cluster, image = real
+        ns = _namespace(cluster)
+        cluster.access.apply(
+            _pod("api", image, "connect", "kubernetes.default.svc.cluster.local:443"), "-n", ns
+        )
+        phase, log = _finished(cluster, ns, "api")
+        assert phase == "Succeeded", log
+        assert "resolved kubernetes.default.svc.cluster.local 10.96.0.1" in log
+
+    def test_cluster_dns_answers_cluster_names_only(self, real: tuple[LocalCluster, str]) -> None:
+        cluster, image = real
+        ns = _namespace(cluster)
+        # a name outside the cluster zone: CoreDNS has no upstream, so the lookup fails
+        cluster.access.apply(_pod("outside", image, "resolve", "pypi.org"), "-n", ns)
+        phase, log = _finished(cluster, ns, "outside")
+        assert phase == "Failed", log
+        assert "resolve failed: pypi.org" in log
+
+    def test_pods_cannot_reach_the_machines_network(self, real: tuple[LocalCluster, str]) -> None:
+        """The eth0 network (192.0.2.0/24 here; the default gateway): the node's DROP rule
+        stops the SYN before it leaves, as its packet counter shows."""
+        cluster, image = real
+        ns = _namespace(cluster)
+        gateway = _default_gateway()
+        dropped = nodenet.drop_counter()
+        cluster.access.apply(_pod("outbound", image, "connect", f"{gateway}:80", "3s"), "-n", ns)
+        phase, log = _finished(cluster, ns, "outbound")
+        assert phase == "Failed", log
+        assert "failed:" in log
+        assert nodenet.drop_counter() > dropped  # dropped here, not refused somewhere else
+        # the machine's own eth0 address is refused to pods as well (the node's input rule)
+        own = _eth_address()
+        refused = nodenet.drop_counter(nodenet.INPUT_CHAIN)
+        cluster.access.apply(_pod("to-host", image, "connect", f"{own}:22", "3s"), "-n", ns)
+        phase, log = _finished(cluster, ns, "to-host")
+        assert phase == "Failed", log
+        assert nodenet.drop_counter(nodenet.INPUT_CHAIN) > refused
+
+
+def _default_gateway() -> str:
+    out = subprocess.run(["ip", "-4", "route", "show", "default"], capture_output=True, text=True)
+    return out.stdout.split()[2]
+
+
+def _eth_address() -> str:
+    device = subprocess.run(
+        ["ip", "-4", "route", "show", "default"], capture_output=True, text=True
+    ).stdout.split()[4]
+    out = subprocess.run(
+        ["ip", "-4", "-j", "addr", "show", "dev", device], capture_output=True, text=True
+    )
+    return str(json.loads(out.stdout)[0]["addr_info"][0]["local"])
+
+
+# --------------------------------------------------------------------------------------------
+# start/stop cycles
+
+NODE_MARKERS = ("KUBE-", "PICOTLS-", "10.244.", "10.96.", nodenet.BRIDGE)
+
+
+def _node_rules() -> set[str]:
+    rules = nodenet.rules_text("iptables") | {f"v6 {r}" for r in nodenet.rules_text("ip6tables")}
+    return {r for r in rules if any(m in r for m in NODE_MARKERS)}
+
+
+def _processes_using(work: Path) -> list[str]:
+    """Processes whose command line, working folder or root is in the work folder."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            places = [cmdline, os.readlink(proc / "cwd"), os.readlink(proc / "root")]
+        except OSError:
+            continue
+        if any(str(work) in p for p in places):
+            found.append(f"{proc.name}: {cmdline[:120]}")
+    return found
+
+
+def _running_traces(cluster: LocalCluster) -> dict[str, list[str]]:
+    """What the running node has made, to look for after it stopped."""
+    node = cluster.node
+    assert node is not None
+    netns = [n for n in nodenet.netns_names() if n.startswith("cni-")]
+    return {
+        "netns": netns,
+        "veths": nodenet.veths_on_bridge(),
+        "mounts": nodenet.mounts_under([cluster.work_dir]),
+        "pids": [str(p) for p in cluster.pids.values()],
+        "ports": [str(p) for p in cluster.ports],
+    }
+
+
+def test_three_up_down_cycles_leave_nothing_behind(tmp_path: Path) -> None:
+    rules_before = _node_rules()
+    sysctls_before = {k: (Path("/proc/sys") / k).read_text() for k in nodenet.SYSCTLS}
+    for cycle in range(3):
+        work = tmp_path / f"cycle{cycle}"
+        cluster, image = _start(work)
+        try:
+            ns = _namespace(cluster)
+            cluster.access.apply(_pod("sleeper", image, "serve", "8080"), "-n", ns)
+            cluster.kubectl(
+                "wait", "--for=condition=Ready", "pod/sleeper", "-n", ns, "--timeout=90s"
+            )
+            traces = _running_traces(cluster)
+            assert traces["netns"] and traces["veths"] and traces["mounts"], traces
+            assert _node_rules() - rules_before  # kube-proxy and the drop rules are in place
+        finally:
+            cluster.stop()
+        assert not _processes_using(work), _processes_using(work)
+        assert not [p for p in traces["pids"] if pid_alive(int(p))]
+        assert not [p for p in traces["ports"] if port_in_use(int(p))]
+        assert not nodenet.mounts_under([work]), nodenet.mounts_under([work])
+        assert not set(traces["netns"]) & set(nodenet.netns_names())
+        assert not Path(f"/sys/class/net/{nodenet.BRIDGE}").exists()
+        assert not set(traces["veths"]) & set(nodenet.veth_links())
+        assert _node_rules() == rules_before, _node_rules() ^ rules_before
+        assert not nodenet.listening_on(nodenet.NODE_IP)
+        assert not list(Path("/sys/fs/cgroup/memory").glob("kubepods*"))
+        assert {k: (Path("/proc/sys") / k).read_text() for k in nodenet.SYSCTLS} == sysctls_before
