@@ -41,6 +41,23 @@ def wait_for_free_node(timeout: float = 3600, log: Any = print) -> None:
         time.sleep(60)
 
 
+def fallback_reason() -> str | None:
+    """Why this machine cannot run real pods (so a caller falls back to kwok's simulated pods
+    and says so), or None when it can: the real node's tools and root, the image tools."""
+    import shutil
+
+    from tests.cluster.realnode import missing_host_tools
+
+    missing = missing_host_tools()
+    missing += [t for t in ("buildah", "debootstrap", "javac") if shutil.which(t) is None]
+    if missing:
+        return (
+            f"missing {', '.join(missing)} (tests/cluster/install-node-deps.sh and "
+            "tests/images/install-deps.sh install them, as root)"
+        )
+    return None
+
+
 def leftover_node_processes(work_dir: Path) -> list[str]:
     """Processes of ours still running after stop (their command line names our work dir)."""
     out = subprocess.run(["pgrep", "-af", str(work_dir)], capture_output=True, text=True).stdout

@@ -10,8 +10,11 @@ bench/bench_real_pods.py prints the same table).
 
 from __future__ import annotations
 
+import base64
+import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +33,9 @@ _rows: list[dict[str, Any]] = []
 def env(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[rp.RealPods]:
+    reason = rp.fallback_reason()
+    if reason:  # never skipped: these run in CI, where .ci/run installs what they need
+        pytest.fail(f"real pods cannot run here: {reason}")
     with rp.real_pods(tmp_path_factory.mktemp("realnode")) as env:
         yield env
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
@@ -120,6 +126,100 @@ def test_execution_containers_reach_the_platform_service_with_mutual_tls(
     seen = {k.split("|")[0] for k, n in window.platform_peers.items() if k.endswith("|ok") and n}
     assert any("CN=ec1" in s for s in seen) and any("CN=ec2" in s for s in seen), seen
     assert "NONE" not in seen, seen
+
+
+def test_the_traffic_check_sees_a_stranger_refused_by_the_live_platform(
+    env: rp.RealPods, run: steps.Run, tmp_path: Path
+) -> None:
+    """The control: an Execution Container stand-in whose key nobody trusts (made by hand,
+    trusting the operator's CA) is refused by the Platform, and the same window check that
+    the transitions must pass counts it as TLS failures on both sides."""
+    assert run.phase() == "Enforced"
+    ca = base64.b64decode(env.get("secret", "mz-rcp-tls", "-n", NS)["data"]["ca.crt"])
+    docs = stranger(NS, env.standin, tmp_path, ca)
+    t0 = run.monitor.wait_scrape()
+    env.apply(docs, "-n", NS)
+    try:
+        env.wait(
+            "the stranger refused",
+            lambda: any(
+                t.instance == "stranger" and t.last.get("state") == "tls_rejected_by_peer"
+                for t in run.monitor.tracks(EC_COMPONENT)
+            ),
+            timeout=120,
+        )
+        window = record(run.monitor.window("control: a stranger", t0, run.monitor.wait_scrape()))
+    finally:
+        env.kubectl("delete", "deployment,secret", "-l", "picotls.dev/test=stranger", "-n", NS)
+    run.settle()
+    with pytest.raises(AssertionError):
+        assert_clean(window)
+    assert window.tls_failures > 0
+    assert any("CN=stranger" in k for k in window.platform_tls_failures()), window.platform_peers
+    assert window.platform_tls_failures(("CN=stranger",)) == {}  # nobody else
+
+
+def stranger(ns: str, image: str, folder: Path, ca: bytes) -> list[dict[str, Any]]:
+    """A self-signed key made with keytool, trusting the operator's CA, run like an EC."""
+    store, password = folder / "stranger.p12", "stranger-test-pw"
+    (folder / "ca.crt").write_bytes(ca)
+    common = ["-storetype", "PKCS12", "-storepass", password, "-keystore", str(store)]
+    for args in (
+        ["-genkeypair", "-alias", "stranger", "-keyalg", "RSA", "-keysize", "2048",
+         "-dname", "CN=stranger", "-validity", "2", "-keypass", password],
+        ["-importcert", "-noprompt", "-alias", "ca", "-file", str(folder / "ca.crt")],
+    ):  # fmt: skip
+        subprocess.run(["keytool", *args, *common], check=True, capture_output=True)
+    props = (
+        "pico.rcp.tls.keystore=/etc/pico/tls/keystore.p12\n"
+        f"pico.rcp.tls.keystore.password={password}\npico.rcp.tls.keystore.alias=stranger\n"
+        f"pico.rcp.platform.host=mz.{ns}.svc\npico.rcp.platform.port=6790\n"
+    )
+    labels = {
+        "picotls.dev/test": "stranger",
+        "app.kubernetes.io/name": "pico",
+        "app.kubernetes.io/instance": "stranger",
+        "app.kubernetes.io/component": EC_COMPONENT,
+    }
+    b64 = base64.b64encode
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "stranger-tls", "labels": {"picotls.dev/test": "stranger"}},
+        "data": {
+            "keystore.p12": b64(store.read_bytes()).decode(),
+            "pico.properties": b64(props.encode()).decode(),
+        },
+    }
+    pod_spec = {
+        "nodeSelector": dict(rp.REAL_NODE_SELECTOR),
+        "securityContext": {"fsGroup": 10001},
+        "containers": [
+            {
+                "name": "ec",
+                "image": image,
+                "imagePullPolicy": "Never",
+                "env": [
+                    {"name": "PICO_PROPERTIES_FILES", "value": "/etc/pico/tls/pico.properties"}
+                ],
+                "volumeMounts": [{"name": "tls", "mountPath": "/etc/pico/tls", "readOnly": True}],
+            }
+        ],
+        "volumes": [
+            {"name": "tls", "secret": {"secretName": "stranger-tls", "defaultMode": 0o440}}
+        ],
+    }
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "stranger", "labels": {"picotls.dev/test": "stranger"}},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+        },
+    }
+    return [secret, deployment]
 
 
 def test_transitions_keep_traffic_between_live_pods_clean(run: steps.Run) -> None:
