@@ -22,6 +22,7 @@ from tests.cluster import nodenet
 from tests.e2e import realpods_env as rp
 from tests.e2e import realpods_steps as steps
 from tests.e2e.traffic import EC_COMPONENT, TrafficMonitor, Window
+from tests.support.leaks import LeakCheck, SecretRecorder
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +51,15 @@ def operator_pod(env: rp.RealPods) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def run(env: rp.RealPods, operator_pod: dict[str, Any]) -> Iterator[steps.Run]:
+def recorder(env: rp.RealPods, operator_pod: dict[str, Any]) -> Iterator[SecretRecorder]:
+    """Every Secret version of the run (passwords, private keys), for the leak check."""
+    recorder = SecretRecorder(env.cluster.access).start()
+    yield recorder
+    recorder.stop()
+
+
+@pytest.fixture(scope="module")
+def run(env: rp.RealPods, recorder: SecretRecorder) -> Iterator[steps.Run]:
     with TrafficMonitor(env.cluster.kubeconfig, NS) as monitor:
         yield steps.deploy_examples(env, NS, monitor)
     if monitor.errors:
@@ -244,3 +253,13 @@ def test_operator_killed_mid_switch_resumes_and_traffic_stays_clean(run: steps.R
     assert facts["new_pod"] != facts["killed_pod"], facts
     assert facts["phase_at_kill"] not in steps.FINAL_PHASES, facts
     assert_clean(window)
+
+
+def test_no_password_or_private_key_in_the_operator_pod_log_or_public_objects(
+    env: rp.RealPods, run: steps.Run, recorder: SecretRecorder
+) -> None:
+    log = env.kubectl("logs", "-n", rp.OPERATOR_NS, "deploy/pico-tls-operator")
+    assert "reconcil" in log.lower() or "pico" in log.lower(), log[-2000:]
+    leaks = LeakCheck(recorder).check(env.cluster.access, [NS, rp.OPERATOR_NS], log)
+    assert "PRIVATE KEY" not in log
+    assert not leaks, leaks
