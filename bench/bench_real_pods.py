@@ -109,13 +109,7 @@ def run_transitions(env: rp.RealPods, ns: str, monitor: TrafficMonitor) -> list[
     _, codes = steps.revoke_desktop(run)
     steps.client_auth(run, False, "client auth on -> off (again)")
     _, facts = steps.operator_killed_mid_switch(run)
-    rows = []
-    for w in run.windows:
-        row = w.row()
-        row["platform_tls_failures"] = sum(
-            w.platform_tls_failures((steps.REVOKED_SUBJECT,)).values()
-        )
-        rows.append(row)
+    rows = [w.row() for w in run.windows]
     rows.append({"desktop_exit_codes": codes, "operator_kill": facts})
     return rows
 

@@ -13,7 +13,6 @@ from tests.e2e import realpods_env as rp
 from tests.e2e.traffic import EC_COMPONENT, TrafficMonitor, Window
 
 FINAL_PHASES = ("Enforced", "Disabled")
-REVOKED_SUBJECT = "CN=Alice Andersson"  # examples/desktop-clients.yaml, user of alice
 
 
 @dataclass

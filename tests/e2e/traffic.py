@@ -140,7 +140,9 @@ class Window:
     t0: float
     t1: float
     ec: dict[str, int]  # outcomes counted by the Execution Containers
-    platform_peers: dict[str, int]  # "peer|outcome" counted by the Platform
+    ec_by_instance: dict[str, dict[str, int]]  # the same per custom resource (instance label)
+    platform: dict[str, int]  # outcomes counted by the Platform (every client, desktops too)
+    platform_peers: dict[str, int]  # "peer|outcome" counted by the Platform (known peers only)
     unreachable_seconds: float  # union over EC pods of refused/reset/timeout states
     unreachable_max_pod_seconds: float
     ec_pods: int
@@ -154,15 +156,13 @@ class Window:
     def unreachable_attempts(self) -> int:
         return sum(self.ec.get(k, 0) for k in UNREACHABLE)
 
-    def platform_tls_failures(self, excluding_peers: Iterable[str] = ()) -> dict[str, int]:
-        """TLS failures the Platform counted, per "peer|outcome", except from peers whose
-        subject starts with one of `excluding_peers` (a revoked desktop)."""
-        skip = tuple(excluding_peers)
-        return {
-            k: n
-            for k, n in self.platform_peers.items()
-            if k.rsplit("|", 1)[1] in TLS_FAILURES and not (skip and k.startswith(skip))
-        }
+    @property
+    def platform_tls_failures(self) -> int:
+        """TLS failures the Platform counted (a refused peer's subject is often unknown)."""
+        return sum(self.platform.get(k, 0) for k in TLS_FAILURES)
+
+    def tls_failures_of(self, instance: str) -> int:
+        return sum(self.ec_by_instance.get(instance, {}).get(k, 0) for k in TLS_FAILURES)
 
     def row(self) -> dict[str, Any]:
         return {
@@ -170,6 +170,7 @@ class Window:
             "seconds": round(self.t1 - self.t0, 1),
             "ok": self.ec.get("ok", 0),
             "tls_failures": self.tls_failures,
+            "platform_tls_failures": self.platform_tls_failures,
             "unreachable_attempts": self.unreachable_attempts,
             "unreachable_s": round(self.unreachable_seconds, 1),
             "unreachable_max_pod_s": round(self.unreachable_max_pod_seconds, 1),
@@ -256,11 +257,17 @@ class TrafficMonitor:
     def window(self, name: str, t0: float, t1: float) -> Window:
         ec, peers = self.tracks(EC_COMPONENT), self.tracks(PLATFORM_COMPONENT)
         ec_sum: dict[str, int] = {}
+        by_instance: dict[str, dict[str, int]] = {}
+        platform_sum: dict[str, int] = {}
         peer_sum: dict[str, int] = {}
         for track in ec:
             for k, v in track.delta(t0, t1).items():
                 ec_sum[k] = ec_sum.get(k, 0) + v
+                mine = by_instance.setdefault(track.instance, {})
+                mine[k] = mine.get(k, 0) + v
         for track in peers:
+            for k, v in track.delta(t0, t1).items():
+                platform_sum[k] = platform_sum.get(k, 0) + v
             for k, v in track.delta(t0, t1, peers=True).items():
                 peer_sum[k] = peer_sum.get(k, 0) + v
         intervals = [i for t in ec for i in t.bad_intervals(UNREACHABLE)]
@@ -274,6 +281,8 @@ class TrafficMonitor:
             t0,
             t1,
             ec_sum,
+            by_instance,
+            platform_sum,
             peer_sum,
             union_seconds(intervals, t0, t1),
             max(per_pod, default=0.0),
