@@ -1,0 +1,289 @@
+"""End-to-end on real pods: a real node in the local cluster, the operator installed with
+`kubectl apply -k manifests/` from its locally built image, the examples run by the pico
+stand-in (tests/images/standin), live mutual-TLS traffic from every Execution Container to the
+Platform's Service through every transition.
+
+The tests share one cluster (module scope) and run in order: install, traffic, transitions,
+operator killed mid-switch. Figures per transition go to the terminal summary (and
+bench/bench_real_pods.py prints the same table).
+"""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.cluster import nodenet
+from tests.e2e import realpods_env as rp
+from tests.e2e import realpods_steps as steps
+from tests.e2e.traffic import EC_COMPONENT, TrafficMonitor, Window
+from tests.support.leaks import LeakCheck, SecretRecorder
+
+pytestmark = pytest.mark.e2e
+
+NS = "realpods"
+_rows: list[dict[str, Any]] = []
+
+
+@pytest.fixture(scope="module")
+def env(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[rp.RealPods]:
+    reason = rp.fallback_reason()
+    if reason:  # never skipped: these run in CI, where .ci/run installs what they need
+        pytest.fail(f"real pods cannot run here: {reason}")
+    with rp.real_pods(tmp_path_factory.mktemp("realnode")) as env:
+        yield env
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    for row in _rows:  # the traffic per transition, in the terminal summary's place
+        if reporter is not None:
+            reporter.write_line(f"real pods: {row}")
+
+
+@pytest.fixture(scope="module")
+def operator_pod(env: rp.RealPods) -> dict[str, Any]:
+    return rp.install_operator(env)
+
+
+@pytest.fixture(scope="module")
+def recorder(env: rp.RealPods, operator_pod: dict[str, Any]) -> Iterator[SecretRecorder]:
+    """Every Secret version of the run (passwords, private keys), for the leak check."""
+    recorder = SecretRecorder(env.cluster.access).start()
+    yield recorder
+    recorder.stop()
+
+
+@pytest.fixture(scope="module")
+def run(env: rp.RealPods, recorder: SecretRecorder) -> Iterator[steps.Run]:
+    with TrafficMonitor(env.cluster.kubeconfig, NS) as monitor:
+        yield steps.deploy_examples(env, NS, monitor)
+    if monitor.errors:
+        print("traffic scrape errors:", monitor.errors[-5:])
+
+
+def record(window: Window) -> Window:
+    _rows.append(window.row())
+    return window
+
+
+def assert_clean(window: Window) -> None:
+    assert window.ec.get("ok", 0) > 0, window.row()
+    assert window.tls_failures == 0, (window.row(), window.ec)
+    assert window.platform_tls_failures == 0, (window.row(), window.platform)
+
+
+# ----------------------------------------------------------------------------------------
+
+
+def test_operator_pod_ready_on_the_real_node_under_its_service_account(
+    env: rp.RealPods, operator_pod: dict[str, Any]
+) -> None:
+    spec = operator_pod["spec"]
+    assert spec["nodeName"] == rp.NODE_NAME
+    assert spec["serviceAccountName"] == "pico-tls-operator"
+    container = spec["containers"][0]
+    assert container["image"] == env.images["operator"].ref
+    assert container["imagePullPolicy"] == "Never"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    # in-cluster config: the kubernetes Service leads to the apiserver on the bridge address
+    service = env.get("service", "kubernetes", "-n", "default")
+    slices = env.get(
+        "endpointslices", "-n", "default", "-l", "kubernetes.io/service-name=kubernetes"
+    )["items"]
+    addresses = {a for s in slices for e in s["endpoints"] for a in e["addresses"]}
+    assert service["spec"]["clusterIP"] == "10.96.0.1" and addresses == {nodenet.NODE_IP}
+    # and the operator pod's connections to the apiserver go that way (kube-proxy's DNAT)
+    pod_ip = operator_pod["status"]["podIP"]
+    port = env.cluster.server.rsplit(":", 1)[1]
+    flows = env.wait(
+        "the operator's connections through the kubernetes Service",
+        lambda: [
+            line
+            for line in conntrack_lines("10.96.0.1", "443")
+            if f"src={pod_ip} " in line
+            and f"src={nodenet.NODE_IP} dst={pod_ip} sport={port} " in line
+        ],
+        timeout=60,
+    )
+    assert flows
+
+
+def conntrack_lines(dst: str, dport: str) -> list[str]:
+    """The machine's connection tracking entries towards dst:dport (original direction)."""
+    out = subprocess.run(
+        ["conntrack", "-L", "-p", "tcp", "--orig-dst", dst, "--dport", dport],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return out.splitlines()
+
+
+def test_operator_pod_reconciles_the_examples_into_real_pods(
+    env: rp.RealPods, run: steps.Run
+) -> None:
+    pods = env.get("pods", "-n", NS, "-l", "app.kubernetes.io/name=pico")["items"]
+    assert {p["spec"]["nodeName"] for p in pods} == {rp.NODE_NAME}
+    assert {c["image"] for p in pods for c in p["spec"]["containers"]} == {env.standin}
+    assert sorted(p["metadata"]["labels"]["app.kubernetes.io/instance"] for p in pods) == [
+        "ec1",
+        "ec2",
+        "ec2",
+        "mz",
+    ]
+    assert run.phase() == "Enforced"
+    # the operator wrote this: its log is the pod's (it ran as a pod, not as a test process)
+    log = env.kubectl("logs", "-n", rp.OPERATOR_NS, "deploy/pico-tls-operator", check=False)
+    assert "PRIVATE KEY" not in log
+
+
+def test_execution_containers_reach_the_platform_service_with_mutual_tls(
+    run: steps.Run,
+) -> None:
+    t0 = run.monitor.wait_scrape()
+    time.sleep(5)
+    window = record(
+        run.monitor.window("steady (client auth required)", t0, run.monitor.wait_scrape())
+    )
+    assert_clean(window)
+    assert window.unreachable_attempts == 0, window.row()
+    for track in run.monitor.tracks(EC_COMPONENT):
+        if track.times[-1] >= window.t1 - 1:
+            assert track.last["target"] == f"mz.{NS}.svc:6790"
+            assert track.last["state"] == "ok"
+    # the Platform required and saw each container's own certificate (mutual TLS)
+    seen = {k.split("|")[0] for k, n in window.platform_peers.items() if k.endswith("|ok") and n}
+    assert any("CN=ec1" in s for s in seen) and any("CN=ec2" in s for s in seen), seen
+    assert "NONE" not in seen, seen
+
+
+def test_the_traffic_check_sees_a_stranger_refused_by_the_live_platform(
+    env: rp.RealPods, run: steps.Run, tmp_path: Path
+) -> None:
+    """The control: an Execution Container stand-in whose key nobody trusts (made by hand,
+    trusting the operator's CA) is refused by the Platform, and the same window check that
+    the transitions must pass counts it as TLS failures on both sides."""
+    assert run.phase() == "Enforced"
+    ca = base64.b64decode(env.get("secret", "mz-rcp-tls", "-n", NS)["data"]["ca.crt"])
+    docs = stranger(NS, env.standin, tmp_path, ca)
+    t0 = run.monitor.wait_scrape()
+    env.apply(docs, "-n", NS)
+    try:
+        env.wait(
+            "the stranger refused",
+            lambda: any(
+                t.instance == "stranger" and t.last.get("state") == "tls_rejected_by_peer"
+                for t in run.monitor.tracks(EC_COMPONENT)
+            ),
+            timeout=120,
+        )
+        window = record(run.monitor.window("control: a stranger", t0, run.monitor.wait_scrape()))
+    finally:
+        env.kubectl("delete", "deployment,secret", "-l", "picotls.dev/test=stranger", "-n", NS)
+    run.settle()
+    with pytest.raises(AssertionError):
+        assert_clean(window)
+    assert window.tls_failures_of("stranger") == window.tls_failures > 0, window.ec_by_instance
+    assert window.platform_tls_failures > 0, window.platform
+
+
+def stranger(ns: str, image: str, folder: Path, ca: bytes) -> list[dict[str, Any]]:
+    """A self-signed key made with keytool, trusting the operator's CA, run like an EC."""
+    store, password = folder / "stranger.p12", "stranger-test-pw"
+    (folder / "ca.crt").write_bytes(ca)
+    common = ["-storetype", "PKCS12", "-storepass", password, "-keystore", str(store)]
+    for args in (
+        ["-genkeypair", "-alias", "stranger", "-keyalg", "RSA", "-keysize", "2048",
+         "-dname", "CN=stranger", "-validity", "2", "-keypass", password],
+        ["-importcert", "-noprompt", "-alias", "ca", "-file", str(folder / "ca.crt")],
+    ):  # fmt: skip
+        subprocess.run(["keytool", *args, *common], check=True, capture_output=True)
+    props = (
+        "pico.rcp.tls.keystore=/etc/pico/tls/keystore.p12\n"
+        f"pico.rcp.tls.keystore.password={password}\npico.rcp.tls.keystore.alias=stranger\n"
+        f"pico.rcp.platform.host=mz.{ns}.svc\npico.rcp.platform.port=6790\n"
+    )
+    labels = {
+        "picotls.dev/test": "stranger",
+        "app.kubernetes.io/name": "pico",
+        "app.kubernetes.io/instance": "stranger",
+        "app.kubernetes.io/component": EC_COMPONENT,
+    }
+    b64 = base64.b64encode
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "stranger-tls", "labels": {"picotls.dev/test": "stranger"}},
+        "data": {
+            "keystore.p12": b64(store.read_bytes()).decode(),
+            "pico.properties": b64(props.encode()).decode(),
+        },
+    }
+    pod_spec = {
+        "nodeSelector": dict(rp.REAL_NODE_SELECTOR),
+        "securityContext": {"fsGroup": 10001},
+        "containers": [
+            {
+                "name": "ec",
+                "image": image,
+                "imagePullPolicy": "Never",
+                "env": [
+                    {"name": "PICO_PROPERTIES_FILES", "value": "/etc/pico/tls/pico.properties"}
+                ],
+                "volumeMounts": [{"name": "tls", "mountPath": "/etc/pico/tls", "readOnly": True}],
+            }
+        ],
+        "volumes": [
+            {"name": "tls", "secret": {"secretName": "stranger-tls", "defaultMode": 0o440}}
+        ],
+    }
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "stranger", "labels": {"picotls.dev/test": "stranger"}},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+        },
+    }
+    return [secret, deployment]
+
+
+def test_transitions_keep_traffic_between_live_pods_clean(run: steps.Run) -> None:
+    assert run.phase() == "Enforced"
+    assert_clean(record(steps.client_auth(run, False)))
+    assert_clean(record(steps.client_auth(run, True)))
+    assert_clean(record(steps.ca_rotation(run)))
+    assert_clean(record(steps.renewal(run)))
+    assert_clean(record(steps.add_container(run, "ec3")))
+    assert_clean(record(steps.remove_container(run, "ec2")))
+    assert run.phase() == "Enforced"  # a desktop's certificate is only checked when required
+    window, codes = steps.revoke_desktop(run)
+    assert_clean(record(window))  # alice's refused attempt comes after this window
+    assert codes == {"alice before": 0, "bob before": 0, "alice after": 10, "bob after": 0}
+    assert_clean(record(steps.client_auth(run, False, "client auth on -> off (again)")))
+
+
+def test_operator_killed_mid_switch_resumes_and_traffic_stays_clean(run: steps.Run) -> None:
+    run.settle()
+    window, facts = steps.operator_killed_mid_switch(run)
+    record(window)
+    assert facts["new_pod"] != facts["killed_pod"], facts
+    assert facts["phase_at_kill"] not in steps.FINAL_PHASES, facts
+    assert_clean(window)
+
+
+def test_no_password_or_private_key_in_the_operator_pod_log_or_public_objects(
+    env: rp.RealPods, run: steps.Run, recorder: SecretRecorder
+) -> None:
+    log = env.kubectl("logs", "-n", rp.OPERATOR_NS, "deploy/pico-tls-operator")
+    assert "reconcil" in log.lower() or "pico" in log.lower(), log[-2000:]
+    leaks = LeakCheck(recorder).check(env.cluster.access, [NS, rp.OPERATOR_NS], log)
+    assert "PRIVATE KEY" not in log
+    assert not leaks, leaks
