@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from tests.support import delivery as dt
+from tests.support.folders import snapshot
 
 from pico_tls import javaprops
 from pico_tls.cli import main
@@ -22,14 +23,6 @@ BASE += ["--platform-port", "6790", "--require-client-auth"]
 
 def run(out: Path, *extra: str) -> int:
     return main(["keystores", "--out", str(out), "--platform", "mz", *BASE, *extra])
-
-
-def snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
-    out: dict[str, tuple[int, bytes]] = {}
-    for path in sorted(root.rglob("*")):
-        mode = stat.S_IMODE(path.lstat().st_mode)
-        out[str(path.relative_to(root))] = (mode, path.read_bytes() if path.is_file() else b"")
-    return out
 
 
 def password(folder: Path, name: str) -> str:
