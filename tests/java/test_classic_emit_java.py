@@ -1,11 +1,12 @@
-"""`pico-tls keystores --emit properties,startup-args` read by a real JVM.
+"""`pico-tls keystores --emit` read by a real JVM.
 
-`EmitCheck` loads `rcp-tls.properties` with `java.util.Properties.load`, parses its remaining
-arguments as `mzsh startup` parses `-e key=value`, requires both to hold exactly the same
-settings, then opens the keystore at `pico.rcp.tls.keystore` with the emitted passwords
-(base64-decoded when emitted so) and gets the key entry the alias names (and, with Web UI TLS,
-the `mz.httpd.security.*` ones). The arguments come from `startup-args` through the documented
-shell line (`mapfile -t`), so what bash hands the JVM is what a user's install gets.
+`EmitCheck` loads `rcp-tls.properties` (`$EMIT_PROPERTIES`) with `java.util.Properties.load`,
+parses its arguments as `mzsh startup` parses `-e key=value`, requires both to hold exactly the
+same settings, then opens the keystore at `pico.rcp.tls.keystore` with the emitted passwords
+(base64-decoded when `$EMIT_ENCODING` says so) and gets the key entry the alias names (and,
+with Web UI TLS, the `mz.httpd.security.*` ones). The arguments come from `startup-args` through
+the documented shell line (`mapfile -t`), or from `tls.env` through the documented lines into
+the public entrypoint's stand-in, so what the shell hands the JVM is what a user's install gets.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 
 from pico_tls.cli import main
 from tests.javafixtures import require_java
+from tests.support.entrypoints import PUBLIC_ENTRYPOINT
 
 EMIT_CHECK = """
 import java.io.*;
@@ -47,12 +49,14 @@ public class EmitCheck {
 
     public static void main(String[] a) throws Exception {
         Properties file = new Properties();
-        try (InputStream in = new FileInputStream(a[0])) { file.load(in); }
-        boolean b64 = a[1].equals("base64");
+        try (InputStream in = new FileInputStream(System.getenv("EMIT_PROPERTIES"))) {
+            file.load(in);
+        }
+        boolean b64 = System.getenv("EMIT_ENCODING").equals("base64");
         Map<String, String> fromFile = new TreeMap<>();
         for (String k : file.stringPropertyNames()) fromFile.put(k, file.getProperty(k));
         Map<String, String> fromArgs = new TreeMap<>();
-        for (int i = 2; i < a.length; i += 2) {
+        for (int i = 0; i < a.length; i += 2) {
             if (!a[i].equals("-e") || i + 1 == a.length) throw new IllegalArgumentException(a[i]);
             String pair = a[i + 1];
             int eq = pair.indexOf('=');
@@ -81,11 +85,19 @@ public class EmitCheck {
 # The documented way to hand startup-args to mzsh startup (here: to EmitCheck).
 STARTUP = """#!/bin/bash
 set -e
-mapfile -t args < "$3"
-exec java -cp "$CLASSES" EmitCheck "$1" "$2" "${args[@]}"
+mapfile -t args < "$1"
+exec java -cp "$CLASSES" EmitCheck "${args[@]}"
+"""
+# The documented way to hand tls.env to the public entrypoint (here: its stand-in).
+ENV = """#!/bin/sh
+set -e
+. "$1"
+eval "set -- $PICO_TLS_EXTRA_ARGS"
+exec "$CLASSES/public-entrypoint.sh" "$@"
 """
 # A keystore path with white space, quotes, $, a backslash and non-ASCII: the properties file
 # escapes them and the argument vector carries them unchanged.
+ARGS = "startup-args"
 TRICKY_DIR = "tls dir $HOME 'q' \\ grüße"
 
 
@@ -95,20 +107,26 @@ def classes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("emitcheck")
     (out / "EmitCheck.java").write_text(EMIT_CHECK)
     subprocess.run(["javac", "-d", str(out), str(out / "EmitCheck.java")], check=True)
-    (out / "startup.sh").write_text(STARTUP)
-    (out / "startup.sh").chmod(0o755)
+    scripts = {"startup.sh": STARTUP, "env.sh": ENV, "public-entrypoint.sh": PUBLIC_ENTRYPOINT}
+    for name, text in scripts.items():
+        (out / name).write_text(text)
+        (out / name).chmod(0o755)
     return out
 
 
-def jvm_reads(classes: Path, folder: Path, encoding: str) -> tuple[dict[str, str], list[str]]:
+def jvm_reads(
+    classes: Path, folder: Path, encoding: str, script: str = "startup.sh", form: str = ARGS
+) -> tuple[dict[str, str], list[str]]:
     result = subprocess.run(
-        [
-            str(classes / "startup.sh"),
-            str(folder / "rcp-tls.properties"),
-            encoding,
-            str(folder / "startup-args"),
-        ],
-        env={"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "CLASSES": str(classes)},
+        [str(classes / script), str(folder / form)],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "LC_ALL": "C.UTF-8",
+            "CLASSES": str(classes),
+            "MAIN_CLASS": "EmitCheck",
+            "EMIT_PROPERTIES": str(folder / "rcp-tls.properties"),
+            "EMIT_ENCODING": encoding,
+        },
         capture_output=True,
         text=True,
         timeout=60,
@@ -169,3 +187,23 @@ def test_the_jvm_reads_the_same_settings_from_both_forms_and_opens_the_keystore(
             }
         assert settings == want
         assert keys == ["KEY rcp RSA"] + (["KEY httpd RSA"] if web_ui else [])
+
+
+def test_the_env_form_through_the_public_entrypoint_gives_the_properties_files_settings(
+    classes: Path, tmp_path: Path
+) -> None:
+    """With --web-ui-tls (that entrypoint always sets mz.httpd.security.*) and base64."""
+    out = tmp_path / "out"
+    store_path = tmp_path / "tls" / "keystore.p12"  # that entrypoint word-splits: no spaces
+    args = ["keystores", "--out", str(out), "--platform", "mz", "--container", "ec1"]
+    args += ["--keystore-path", str(store_path), "--hostname", "mz=mz.example.com"]
+    args += ["--emit", "properties,env", "--password-encoding", "base64", "--web-ui-tls"]
+    assert main(args) == 0
+    store_path.parent.mkdir()
+    for name in ("mz", "ec1"):
+        shutil.copy(out / name / "keystore.p12", store_path)
+        settings, keys = jvm_reads(classes, out / name, "base64", "env.sh", "tls.env")
+        assert settings["pico.rcp.tls.keystore.alias"] == name
+        assert settings["mz.httpd.security.keystore"] == str(store_path)
+        assert ("pico.rcp.platform.host" in settings) == (name == "ec1")
+        assert keys == ["KEY rcp RSA", "KEY httpd RSA"]
