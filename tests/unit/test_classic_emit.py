@@ -234,7 +234,7 @@ BAD = {
     ),
     "a value the env form cannot carry": (
         ["--emit", "env", "--password-encoding", "base64", "--keystore-path", "/opt/my tls/ks.p12"],
-        "'pico.rcp.tls.keystore'",
+        "mz: settings: property 'pico.rcp.tls.keystore' cannot be delivered as EntrypointEnv",
     ),
 }
 
@@ -276,3 +276,27 @@ def test_pre_encrypted_refuses_passwords_made_in_this_run(
     assert snapshot(out) == before
     write_encrypted(out, "ec2")
     assert run(out, "--container", "ec2", "--password-encoding", "pre-encrypted") == 0
+
+
+def test_the_env_form_refusal_says_what_to_do_in_cli_terms(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--emit", "env", "--password-encoding", "base64", "--keystore-path", "/a b/ks.p12"]
+    assert run(tmp_path / "out", *args) == 2
+    err = capsys.readouterr().err
+    assert "leave that form out of --emit" in err and "spec.delivery" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_manifest_of_a_run_before_emit_is_still_read(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run(out) == 0
+    manifest = json.loads((out / "pico-tls.json").read_text())
+    del manifest["passwordEncoding"]
+    for record in manifest["parties"].values():
+        del record["files"]
+    (out / "pico-tls.json").write_text(json.dumps(manifest))
+    keystore = (out / "ec1" / "keystore.p12").read_bytes()
+    assert run(out, "--emit", "startup-args") == 0
+    assert (out / "ec1" / "keystore.p12").read_bytes() == keystore
+    assert {p.name for p in (out / "ec1").iterdir()} & FORM_FILES == {"startup-args"}

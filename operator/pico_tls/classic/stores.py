@@ -20,7 +20,7 @@ from pico_tls.classic.options import (
     Options,
     Role,
 )
-from pico_tls.delivery import DeliveryError, PasswordEncoding
+from pico_tls.delivery import OTHER_FORM, DeliveryError, PasswordEncoding
 from pico_tls.keystore import (
     KeyEntry,
     KeystoreContent,
@@ -138,7 +138,8 @@ def party_files(
             header=header,
         )
     except DeliveryError as err:
-        raise ClassicError(f"{name}: {err}") from None
+        message = str(err).replace(OTHER_FORM, "leave that form out of --emit")
+        raise ClassicError(f"{name}: {message}") from None
 
 
 def reference(alias: str) -> str:
