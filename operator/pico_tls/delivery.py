@@ -149,6 +149,9 @@ def carry_problem(form: DeliveryForm, key: str, value: str) -> str | None:
     return None
 
 
+OTHER_FORM = "choose another spec.delivery.form"  # `pico-tls keystores` words it its own way
+
+
 def check_carried(form: DeliveryForm, props: Mapping[str, str], field_path: str) -> None:
     """Raise DeliveryError naming the first property `form` cannot carry."""
     for key, value in sorted(props.items()):
@@ -156,7 +159,7 @@ def check_carried(form: DeliveryForm, props: Mapping[str, str], field_path: str)
         if problem:
             raise DeliveryError(
                 f"{field_path}: property {key!r} cannot be delivered as {form}: {problem}; "
-                "change the value or choose another spec.delivery.form"
+                f"change the value or {OTHER_FORM}"
             )
 
 

@@ -21,6 +21,7 @@ from pico_tls.builders import secret_manifests
 from pico_tls.render import render_objects
 from tests.javafixtures import require_java
 from tests.support import delivery as dt
+from tests.support.entrypoints import PUBLIC_ENTRYPOINT
 
 PROPS_ARGS = """
 import java.nio.charset.StandardCharsets;
@@ -48,22 +49,6 @@ public class PropsArgs {
 }
 """
 STARTUP = '#!/bin/sh\nexec java -cp "$CLASSES" PropsArgs "$@"\n'
-PUBLIC_ENTRYPOINT = """#!/bin/sh
-OPTS=""
-if [ "$TLS_ENABLED" = "true" ]; then
-  KS_PW=$(printf %s "$TLS_KEYSTORE_PASSWORD" | base64 -w0)
-  KEY_PW=$(printf %s "$TLS_KEY_PASSWORD" | base64 -w0)
-  OPTS="$OPTS -e mz.httpd.security=true"
-  OPTS="$OPTS -e mz.httpd.security.keystore=$TLS_KEYSTORE"
-  OPTS="$OPTS -e mz.httpd.security.keystore.password=$KS_PW"
-  OPTS="$OPTS -e mz.httpd.security.key.alias=$TLS_KEY_ALIAS"
-  OPTS="$OPTS -e mz.httpd.security.key.password=$KEY_PW"
-  OPTS="$OPTS -e pico.rcp.tls.keystore=$TLS_KEYSTORE -e pico.rcp.tls.keystore.password=$KS_PW"
-  OPTS="$OPTS -e pico.rcp.tls.key.password=$KEY_PW"
-fi
-OPTS="$OPTS $*"
-exec java -cp "$CLASSES" PropsArgs $OPTS
-"""
 TRICKY = {
     "note.spaces": "  two  spaces and a 'quote' \\\"double\\\" ",
     "note.dollar": "$(PICO_RCP_TLS_KEYSTORE_PASSWORD) $HOME $$ ${x}",
@@ -111,7 +96,13 @@ def _run(
     result = subprocess.run(
         [str(classes / script), *argv],  # no shell: the vector as the kubelet passes it
         # a UTF-8 locale, or the JVM decodes non-ASCII arguments wrongly (so must the image)
-        env={"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "CLASSES": str(classes), **env},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "LC_ALL": "C.UTF-8",
+            "CLASSES": str(classes),
+            "MAIN_CLASS": "PropsArgs",
+            **env,
+        },
         capture_output=True,
         check=True,
         timeout=60,

@@ -5,4 +5,6 @@
 - `install`: CRDs and RBAC into a cluster.
 - `stores`: a keystore Secret written out as files a JVM can load.
 - `resources`: custom resource bodies and cluster look-ups the end-to-end tests share.
+- `folders`: a folder as data (`snapshot`), to prove a run left it untouched.
+- `entrypoints`: a shell stand-in for the public MediationZone entrypoint (Java tests).
 """

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from tests.support.folders import snapshot
 
 from pico_tls.classic.layout import read_store
 from pico_tls.cli import main
@@ -67,15 +68,6 @@ def public(key: PrivateKey) -> bytes:
 def properties(path: Path) -> dict[str, str]:
     lines = path.read_text().splitlines()
     return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
-
-
-def snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
-    """Every path below root with its mode and content: equal snapshots mean an untouched DIR."""
-    out: dict[str, tuple[int, bytes]] = {}
-    for path in sorted(root.rglob("*")):
-        mode = stat.S_IMODE(path.lstat().st_mode)
-        out[str(path.relative_to(root))] = (mode, path.read_bytes() if path.is_file() else b"")
-    return out
 
 
 def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:

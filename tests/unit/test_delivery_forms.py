@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from tests.support import delivery as dt
 
 from pico_tls.builders import delivery, names, secret_manifests
-from pico_tls.builders.classic_forms import emit_forms
+from pico_tls.builders.classic_forms import EMIT_CHOICES, emit_forms
 from pico_tls.builders.properties import rcp_properties
 from pico_tls.delivery import DeliveryError, DeliveryForm, PasswordEncoding, carry_problem
 from pico_tls.render import render_objects
@@ -288,7 +288,11 @@ def test_classic_emit_writes_every_form_with_the_same_settings() -> None:
         extra={"x": "1"},
     )
     files = emit_forms(
-        props, store_password="s'tore pw", key_password="k$y", encoding=PasswordEncoding.BASE64
+        props,
+        store_password="s'tore pw",
+        key_password="k$y",
+        encoding=PasswordEncoding.BASE64,
+        forms=EMIT_CHOICES,
     )
     assert set(files) == {
         "rcp-tls.properties",

@@ -1,7 +1,8 @@
 """Every delivery form for one classic (non-Kubernetes) party, as file name -> text (pure).
 
 For `pico-tls keystores --emit properties,env,startup-args,topology`: the files hold the
-passwords themselves (plain or base64), so the caller writes them with mode 0600.
+passwords themselves (plain, base64, or the `mzsh encryptpassword` output the caller gives),
+so the caller writes them with mode 0600 (all but `cell.conf`, see `holds_passwords`).
 """
 
 from __future__ import annotations
@@ -17,16 +18,32 @@ from pico_tls.delivery import DeliveryError, DeliveryForm, PasswordEncoding, che
 EMIT_CHOICES = ("properties", "env", "startup-args", "topology")
 ENV_FILE, ARGS_FILE = "tls.env", "startup-args"
 EXTRA_ARGS_VARIABLE = "PICO_TLS_EXTRA_ARGS"
+FILES = {
+    "properties": (names.PROPERTIES_FILE,),
+    "env": (ENV_FILE,),
+    "startup-args": (ARGS_FILE,),
+    "topology": (delivery.CELL_FILE, delivery.CONTAINER_FILE),
+}
+ENV_NEEDS_BASE64 = (
+    "the entrypoint base64-encodes TLS_KEYSTORE_PASSWORD and TLS_KEY_PASSWORD itself, so the "
+    "other forms must carry base64 too"
+)
+
+
+def files_of(forms: Iterable[str]) -> tuple[str, ...]:
+    """The file names the chosen forms write."""
+    return tuple(name for form in EMIT_CHOICES if form in forms for name in FILES[form])
+
+
+def holds_passwords(file_name: str) -> bool:
+    """cell.conf holds only require_clientauth and the platform's host and port."""
+    return file_name != delivery.CELL_FILE
 
 
 def _encoded(password: str, encoding: PasswordEncoding) -> str:
     if encoding is PasswordEncoding.BASE64:
         return base64.b64encode(password.encode()).decode()
-    if encoding is PasswordEncoding.PLAIN:
-        return password
-    raise DeliveryError(
-        "classic installs take Plain or Base64 passwords (PreEncrypted: paste yours)"
-    )
+    return password  # Plain, or PreEncrypted: the caller gives the mzsh encryptpassword output
 
 
 def emit_forms(
@@ -36,20 +53,26 @@ def emit_forms(
     key_password: str,
     encoding: PasswordEncoding = PasswordEncoding.PLAIN,
     web_ui_tls: bool = False,
-    forms: Iterable[str] = EMIT_CHOICES,
+    forms: Iterable[str] = ("properties",),
+    header: str = "Written by pico-tls.",
 ) -> dict[str, str]:
-    """The files of the chosen forms. `props` is `properties.rcp_properties(...)`."""
+    """The files of the chosen forms. `props` is `properties.rcp_properties(...)`; with
+    PreEncrypted the two passwords are the `mzsh encryptpassword` output (no `env` form then:
+    it takes the plain passwords and the entrypoint base64-encodes them, so `env` goes only
+    with Base64). `header` heads the properties file."""
     chosen = list(forms)
     unknown = sorted(set(chosen) - set(EMIT_CHOICES))
     if unknown:
         raise DeliveryError(f"--emit: unknown form {', '.join(unknown)}; use {EMIT_CHOICES}")
+    if "env" in chosen and encoding is not PasswordEncoding.BASE64:
+        raise DeliveryError(f"--emit env goes only with base64 passwords: {ENV_NEEDS_BASE64}")
     s = delivery.settings(props, web_ui_tls=web_ui_tls)
     plain = {STORE: store_password, KEY: key_password}
     value = {slot: _encoded(pw, encoding) for slot, pw in plain.items()}
     out: dict[str, str] = {}
     if "properties" in chosen:
         every = {**s.public, **{k: value[slot] for k, slot in s.passwords.items()}}
-        out[names.PROPERTIES_FILE] = properties.render(every, "Written by pico-tls.")
+        out[names.PROPERTIES_FILE] = properties.render(every, header)
     if "env" in chosen:
         env = delivery.entrypoint_env(s)
         if s.passwords:  # the entrypoint base64-encodes them itself

@@ -10,9 +10,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+from pico_tls.builders.classic_forms import EMIT_CHOICES
 from pico_tls.classic.layout import read_existing, write_plan
-from pico_tls.classic.options import ClassicError, Mode, Options
+from pico_tls.classic.options import ENCODINGS, ClassicError, Mode, Options
 from pico_tls.classic.plan import Plan, make_plan
+from pico_tls.delivery import PasswordEncoding
 from pico_tls.keystore import KeystoreError, Pkcs12Profile, StoreFormat
 from pico_tls.pki import CertificateAuthority, KeyAlgorithm, PkiError, load_ca
 from pico_tls.spec import SpecError, parse_duration
@@ -21,9 +23,10 @@ PROG = "pico-tls keystores"
 E = TypeVar("E", bound=StrEnum)
 
 DESCRIPTION = """\
-Write the keystores, passwords and rcp-tls.properties of a classic (non-Kubernetes) pico
-installation: the platform, its execution containers and desktop clients, with client
-authentication ready. Re-running keeps every key and adds only what is new.
+Write the keystores, passwords and TLS settings (rcp-tls.properties, or the forms of --emit)
+of a classic (non-Kubernetes) pico installation: the platform, its execution containers and
+desktop clients, with client authentication ready. Re-running keeps every key and adds only
+what is new.
 """
 
 
@@ -103,6 +106,28 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="PORT",
         help="the platform's RCP port, written to the containers' pico.rcp.platform.port",
     )
+    p.add_argument(
+        "--emit",
+        default="properties",
+        metavar=",".join(EMIT_CHOICES),
+        help="the TLS settings of each platform and container in these forms, comma-separated "
+        "(default properties): rcp-tls.properties, tls.env (the public entrypoint's "
+        "variables), startup-args (mzsh startup -e arguments, one per line), cell.conf and "
+        "container.conf (topology registry, HOCON)",
+    )
+    p.add_argument(
+        "--password-encoding",
+        default="plain",
+        metavar="|".join(ENCODINGS),
+        help="the passwords in those files (default plain); pre-encrypted takes your "
+        "mzsh encryptpassword output from NAME/keystore.password.encrypted and "
+        "NAME/key.password.encrypted; env needs base64",
+    )
+    p.add_argument(
+        "--web-ui-tls",
+        action="store_true",
+        help="also the mz.httpd.security.* properties: the Web UI uses the same keystore",
+    )
     p.add_argument("--days", type=int, default=365, help="certificate validity (default 365)")
     p.add_argument(
         "--renew-before",
@@ -169,6 +194,20 @@ def _renew_before(value: str | None) -> timedelta | None:
         raise ClassicError(str(err)) from None
 
 
+def _forms(value: str) -> tuple[str, ...]:
+    forms = tuple(dict.fromkeys(f.strip().lower() for f in value.split(",") if f.strip()))
+    return forms or (value,)  # validate() names the bad value
+
+
+def _encoding(value: str) -> PasswordEncoding:
+    try:
+        return ENCODINGS[value.lower()]
+    except KeyError:
+        raise ClassicError(
+            f"--password-encoding {value!r}: use one of {'|'.join(ENCODINGS)}"
+        ) from None
+
+
 def options_from(args: argparse.Namespace) -> Options:
     return Options(
         platform=args.platform,
@@ -186,6 +225,9 @@ def options_from(args: argparse.Namespace) -> Options:
         days=args.days,
         renew_before=_renew_before(args.renew_before),
         force=args.force,
+        emit=_forms(args.emit),
+        password_encoding=_encoding(args.password_encoding),
+        web_ui_tls=args.web_ui_tls,
     )
 
 
@@ -194,7 +236,9 @@ def summary(plan: Plan, out: Path, options: Options) -> list[str]:
     trust = "CA" if plan.ca_certificate is not None else "pinned"
     lines = [
         f"{out}: {options.mode.value}, {options.format.value}, {trust} trust, client auth "
-        f"{'required' if options.require_client_auth else 'not required'}"
+        f"{'required' if options.require_client_auth else 'not required'}; "
+        f"{','.join(options.emit)} with {options.encoding_name} passwords"
+        f"{', Web UI TLS' if options.web_ui_tls else ''}"
     ]
     rows = [("NAME", "ROLE", "ALIAS", "KEY", "CERTIFICATE", "STORE", "TRUSTS")]
     for p in plan.parties:

@@ -8,8 +8,13 @@ DIR/
   NAME/key.password           0600
   NAME/tls.crt                0644
   NAME/rcp-tls.properties     0600 (platform and containers; holds the passwords)
-Anything else in DIR or in a NAME folder is carried over untouched. The new content is built in
-a temporary folder next to DIR and swapped in by rename, so a failure leaves DIR as it was.
+  NAME/tls.env, startup-args, container.conf  0600, cell.conf 0644: the other --emit forms
+  NAME/keystore.password.encrypted, key.password.encrypted: yours (read with pre-encrypted)
+Anything else in DIR or in a NAME folder is carried over untouched; an --emit file of the last
+run (recorded in pico-tls.json) that this run does not emit is removed, and a file of that name
+that pico-tls.json does not record is never replaced (the run is refused). The new content is
+built in a temporary folder next to DIR and swapped in by rename, so a failure leaves DIR as it
+was.
 """
 
 from __future__ import annotations
@@ -22,10 +27,20 @@ import stat
 import tempfile
 from pathlib import Path
 
+from pico_tls.builders.classic_forms import files_of, holds_passwords
 from pico_tls.classic.identity import ExistingStore
 from pico_tls.classic.manifest import Manifest
-from pico_tls.classic.options import CA_FILE, MANIFEST_FILE, ClassicError, Options
+from pico_tls.classic.options import (
+    CA_FILE,
+    ENCRYPTED_KEY_PASSWORD_FILE,
+    ENCRYPTED_STORE_PASSWORD_FILE,
+    MANIFEST_FILE,
+    ClassicError,
+    Options,
+    Role,
+)
 from pico_tls.classic.plan import FolderContents, Plan
+from pico_tls.delivery import PasswordEncoding
 from pico_tls.keystore import (
     KeystoreError,
     StoreFormat,
@@ -124,6 +139,7 @@ def read_existing(out: Path, options: Options) -> FolderContents:
         return FolderContents(manifest=manifest)
     stores: dict[str, ExistingStore] = {}
     raw: dict[str, bytes] = {}
+    encrypted: dict[str, Passwords] = {}
     for name, role in options.parties:
         folder = out / name
         if not folder.exists():
@@ -131,6 +147,11 @@ def read_existing(out: Path, options: Options) -> FolderContents:
         if not folder.is_dir():
             raise ClassicError(f"{folder} exists and is not a folder")
         record = manifest.parties.get(name) if manifest is not None else None
+        if role is not Role.DESKTOP:
+            _check_not_theirs(folder, options, record.files if record is not None else ())
+            found = _read_encrypted(folder, options)
+            if found is not None:
+                encrypted[name] = found
         path = _store_file(folder, manifest, record is not None)
         if path is None:
             continue
@@ -140,7 +161,32 @@ def read_existing(out: Path, options: Options) -> FolderContents:
             raw[name] = store.data
         else:
             raw[name] = path.read_bytes()
-    return FolderContents(stores, manifest, raw)
+    return FolderContents(stores, manifest, raw, encrypted)
+
+
+def _check_not_theirs(folder: Path, options: Options, recorded: tuple[str, ...]) -> None:
+    """Refuse to replace a file the user keeps where an --emit form goes."""
+    for name in files_of(options.emit):
+        path = folder / name
+        if name != PROPERTIES_FILE and name not in recorded and path.exists():
+            raise ClassicError(
+                f"{path} is not one pico-tls keystores wrote (pico-tls.json does not list it): "
+                "move it away, or leave its form out of --emit"
+            )
+
+
+def _read_encrypted(folder: Path, options: Options) -> Passwords | None:
+    """pre-encrypted: the user's mzsh encryptpassword output, both files or neither."""
+    if options.password_encoding is not PasswordEncoding.PRE_ENCRYPTED:
+        return None
+    paths = [folder / ENCRYPTED_STORE_PASSWORD_FILE, folder / ENCRYPTED_KEY_PASSWORD_FILE]
+    present = [p.is_file() for p in paths]
+    if not any(present):
+        return None
+    if not all(present):
+        missing = paths[present.index(False)]
+        raise ClassicError(f"{missing} is missing: pre-encrypted needs both encrypted passwords")
+    return Passwords(_read_password(paths[0]), _read_password(paths[1]))
 
 
 # --------------------------------------------------------------------------- writing
@@ -162,6 +208,7 @@ def _copy_entry(source: Path, target: Path) -> None:
 
 def _fill(tmp: Path, out: Path, plan: Plan) -> None:
     ours = {p.name for p in plan.parties} | set(plan.removed) | {CA_FILE, MANIFEST_FILE}
+    before = plan.previous.parties if plan.previous is not None else {}
     if out.is_dir():
         os.chmod(tmp, stat.S_IMODE(out.stat().st_mode))
         for entry in out.iterdir():
@@ -171,16 +218,18 @@ def _fill(tmp: Path, out: Path, plan: Plan) -> None:
         folder = tmp / party.name
         folder.mkdir(mode=0o700)
         previous = out / party.name
+        record = before.get(party.name)
+        replaced = OUR_FILES | set(record.files if record is not None else ())
         if previous.is_dir():
             for entry in previous.iterdir():
-                if entry.name not in OUR_FILES:
+                if entry.name not in replaced:
                     _copy_entry(entry, folder / entry.name)
         _write(folder / file_name(party.format), party.store, PRIVATE)
         _write(folder / STORE_PASSWORD_FILE, party.passwords.store.encode() + b"\n", PRIVATE)
         _write(folder / KEY_PASSWORD_FILE, party.passwords.key.encode() + b"\n", PRIVATE)
         _write(folder / CERT_FILE, cert_to_pem(party.certificate), PUBLIC)
-        if party.properties is not None:
-            _write(folder / PROPERTIES_FILE, party.properties.encode(), PRIVATE)
+        for name, text in party.files.items():
+            _write(folder / name, text.encode(), PRIVATE if holds_passwords(name) else PUBLIC)
     if plan.ca_certificate is not None:
         _write(tmp / CA_FILE, cert_to_pem(plan.ca_certificate), PUBLIC)
     manifest = json.dumps(plan.manifest.to_json(), indent=2, sort_keys=True) + "\n"

@@ -14,6 +14,7 @@ class PartyRecord:
     role: Role
     own_key: bool
     trusted: Mapping[str, str] = field(default_factory=dict)  # reference -> alias we wrote
+    files: tuple[str, ...] = ()  # the --emit files we wrote into NAME/ (names only)
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Manifest:
     profile: Pkcs12Profile
     ca_fingerprint: str | None
     parties: Mapping[str, PartyRecord]
+    password_encoding: str = "plain"  # --password-encoding of the run (informative)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -35,8 +37,14 @@ class Manifest:
             "format": self.format.value,
             "profile": self.profile.value,
             "caFingerprint": self.ca_fingerprint,
+            "passwordEncoding": self.password_encoding,
             "parties": {
-                name: {"role": r.role.value, "ownKey": r.own_key, "trusted": dict(r.trusted)}
+                name: {
+                    "role": r.role.value,
+                    "ownKey": r.own_key,
+                    "trusted": dict(r.trusted),
+                    "files": list(r.files),
+                }
                 for name, r in sorted(self.parties.items())
             },
         }
@@ -50,10 +58,12 @@ class Manifest:
             assert isinstance(parties, dict)
             records: dict[str, PartyRecord] = {}
             for name, raw in parties.items():
-                trusted = raw.get("trusted", {})
+                trusted, files = raw.get("trusted", {}), raw.get("files", [])
                 assert isinstance(name, str) and isinstance(trusted, dict)
                 assert all(isinstance(k, str) and isinstance(v, str) for k, v in trusted.items())
-                records[name] = PartyRecord(Role(raw["role"]), bool(raw["ownKey"]), trusted)
+                assert isinstance(files, list) and all(isinstance(f, str) for f in files)
+                role, own_key = Role(raw["role"]), bool(raw["ownKey"])
+                records[name] = PartyRecord(role, own_key, trusted, tuple(files))
             ca = data.get("caFingerprint")
             assert ca is None or isinstance(ca, str)
             return Manifest(
@@ -63,6 +73,7 @@ class Manifest:
                 profile=Pkcs12Profile(data["profile"]),
                 ca_fingerprint=ca,
                 parties=records,
+                password_encoding=str(data.get("passwordEncoding", "plain")),
             )
         except (AssertionError, KeyError, ValueError, TypeError, AttributeError):
             raise ClassicError(f"{MANIFEST_FILE} is not a pico-tls manifest") from None

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
+from pico_tls.builders.classic_forms import EMIT_CHOICES, ENV_NEEDS_BASE64
+from pico_tls.delivery import PasswordEncoding
 from pico_tls.keystore import Pkcs12Profile, StoreFormat, file_name
 from pico_tls.material import Passwords, default_renew_before, new_password
 from pico_tls.pki import CertificateAuthority, KeyAlgorithm, PrivateKey
@@ -18,6 +20,14 @@ CA_FILE = "ca.crt"
 MANIFEST_FILE = "pico-tls.json"
 DEFAULT_KEYSTORE_DIR = "/opt/pico/tls"
 RESERVED_NAMES = frozenset({CA_FILE, MANIFEST_FILE})
+# --password-encoding on the command line, and the delivery module's value
+ENCODINGS = {
+    "plain": PasswordEncoding.PLAIN,
+    "base64": PasswordEncoding.BASE64,
+    "pre-encrypted": PasswordEncoding.PRE_ENCRYPTED,
+}
+ENCRYPTED_STORE_PASSWORD_FILE = "keystore.password.encrypted"
+ENCRYPTED_KEY_PASSWORD_FILE = "key.password.encrypted"
 _RESERVED_TEXT = " or ".join(sorted(RESERVED_NAMES))
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -63,6 +73,13 @@ class Options:
     days: int = 365
     renew_before: timedelta | None = None  # None: the operator's default for this duration
     force: bool = False
+    emit: tuple[str, ...] = ("properties",)  # delivery forms written per platform/container
+    password_encoding: PasswordEncoding = PasswordEncoding.PLAIN
+    web_ui_tls: bool = False  # also the mz.httpd.security.* properties, same keystore
+
+    @property
+    def encoding_name(self) -> str:
+        return next(k for k, v in ENCODINGS.items() if v is self.password_encoding)
 
     @property
     def parties(self) -> list[tuple[str, Role]]:
@@ -118,6 +135,26 @@ def validate(options: Options) -> None:
         raise ClassicError(
             f"--renew-before {options.renew_before}: must be more than 0 and less than --days"
         )
+    _validate_forms(options)
     path = options.property_keystore_path
     if any(c in path for c in "\n\r") or not path.strip():
         raise ClassicError("--keystore-path must be a non-empty single-line path")
+
+
+def _validate_forms(options: Options) -> None:
+    unknown = [f for f in options.emit if f not in EMIT_CHOICES]
+    if unknown or not options.emit:
+        raise ClassicError(
+            f"--emit {','.join(options.emit)!r}: give one or more of {','.join(EMIT_CHOICES)}, "
+            "comma-separated"
+        )
+    if "env" in options.emit and options.password_encoding is not PasswordEncoding.BASE64:
+        raise ClassicError(
+            f"--emit env with --password-encoding {options.encoding_name}: {ENV_NEEDS_BASE64}; "
+            "add --password-encoding base64 or leave env out"
+        )
+    if options.password_encoding is PasswordEncoding.PRE_ENCRYPTED and options.force:
+        raise ClassicError(
+            "--force makes new passwords, which your mzsh encryptpassword output cannot match: "
+            "run without --password-encoding pre-encrypted, then encrypt the new passwords"
+        )

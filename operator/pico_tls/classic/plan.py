@@ -27,6 +27,8 @@ from pico_tls.builders.stores import PLATFORM_ALIAS, peer_trust, platform_trust
 from pico_tls.classic.identity import ClassicIdentity, ExistingStore, resolve
 from pico_tls.classic.manifest import Manifest, PartyRecord
 from pico_tls.classic.options import (
+    ENCRYPTED_KEY_PASSWORD_FILE,
+    ENCRYPTED_STORE_PASSWORD_FILE,
     ClassicError,
     KeyGenerator,
     Mode,
@@ -34,8 +36,9 @@ from pico_tls.classic.options import (
     Role,
     validate,
 )
-from pico_tls.classic.stores import Trust, encode_store, properties_text, reference, store_content
+from pico_tls.classic.stores import Trust, encode_store, party_files, reference, store_content
 from pico_tls.clock import system_clock
+from pico_tls.delivery import PasswordEncoding
 from pico_tls.keystore import (
     StoreFormat,
     StoreOptions,
@@ -57,6 +60,8 @@ class FolderContents:
     stores: Mapping[str, ExistingStore] = field(default_factory=dict)  # decoded, own keys only
     manifest: Manifest | None = None
     raw: Mapping[str, bytes] = field(default_factory=dict)  # keystore bytes of every given name
+    # pre-encrypted: NAME/keystore.password.encrypted and key.password.encrypted, when both exist
+    encrypted: Mapping[str, Passwords] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ class PartyOutput:
     store: bytes
     passwords: Passwords
     certificate: x509.Certificate
-    properties: str | None  # rcp-tls.properties (platform and containers)
+    files: Mapping[str, str]  # the --emit forms, file name -> text (none for desktops)
     trusted: tuple[str, ...]  # aliases of the trusted entries
     key_status: str  # "new" | "kept" | "adopted" | "platform's"
     cert_status: str  # "new" | "kept" | "reissued: <why>"
@@ -83,6 +88,7 @@ class Plan:
     ca_certificate: x509.Certificate | None
     manifest: Manifest
     removed: tuple[str, ...]  # names of the last run no longer given (their folders go)
+    previous: Manifest | None  # what the last run recorded (its --emit files are replaced)
     keys_generated: int
     keygen_seconds: float  # wall time spent generating the new keys
 
@@ -151,24 +157,50 @@ class _Run:
         )
         reuse = self.reusable and name in self.records
         data, changed = encode_store(content, store_options, old, reuse)
-        props = None
-        if role is not Role.DESKTOP:
-            props = properties_text(name, role, identity.alias, identity.passwords, options)
+        new_passwords = self.existing_own(name) is None
+        files = self.forms(name, role, identity.alias, identity.passwords, new_passwords)
         trusted = tuple(a for a, _ in content.trusted)
         output = PartyOutput(
             name, role, identity.alias, options.format, data, identity.passwords,
-            identity.certificate, props, trusted, identity.key_status, identity.cert_status,
+            identity.certificate, files, trusted, identity.key_status, identity.cert_status,
             changed,
         )  # fmt: skip
-        return output, PartyRecord(role, own_key=True, trusted=aliases)
+        return output, PartyRecord(role, own_key=True, trusted=aliases, files=tuple(sorted(files)))
+
+    def forms(
+        self, name: str, role: Role, alias: str, passwords: Passwords, new_passwords: bool
+    ) -> dict[str, str]:
+        """The --emit files of a platform or container; pre-encrypted: with the user's
+        `mzsh encryptpassword` output, which must exist and belong to kept passwords."""
+        if role is Role.DESKTOP:
+            return {}
+        if self.options.password_encoding is PasswordEncoding.PRE_ENCRYPTED:
+            where = f"{name}/{ENCRYPTED_STORE_PASSWORD_FILE} and {ENCRYPTED_KEY_PASSWORD_FILE}"
+            if new_passwords:
+                raise ClassicError(
+                    f"{name}: its passwords are new in this run, so no encrypted ones can match: "
+                    "run without --password-encoding pre-encrypted first, then put the "
+                    f"mzsh encryptpassword output of {name}/keystore.password and key.password "
+                    f"into {where}"
+                )
+            encrypted = self.existing.encrypted.get(name)
+            if encrypted is None:
+                raise ClassicError(
+                    f"--password-encoding pre-encrypted: {where} are missing; put there the "
+                    f"mzsh encryptpassword output of {name}/keystore.password and key.password"
+                )
+            passwords = encrypted
+        return party_files(name, role, alias, passwords, self.options)
 
     def shared_output(self, name: str, role: Role, platform: PartyOutput) -> PartyOutput:
         """Shared mode: a container gets the platform's store, with its own properties."""
-        props = properties_text(name, role, platform.alias, platform.passwords, self.options)
+        record = self.records.get(name)
+        new_passwords = record is None or record.own_key  # not the platform's store before
+        files = self.forms(name, role, platform.alias, platform.passwords, new_passwords)
         changed = self.existing.raw.get(name) != platform.store
         return PartyOutput(
             name, role, platform.alias, self.options.format, platform.store, platform.passwords,
-            platform.certificate, props, platform.trusted, "platform's", platform.cert_status,
+            platform.certificate, files, platform.trusted, "platform's", platform.cert_status,
             changed,
         )  # fmt: skip
 
@@ -215,10 +247,14 @@ def make_plan(
         profile=options.profile,
         ca_fingerprint=sha256_fingerprint(ca.certificate) if ca is not None else None,
         parties=records,
+        password_encoding=options.encoding_name,
     )
     removed = tuple(sorted(n for n in before if n not in given))
     ca_cert = ca.certificate if ca is not None else None
-    return Plan(tuple(outputs), ca_cert, new_manifest, removed, len(fresh), keygen_seconds)
+    return Plan(
+        tuple(outputs), ca_cert, new_manifest, removed, existing.manifest, len(fresh),
+        keygen_seconds,
+    )  # fmt: skip
 
 
 def _outputs(run: _Run) -> tuple[list[PartyOutput], dict[str, PartyRecord]]:
@@ -233,10 +269,8 @@ def _outputs(run: _Run) -> tuple[list[PartyOutput], dict[str, PartyRecord]]:
                 platform = output
         else:
             assert platform is not None
-            output, records[name] = (
-                run.shared_output(name, role, platform),
-                PartyRecord(role, own_key=False),
-            )
+            output = run.shared_output(name, role, platform)
+            records[name] = PartyRecord(role, own_key=False, files=tuple(sorted(output.files)))
         outputs.append(output)
     return outputs, records
 

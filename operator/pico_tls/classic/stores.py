@@ -9,10 +9,18 @@ from dataclasses import dataclass
 from cryptography import x509
 
 from pico_tls.builders import properties
+from pico_tls.builders.classic_forms import emit_forms
 from pico_tls.builders.stores import CA_ALIAS, PLATFORM_ALIAS
 from pico_tls.classic.identity import ClassicIdentity, ExistingStore
 from pico_tls.classic.manifest import PartyRecord
-from pico_tls.classic.options import Options, Role
+from pico_tls.classic.options import (
+    ENCRYPTED_KEY_PASSWORD_FILE,
+    ENCRYPTED_STORE_PASSWORD_FILE,
+    ClassicError,
+    Options,
+    Role,
+)
+from pico_tls.delivery import OTHER_FORM, DeliveryError, PasswordEncoding
 from pico_tls.keystore import (
     KeyEntry,
     KeystoreContent,
@@ -90,10 +98,21 @@ def encode_store(
     return encode_keystore(content, store_options), True
 
 
-def properties_text(
+_PASSWORD_NOTE = {
+    PasswordEncoding.PLAIN: "The passwords are plain text: the output of the vendor's "
+    "`mzsh encryptpassword`\nmay replace them (--password-encoding pre-encrypted).",
+    PasswordEncoding.BASE64: "The passwords are base64, as the public entrypoint sends them.",
+    PasswordEncoding.PRE_ENCRYPTED: "The passwords are your `mzsh encryptpassword` output "
+    f"({ENCRYPTED_STORE_PASSWORD_FILE},\n{ENCRYPTED_KEY_PASSWORD_FILE}).",
+}
+
+
+def party_files(
     name: str, role: Role, alias: str, passwords: Passwords, options: Options
-) -> str:
-    """rcp-tls.properties: the operator's properties and password properties, one writer."""
+) -> dict[str, str]:
+    """The delivery forms of --emit (rcp-tls.properties by default): the operator's settings
+    and passwords, one renderer (`builders.classic_forms`). With pre-encrypted, `passwords`
+    are the encrypted ones. ClassicError when a form cannot carry a value."""
     platform_dns = options.dns_names(options.platform)
     is_container = role is Role.CONTAINER
     props = properties.rcp_properties(
@@ -103,14 +122,24 @@ def properties_text(
         platform_host=platform_dns[0] if is_container and platform_dns else None,
         platform_port=options.platform_port if is_container else None,
     )
-    props |= properties.password_properties(passwords.store, passwords.key)
     header = (
         f"RCP TLS settings of the pico {role.value} {name!r}, written by `pico-tls keystores`.\n"
         f"Copy {file_name(options.format)} from this folder to {options.property_keystore_path}.\n"
-        "The passwords are plain text: the output of the vendor's `mzsh encryptpassword`\n"
-        "may replace them. Keep this file private (mode 0600)."
+        f"{_PASSWORD_NOTE[options.password_encoding]} Keep this file private (mode 0600)."
     )
-    return properties.render(props, header)
+    try:
+        return emit_forms(
+            props,
+            store_password=passwords.store,
+            key_password=passwords.key,
+            encoding=options.password_encoding,
+            web_ui_tls=options.web_ui_tls,
+            forms=options.emit,
+            header=header,
+        )
+    except DeliveryError as err:
+        message = str(err).replace(OTHER_FORM, "leave that form out of --emit")
+        raise ClassicError(f"{name}: {message}") from None
 
 
 def reference(alias: str) -> str:
