@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import baseline_pods
+from bench import baseline_pods
 from tests.e2e import realpods_env as rp
 from tests.e2e import realpods_steps as steps
 from tests.e2e.traffic import EC_COMPONENT, PLATFORM_COMPONENT, TrafficMonitor

@@ -49,8 +49,8 @@ try:  # imported as tests.cluster.localcluster
     from .nodenet import KWOK_POD_CIDR, NODE_IP
     from .realnode import RealNode, import_image, real_node_unsupported
 except ImportError:  # run as a script (dev-cluster): the modules beside it
-    from nodenet import KWOK_POD_CIDR, NODE_IP  # type: ignore[no-redef]
-    from realnode import (  # type: ignore[no-redef]
+    from nodenet import KWOK_POD_CIDR, NODE_IP  # type: ignore[no-redef,import-not-found,unused-ignore]
+    from realnode import (  # type: ignore[no-redef,import-not-found,unused-ignore]
         RealNode,
         import_image,
         real_node_unsupported,

@@ -10,7 +10,7 @@ from typing import Any
 try:  # imported as tests.cluster.nodeconfig
     from .nodenet import BRIDGE, CLUSTER_DNS_IP, NODE_IP, NODE_POD_CIDR, POD_NETWORK
 except ImportError:  # beside localcluster.py run as a script
-    from nodenet import (  # type: ignore[no-redef]
+    from nodenet import (  # type: ignore[no-redef,import-not-found,unused-ignore]
         BRIDGE,
         CLUSTER_DNS_IP,
         NODE_IP,

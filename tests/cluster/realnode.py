@@ -32,12 +32,12 @@ try:  # imported as tests.cluster.realnode
     from .nodeimages import import_image
     from .ociimage import OciImage, pause_image
 except ImportError:  # beside localcluster.py run as a script
-    import nodeconfig  # type: ignore[no-redef]
-    import nodeimages  # type: ignore[no-redef]
-    import nodenet  # type: ignore[no-redef]
-    from nodeconfig import NODE_LABEL, NODE_NAME  # type: ignore[no-redef]
-    from nodeimages import import_image  # type: ignore[no-redef]
-    from ociimage import OciImage, pause_image  # type: ignore[no-redef]
+    import nodeconfig  # type: ignore[no-redef,import-not-found,unused-ignore]
+    import nodeimages  # type: ignore[no-redef,import-not-found,unused-ignore]
+    import nodenet  # type: ignore[no-redef,import-not-found,unused-ignore]
+    from nodeconfig import NODE_LABEL, NODE_NAME  # type: ignore[no-redef,import-not-found,unused-ignore]
+    from nodeimages import import_image  # type: ignore[no-redef,import-not-found,unused-ignore]
+    from ociimage import OciImage, pause_image  # type: ignore[no-redef,import-not-found,unused-ignore]
 
 __all__ = ["NODE_LABEL", "NODE_NAME", "RealNode", "import_image", "real_node_unsupported"]
 
