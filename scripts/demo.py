@@ -1,10 +1,14 @@
 """The main job, end to end on this machine: a local cluster, the operator, the examples.
 
-Starts the local control plane (tests/cluster), installs crds/ and manifests/rbac.yaml, runs
-the operator under its own ServiceAccount, applies examples/, waits until everything is Ready,
-then shows what the operator produced and checks the keystores with a real JVM handshake.
+Where the machine can run real pods (root, containerd, runc, the CNI plugins, buildah,
+debootstrap, a JDK: scripts/demo installs them), scripts/demo_real.py runs everything on a real
+node: the operator as a pod from manifests/, the examples on the pico stand-in image, live
+mutual-TLS traffic between the pods. Otherwise (or with --simulated) it says why and falls
+back to simulated pods (kwok): the local control plane, crds/ and manifests/rbac.yaml, the
+operator as a process under its own ServiceAccount, examples/, what the operator produced, and
+the keystores checked with real JVM handshakes.
 
-    scripts/demo [--keep]      # --keep leaves cluster and operator running, prints KUBECONFIG
+    scripts/demo [--keep] [--simulated]   # --keep leaves it running and prints KUBECONFIG
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "operator"))
 
+from scripts import demo_real  # noqa: E402
 from tests.cluster.localcluster import ClusterAccess, LocalCluster  # noqa: E402
+from tests.e2e.realpods_env import fallback_reason  # noqa: E402
 from tests.javatools import (  # noqa: E402
     TlsServer,
     compile_probe,
@@ -122,8 +128,15 @@ def main() -> int:
     parser.add_argument(
         "--keep", action="store_true", help="leave the cluster and the operator running"
     )
+    parser.add_argument(
+        "--simulated", action="store_true", help="kwok's simulated pods, even where real ones run"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="pico-tls-demo-"))
+    reason = "asked for with --simulated" if args.simulated else fallback_reason()
+    if reason is None:
+        return demo_real.run(work, args.keep)
+    heading(f"simulated pods (kwok): real pods cannot run here: {reason}")
     cluster = LocalCluster(nodes=2, keep_work_dir=args.keep, die_with_parent=not args.keep)
     heading("starting the local control plane")
     cluster.start()
