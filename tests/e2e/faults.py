@@ -7,6 +7,9 @@ forced one that overwrites the operator's ConfigMap or keystore, which the opera
 back), and watch expiry (etcd compacted to its current revision, then the apiserver restarted:
 every watch resuming from an older resourceVersion gets 410 Gone and must list again), and
 the deletion of a state Secret (the key must come back from the mounted keystore, unchanged).
+The caller keeps the two destructive kinds on different parties: a key whose state Secret is
+deleted while its mounted keystore is overwritten is lost for real (no copy is left), which is
+what test_the_checks_see_a_lost_key shows the checks report.
 PICO_TLS_FAULT_KINDS (comma-separated) limits the kinds drawn.
 
 `History` keeps every version of the namespace's Secrets through all of that (a raw watch
@@ -152,10 +155,12 @@ class Faults:
         self.ns = ns
         self.rng = random.Random(seed)
         self.injected: Counter[str] = Counter()
+        self.journal: list[str] = []  # what was injected, in order, with its target
         self.conflicts = 0  # 409s the competing writer got
         self.outage_seconds = 0.0
         self.rival_targets: list[tuple[str, str]] = []  # (kind, name)
         self.state_secrets: list[str] = []
+        self.target = ""
         chosen = [k for k in os.environ.get("PICO_TLS_FAULT_KINDS", "").split(",") if k]
         self.kinds = chosen or list(KINDS)
         self.weights = [dict(zip(KINDS, WEIGHTS, strict=True)).get(k, 10) for k in self.kinds]
@@ -172,8 +177,10 @@ class Faults:
             "watch-expiry": self.expire_watches,
             "state-secret-delete": self.delete_state_secret,
         }
+        self.target = ""
         actions[kind]()
         self.injected[kind] += 1
+        self.journal.append(f"{time.strftime('%H:%M:%S')} {kind} {self.target}".strip())
         return kind
 
     def kill_operator(self) -> None:
@@ -194,6 +201,7 @@ class Faults:
 
     def rival_write(self) -> None:
         kind, name = self.rng.choice(self.rival_targets)
+        self.target = f"{kind}/{name}"
         if kind == "configmap":
             data = {"rcp-tls.properties": "pico.rcp.platform.host=rival.invalid\n"}
         else:
@@ -212,6 +220,7 @@ class Faults:
 
     def delete_state_secret(self) -> None:
         name = self.rng.choice(self.state_secrets)
+        self.target = f"secret/{name}"
         self.cluster.kubectl("delete", "secret", name, "-n", self.ns, "--ignore-not-found")
 
     def summary(self) -> str:

@@ -108,7 +108,8 @@ class Run:
     ) -> None:
         keys, cas = self.history.snapshot()
         replaced = {secret: seen for secret, seen in keys.items() if len(seen) != 1}
-        assert not replaced, f"{name} g{i}: private keys replaced: {replaced}"
+        journal = self.faults.journal[-12:]
+        assert not replaced, f"{name} g{i}: private keys replaced: {replaced}; faults: {journal}"
         new_cas = len(cas.get(f"g{i}-ca", [])) - len(cas_before.get(f"g{i}-ca", []))
         expected_cas = {"create": 1, "rotate": 1}.get(name, 0)
         assert new_cas == expected_cas, f"{name} g{i}: {new_cas} new CAs"
@@ -133,8 +134,8 @@ class Run:
             ("configmap", f"g{i}-rcp-tls"),
             ("secret", f"g{i}-ec-rcp-tls"),
         ]
-        members = ("-rcp-tls", "-ec-rcp-tls", "-dc-desktop-key")
-        self.faults.state_secrets += [f"g{i}{m}-state" for m in members]
+        # not the container's: its mounted keystore is the competing writer's target
+        self.faults.state_secrets += [f"g{i}-rcp-tls-state", f"g{i}-dc-desktop-key-state"]
         self.scenario(
             "create",
             i,
