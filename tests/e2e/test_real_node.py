@@ -217,7 +217,8 @@ def test_three_up_down_cycles_leave_nothing_behind(tmp_path: Path) -> None:
 
 def _three_cycles(tmp_path: Path) -> None:
     rules_before = _node_rules()
-    sysctls_before = {k: (Path("/proc/sys") / k).read_text() for k in nodenet.SYSCTLS}
+    sysctl_keys = (*nodenet.SYSCTLS, *nodenet.KUBELET_SYSCTLS)
+    sysctls_before = {k: (Path("/proc/sys") / k).read_text() for k in sysctl_keys}
     for cycle in range(3):
         work = tmp_path / f"cycle{cycle}"
         cluster, image = _start(work)
@@ -242,7 +243,7 @@ def _three_cycles(tmp_path: Path) -> None:
         assert _node_rules() == rules_before, _node_rules() ^ rules_before
         assert not nodenet.listening_on(nodenet.NODE_IP)
         assert not list(Path("/sys/fs/cgroup/memory").glob("kubepods*"))
-        assert {k: (Path("/proc/sys") / k).read_text() for k in nodenet.SYSCTLS} == sysctls_before
+        assert {k: (Path("/proc/sys") / k).read_text() for k in sysctl_keys} == sysctls_before
 
 
 CHILD = """
