@@ -286,9 +286,10 @@ def test_the_next_run_cleans_up_after_a_killed_one(tmp_path: Path) -> None:
     assert _processes_using(first)  # the orphaned shim and container
     orphan_netns = set(netns_before_kill) & set(nodenet.netns_names())
     assert orphan_netns
-    cluster, _ = _start(tmp_path / "next")
-    cluster.stop()
-    assert not _processes_using(first), _processes_using(first)
-    assert not nodenet.mounts_under([first])
-    assert not orphan_netns & set(nodenet.netns_names())
-    assert not Path(f"/sys/class/net/{nodenet.BRIDGE}").exists()
+    with nodenet.node_lock():  # no other run's node between ours and the checks
+        cluster, _ = _start(tmp_path / "next")
+        cluster.stop()
+        assert not _processes_using(first), _processes_using(first)
+        assert not nodenet.mounts_under([first])
+        assert not orphan_netns & set(nodenet.netns_names())
+        assert not Path(f"/sys/class/net/{nodenet.BRIDGE}").exists()
