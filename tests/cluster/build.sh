@@ -97,16 +97,23 @@ build kubernetes "$k8s_ldflags" \
 build etcd "$etcd_ldflags" etcd go.etcd.io/etcd/server/v3
 build kwok "$kwok_ldflags" kwok sigs.k8s.io/kwok/cmd/kwok
 
-# The real node's CoreDNS (only the plugins it needs) and pause program. The bin folder's name
-# does not carry their versions, so a stamp next to the binary says which CoreDNS it is.
-coredns_version="$(module_version "$gomod_dir/coredns/go.mod" github.com/coredns/coredns)"
-if [[ "$(cat "$bin_dir/.coredns-version" 2>/dev/null)" != "$coredns_version" ]]; then
-    rm -f "$bin_dir/coredns"
-fi
-build coredns "-s -w" coredns picotls.dev/devcluster/coredns
-echo "$coredns_version" >"$bin_dir/.coredns-version"
-build pause "-s -w" pause picotls.dev/devcluster/pause
-build probe "-s -w" probe picotls.dev/devcluster/probe
+# The real node's CoreDNS (only the plugins it needs), pause program and test probe. The bin
+# folder's name does not carry their versions: a stamp of each module's sources (go.mod, go.sum,
+# *.go) next to the binary makes a changed module rebuild.
+src_stamp() {
+    (cd "$gomod_dir/$1" && { [[ ! -f go.sum ]] || cat go.sum; cat go.mod ./*.go; } | sha256sum | cut -c1-16)
+}
+build_stamped() {
+    local name="$1" pkg="$2" stamp
+    stamp="$(src_stamp "$name")"
+    [[ "$(cat "$bin_dir/.$name-src" 2>/dev/null)" == "$stamp" ]] || rm -f "$bin_dir/$name"
+    build "$name" "-s -w" "$name" "$pkg"
+    echo "$stamp" >"$bin_dir/.$name-src"
+}
+build_stamped coredns picotls.dev/devcluster/coredns
+build_stamped pause picotls.dev/devcluster/pause
+build_stamped probe picotls.dev/devcluster/probe
+rm -f "$bin_dir/.coredns-version"  # the stamp of earlier versions of this script
 
 if ((built == 0)); then
     echo "build.sh: all binaries present, nothing built" >&2

@@ -33,6 +33,8 @@ INPUT_CHAIN = "PICOTLS-NODE-INPUT"
 # chains the node's components create; only these (and rules naming them) are removed on stop
 OWNED_CHAIN = re.compile(r"^(KUBE-|PICOTLS-)")
 LOCK_FILE = "/run/pico-tls-real-node.lock"
+# kubelet sets these kernel tunables when it starts (protectKernelDefaults is off): restored on stop
+KUBELET_SYSCTLS = ("vm/overcommit_memory", "kernel/panic", "kernel/panic_on_oops")
 SYSCTLS = ("net/ipv4/ip_forward", "net/bridge/bridge-nf-call-iptables")
 
 
@@ -180,10 +182,10 @@ class HostNetwork:
         self.rules_before = snapshot_rules()
         if not Path("/proc/sys/net/bridge").is_dir():
             raise RuntimeError("no /proc/sys/net/bridge: load the br_netfilter kernel module")
+        for key in (*SYSCTLS, *KUBELET_SYSCTLS):
+            self.saved_sysctls[key] = (Path("/proc/sys") / key).read_text().strip()
         for key in SYSCTLS:
-            path = Path("/proc/sys") / key
-            self.saved_sysctls[key] = path.read_text().strip()
-            path.write_text("1\n")
+            (Path("/proc/sys") / key).write_text("1\n")
         run("ip", "link", "add", BRIDGE, "type", "bridge")
         run("ip", "addr", "add", f"{NODE_IP}/24", "dev", BRIDGE)
         run("ip", "link", "set", BRIDGE, "up")

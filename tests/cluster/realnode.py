@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -100,7 +100,12 @@ class RealNode:
         self.dir.mkdir(parents=True, exist_ok=True)
         if len(str(self.socket)) > 100:  # unix socket paths are limited to 108 bytes
             raise RuntimeError(f"work folder path too long for a unix socket: {self.socket}")
-        self.net.setup()
+        nodenet.acquire_node_lock()  # held from here until the network's teardown
+        try:
+            clean_stale_nodes()
+            self.net.setup()
+        finally:
+            nodenet.release_node_lock()  # setup took its own hold
 
     def start(self, deadline: float) -> None:
         began = time.monotonic()
@@ -123,7 +128,7 @@ class RealNode:
             self._drain(timeout)
         for name in ("kubelet", "kube-proxy", "coredns"):
             self.cluster.stop_component(name)
-        netns = self._sandbox_netns()
+        netns = sorted(set(self._sandbox_netns()) | set(bundle_netns(self.dir)))
         self._kill_shims()
         self.cluster.stop_component("containerd")
         self._kill_shims()
@@ -324,6 +329,67 @@ class RealNode:
 
     def rss_names(self) -> tuple[str, ...]:
         return ("containerd", "kubelet", "kube-proxy", "coredns")
+
+
+# --------------------------------------------------------------------------------------------
+# what a killed run leaves: shims and containers keep running without their containerd
+
+
+def _processes() -> Iterator[tuple[int, list[str]]]:
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+                yield int(proc.name), argv
+
+
+def stale_node_dirs() -> set[Path]:
+    """Node folders whose containerd is gone while shims still serve it (found by the
+    `-address <node dir>/containerd.sock` of containerd-shim command lines)."""
+    shims: set[Path] = set()
+    live: set[Path] = set()
+    for _, argv in _processes():
+        if argv and argv[0].endswith("containerd-shim-runc-v2") and "-address" in argv:
+            address = argv[argv.index("-address") + 1]
+            if address.endswith("/node/containerd.sock"):
+                shims.add(Path(address).parent)
+        if argv and argv[0].endswith("containerd"):
+            live.update(Path(a.split("=", 1)[1]).parent for a in argv if a.startswith("--config="))
+    return shims - live
+
+
+def bundle_netns(node_dir: Path) -> list[str]:
+    """Names (in /run/netns) of the network namespaces in the OCI bundles of a node's tasks."""
+    names = []
+    bundles = node_dir / "containerd-state" / "io.containerd.runtime.v2.task"
+    for config in bundles.glob("*/*/config.json"):
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            for ns in json.loads(config.read_text())["linux"]["namespaces"]:
+                path = ns.get("path", "") if ns.get("type") == "network" else ""
+                if path.startswith(("/var/run/netns/", "/run/netns/")):
+                    names.append(path.rsplit("/", 1)[1])
+    return sorted(set(names))
+
+
+def clean_stale_nodes() -> None:
+    """Ends the shims and containers of killed runs' nodes, removes their network namespaces
+    and mounts. Called under the node lock, so no live node of ours is among them."""
+    stale = stale_node_dirs()
+    for node_dir in stale:
+        print(f"cleaning up the real node left in {node_dir}", file=sys.stderr)
+        marker = str(node_dir)
+        for pid, argv in list(_processes()):
+            with contextlib.suppress(OSError):
+                in_node = os.readlink(f"/proc/{pid}/root").startswith(marker)
+                shim = "-address" in argv and argv[argv.index("-address") + 1].startswith(marker)
+                if in_node or shim:
+                    os.kill(pid, signal.SIGKILL)
+        for name in bundle_netns(node_dir):
+            nodenet.remove_netns(name)
+        nodenet.unmount_under([node_dir])
+    if stale:
+        time.sleep(0.5)  # killed processes leave their cgroups
+        _remove_cgroups("kubepods")
 
 
 def _free_port() -> int:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -215,7 +217,8 @@ def test_three_up_down_cycles_leave_nothing_behind(tmp_path: Path) -> None:
 
 def _three_cycles(tmp_path: Path) -> None:
     rules_before = _node_rules()
-    sysctls_before = {k: (Path("/proc/sys") / k).read_text() for k in nodenet.SYSCTLS}
+    sysctl_keys = (*nodenet.SYSCTLS, *nodenet.KUBELET_SYSCTLS)
+    sysctls_before = {k: (Path("/proc/sys") / k).read_text() for k in sysctl_keys}
     for cycle in range(3):
         work = tmp_path / f"cycle{cycle}"
         cluster, image = _start(work)
@@ -240,4 +243,53 @@ def _three_cycles(tmp_path: Path) -> None:
         assert _node_rules() == rules_before, _node_rules() ^ rules_before
         assert not nodenet.listening_on(nodenet.NODE_IP)
         assert not list(Path("/sys/fs/cgroup/memory").glob("kubepods*"))
-        assert {k: (Path("/proc/sys") / k).read_text() for k in nodenet.SYSCTLS} == sysctls_before
+        assert {k: (Path("/proc/sys") / k).read_text() for k in sysctl_keys} == sysctls_before
+
+
+CHILD = """
+import sys, time
+from pathlib import Path
+from tests.cluster.localcluster import LocalCluster
+from tests.cluster.ociimage import probe_image
+cluster = LocalCluster(work_dir=Path(sys.argv[1]), keep_work_dir=True, real_node=True).start()
+image = probe_image(cluster.bin_dir)
+cluster.import_image(image.path)
+pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "orphan", "namespace": "default"},
+       "spec": {"nodeSelector": {"picotls.dev/node": "real"}, "containers": [{"name": "p",
+       "image": image.name, "imagePullPolicy": "Never", "args": ["serve", "8080"]}]}}
+cluster.access.apply(pod)
+cluster.kubectl("wait", "--for=condition=Ready", "pod/orphan", "--timeout=90s")
+print("READY", flush=True)
+time.sleep(3600)
+"""
+
+
+def test_the_next_run_cleans_up_after_a_killed_one(tmp_path: Path) -> None:
+    """SIGKILL of the Python process: its components get SIGTERM (PR_SET_PDEATHSIG), but the
+    shims and containers live on; the next real node ends them and removes their netns."""
+    first = tmp_path / "killed"
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(first)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
+    try:
+        assert child.stdout is not None
+        assert "READY" in child.stdout.readline()
+        netns_before_kill = [n for n in nodenet.netns_names() if n.startswith("cni-")]
+    finally:
+        child.kill()
+        child.wait(30)
+    time.sleep(3)  # components end on their SIGTERM
+    assert _processes_using(first)  # the orphaned shim and container
+    orphan_netns = set(netns_before_kill) & set(nodenet.netns_names())
+    assert orphan_netns
+    with nodenet.node_lock():  # no other run's node between ours and the checks
+        cluster, _ = _start(tmp_path / "next")
+        cluster.stop()
+        assert not _processes_using(first), _processes_using(first)
+        assert not nodenet.mounts_under([first])
+        assert not orphan_netns & set(nodenet.netns_names())
+        assert not Path(f"/sys/class/net/{nodenet.BRIDGE}").exists()
