@@ -260,7 +260,7 @@ def copy_secret(env: RealPods, ns: str, name: str, new_name: str) -> None:
         "type": secret.get("type", "Opaque"),
         "data": copy.deepcopy(secret["data"]),
     }
-    env.apply(doc)
+    env.apply(doc, "--server-side")  # no last-applied annotation holding the data
 
 
 def run_desktop(env: RealPods, ns: str, secret: str, job: str, timeout: float = 120) -> int:

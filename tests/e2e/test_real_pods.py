@@ -172,7 +172,7 @@ def test_the_traffic_check_sees_a_stranger_refused_by_the_live_platform(
     ca = base64.b64decode(env.get("secret", "mz-rcp-tls", "-n", NS)["data"]["ca.crt"])
     docs = stranger(NS, env.standin, tmp_path, ca)
     t0 = run.monitor.wait_scrape()
-    env.apply(docs, "-n", NS)
+    env.apply(docs, "-n", NS, "--server-side")  # no last-applied copy of the Secret
     try:
         env.wait(
             "the stranger refused",
