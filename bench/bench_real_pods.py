@@ -77,7 +77,7 @@ def baseline_round(env: rp.RealPods, ns: str) -> dict[str, float]:
     env.kubectl("create", "namespace", ns)
     with TrafficMonitor(env.cluster.kubeconfig, ns) as monitor:
         t0 = time.time()
-        env.apply(docs, "-n", ns)
+        env.apply(docs, "-n", ns, "--server-side")
         seconds = time_to_mtls(monitor, t0, CONTAINERS)
     env.kubectl("delete", "namespace", ns, "--wait=true", timeout=300)
     return {"apply_to_mtls_s": seconds, "keytool_s": keytool_s}

@@ -9,7 +9,6 @@ kubelet of someone else runs.
 from __future__ import annotations
 
 import contextlib
-import copy
 import shutil
 import subprocess
 import tempfile
@@ -28,7 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 OPERATOR_NS = "pico-tls-system"
 OPERATOR_SELECTOR = "app.kubernetes.io/name=pico-tls-operator"
 REAL_NODE_SELECTOR = {NODE_LABEL[0]: NODE_LABEL[1]}
-DESKTOP_DIR = "/etc/pico/desktop"
 
 
 def wait_for_free_node(timeout: float = 3600, log: Any = print) -> None:
@@ -245,78 +243,6 @@ def resource_ready(env: RealPods, kind: str, name: str, ns: str) -> bool:
     obj = env.get(kind, name, "-n", ns)
     gen_ok = obj.get("status", {}).get("observedGeneration") == obj["metadata"]["generation"]
     return gen_ok and condition(obj, "Ready") == "True"
-
-
-# -------------------------------------------------------------------------- desktops
-
-
-def copy_secret(env: RealPods, ns: str, name: str, new_name: str) -> None:
-    """A copy of Secret `name` (e.g. a desktop key kept by its user after revocation)."""
-    secret = env.get("secret", name, "-n", ns)
-    doc = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": new_name, "namespace": ns},
-        "type": secret.get("type", "Opaque"),
-        "data": copy.deepcopy(secret["data"]),
-    }
-    env.apply(doc)
-
-
-def run_desktop(env: RealPods, ns: str, secret: str, job: str, timeout: float = 120) -> int:
-    """A Job of the stand-in's desktop role with `secret` mounted: connects once to the
-    Platform's Service; returns its exit code (0 ok, 10 refused by the Platform's TLS)."""
-    doc = {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": job, "namespace": ns},
-        "spec": {
-            "backoffLimit": 0,
-            "template": {
-                "metadata": {"labels": {"picotls.dev/test": "desktop"}},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "nodeSelector": dict(REAL_NODE_SELECTOR),
-                    "securityContext": {"fsGroup": 10001},
-                    "containers": [
-                        {
-                            "name": "desktop",
-                            "image": env.standin,
-                            "imagePullPolicy": "Never",
-                            "env": [{"name": "PICO_ROLE", "value": "desktop"}],
-                            "args": [
-                                "-e",
-                                f"pico.rcp.platform.host=mz.{ns}.svc",
-                                "-e",
-                                "pico.rcp.platform.port=6790",
-                            ],
-                            "volumeMounts": [
-                                {"name": "key", "mountPath": DESKTOP_DIR, "readOnly": True}
-                            ],
-                        }
-                    ],
-                    "volumes": [
-                        {"name": "key", "secret": {"secretName": secret, "defaultMode": 0o440}}
-                    ],
-                },
-            },
-        },
-    }
-    env.apply(doc)
-
-    def exit_code() -> int | None:
-        pods = env.get("pods", "-n", ns, "-l", f"job-name={job}")["items"]
-        for pod in pods:
-            for status in pod.get("status", {}).get("containerStatuses", []):
-                terminated = status.get("state", {}).get("terminated")
-                if terminated is not None:
-                    return int(terminated["exitCode"])
-        return None
-
-    env.wait(f"desktop job {job} ended", lambda: exit_code() is not None, timeout)
-    code = exit_code()
-    assert code is not None
-    return code
 
 
 __all__ = ["NODE_NAME", "RealPods", "real_pods"]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.e2e import realpods_env as rp
+from tests.e2e.realpods_desktops import copy_secret, run_desktop
 from tests.e2e.traffic import EC_COMPONENT, TrafficMonitor, Window
 
 FINAL_PHASES = ("Enforced", "Disabled")
@@ -143,10 +144,10 @@ def revoke_desktop(run: Run) -> tuple[Window, dict[str, int]]:
             for d in ("alice", "bob")
         ),
     )
-    rp.copy_secret(env, ns, "alice-desktop-key", "alice-kept-key")
+    copy_secret(env, ns, "alice-desktop-key", "alice-kept-key")
     codes = {
-        "alice before": rp.run_desktop(env, ns, "alice-kept-key", "alice-before"),
-        "bob before": rp.run_desktop(env, ns, "bob-desktop-key", "bob-before"),
+        "alice before": run_desktop(env, ns, "alice-kept-key", "alice-before"),
+        "bob before": run_desktop(env, ns, "bob-desktop-key", "bob-before"),
     }
     trusted = run.platform()["status"].get("trustedClients")
     window = run.step(
@@ -154,8 +155,8 @@ def revoke_desktop(run: Run) -> tuple[Window, dict[str, int]]:
         lambda: env.kubectl("delete", "desktopclient", "alice", "-n", ns),
         lambda: run.platform()["status"].get("trustedClients") != trusted,
     )
-    codes["alice after"] = rp.run_desktop(env, ns, "alice-kept-key", "alice-after")
-    codes["bob after"] = rp.run_desktop(env, ns, "bob-desktop-key", "bob-after")
+    codes["alice after"] = run_desktop(env, ns, "alice-kept-key", "alice-after")
+    codes["bob after"] = run_desktop(env, ns, "bob-desktop-key", "bob-after")
     return window, codes
 
 

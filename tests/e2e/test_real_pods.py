@@ -30,6 +30,15 @@ NS = "realpods"
 _rows: list[dict[str, Any]] = []
 
 
+class _TrafficSummary:
+    """A plugin registered while the module runs: the traffic per transition in the summary."""
+
+    @staticmethod
+    def pytest_terminal_summary(terminalreporter: Any) -> None:
+        for row in _rows:
+            terminalreporter.write_line(f"real pods: {row}")
+
+
 @pytest.fixture(scope="module")
 def env(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
@@ -37,12 +46,11 @@ def env(
     reason = rp.fallback_reason()
     if reason:  # never skipped: these run in CI, where .ci/run installs what they need
         pytest.fail(f"real pods cannot run here: {reason}")
+    plugins = request.config.pluginmanager
+    if not plugins.has_plugin("real-pods-summary"):
+        plugins.register(_TrafficSummary(), "real-pods-summary")
     with rp.real_pods(tmp_path_factory.mktemp("realnode")) as env:
         yield env
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    for row in _rows:  # the traffic per transition, in the terminal summary's place
-        if reporter is not None:
-            reporter.write_line(f"real pods: {row}")
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +180,7 @@ def test_the_traffic_check_sees_a_stranger_refused_by_the_live_platform(
     ca = base64.b64decode(env.get("secret", "mz-rcp-tls", "-n", NS)["data"]["ca.crt"])
     docs = stranger(NS, env.standin, tmp_path, ca)
     t0 = run.monitor.wait_scrape()
-    env.apply(docs, "-n", NS)
+    env.apply(docs, "-n", NS, "--server-side")  # no last-applied copy of the Secret
     try:
         env.wait(
             "the stranger refused",
