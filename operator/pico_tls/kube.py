@@ -54,10 +54,19 @@ KINDS_BY_MANIFEST = {
 
 
 class KubeError(RuntimeError):
-    def __init__(self, method: str, path: str, status: int, reason: str, message: str = ""):
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        reason: str,
+        message: str = "",
+        api_reason: str = "",
+    ):
         self.status = status
         self.reason = reason
         self.message = message
+        self.api_reason = api_reason or reason  # the Status reason: Invalid, Forbidden, ...
         super().__init__(f"{method} {path}: {status} {reason} {message}".strip())
 
     @property
@@ -101,10 +110,13 @@ class Kube:
         )
         raw = response.read()
         if response.status >= 400:
-            message = ""
+            message = api_reason = ""
             with contextlib.suppress(ValueError, AttributeError):
-                message = str(json.loads(raw).get("message", ""))
-            raise KubeError(method, path, response.status, str(response.reason), message)
+                found = json.loads(raw)
+                message, api_reason = str(found.get("message", "")), str(found.get("reason", ""))
+            raise KubeError(
+                method, path, response.status, str(response.reason), message, api_reason
+            )
         return json.loads(raw) if raw else None
 
     def get(self, kind: Kind, namespace: str, name: str) -> dict[str, Any] | None:

@@ -207,6 +207,8 @@ class WorldKube:
     def __init__(self, world: World) -> None:
         self.world = world
         self.calls: list[str] = []
+        # (kind, name) -> the KubeError the API answers to a write of that object.
+        self.refusals: dict[tuple[str, str], Exception] = {}
 
     def list_objects(self, kind: Any, namespace: str, label_selector: str | None = None) -> list:
         self.calls.append(f"list {kind.plural}")
@@ -222,6 +224,9 @@ class WorldKube:
 
     def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
         self.calls.append(f"apply {manifest['kind']}/{manifest['metadata']['name']}")
+        refusal = self.refusals.get((manifest["kind"], manifest["metadata"]["name"]))
+        if refusal is not None:
+            raise refusal
         self.world.apply(Decision([Write(dict(manifest))]))
         return copy.deepcopy(self.world.get(manifest["kind"], manifest["metadata"]["name"]))
 

@@ -12,11 +12,23 @@ from pico_tls.keystore import KeystoreError
 from pico_tls.parties import Member
 from pico_tls.pki.certs import PkiError
 from pico_tls.reconcile.decision import Decision
+from pico_tls.reconcile.exclusions import (
+    WRITE_FAILED,
+    WriteFailure,
+    member_message,
+    write_exclusions,
+)
 from pico_tls.reconcile.existing import DecodeCache, uncached
 from pico_tls.reconcile.group_plan import plan_group
 from pico_tls.reconcile.group_status import report_group
 from pico_tls.reconcile.passes import Pass
-from pico_tls.reconcile.report import GroupConfigError, keystore_problem, member_status, reject
+from pico_tls.reconcile.report import (
+    GroupConfigError,
+    keystore_problem,
+    member_status,
+    platform_write_failed,
+    reject,
+)
 from pico_tls.reconcile.snapshot import Body, Snapshot
 from pico_tls.spec import SpecError, parse_container, parse_desktop, parse_platform
 
@@ -31,8 +43,10 @@ def decide(
     *,
     resync_seconds: float = DEFAULT_RESYNC_SECONDS,
     decoded: DecodeCache = uncached,
+    failures: Sequence[WriteFailure] = (),
 ) -> Decision:
-    """What this pass does for the group in `snapshot`; `decoded` may memoize Secret decoding."""
+    """What this pass does for the group in `snapshot`; `decoded` may memoize Secret decoding;
+    `failures` are writes the API refused earlier in this pass (their owners are left out)."""
     run = Pass(snapshot, now, decoded=decoded)
     body = snapshot.platform
     if body is None or body["metadata"].get("deletionTimestamp"):
@@ -51,13 +65,19 @@ def decide(
     except SpecError as err:
         reject(run, body, str(err))
         return run.decision
+    refused = [f for f in failures if f.owner_kind == "Platform"]
+    if refused:
+        platform_write_failed(run, body, refused[0])
+        run.decision.requeue_after = CONFIG_ERROR_SECONDS
+        return run.decision
+    _exclude_refused(run, body, failures)
     platform_names = {p["metadata"]["name"] for p in snapshot.platforms}
     containers = _parse(
         run,
-        _without_name_clashes(run, platform_names),
+        _not_excluded(run, _without_name_clashes(run, platform_names)),
         lambda b: parse_container(b, platform.spec),  # checked against its delivery form
     )
-    desktops = _parse(run, snapshot.desktops, parse_desktop)
+    desktops = _parse(run, _not_excluded(run, snapshot.desktops), parse_desktop)
     run.decision.references = set(_references(platform, desktops))
     try:
         try:
@@ -71,10 +91,28 @@ def decide(
         run.decision.requeue_after = ROLLOUT_POLL_SECONDS
         return run.decision
     wait = resync_seconds
+    retries = [e.retry_at for e in run.excluded.values() if e.retry_at is not None]
+    if retries:
+        wait = min(wait, max(1.0, (min(retries) - run.now).total_seconds()))
     if run.renewals:
         wait = min(wait, max(1.0, (min(run.renewals) - run.now).total_seconds()))
     run.decision.requeue_after = wait
     return run.decision
+
+
+def _exclude_refused(run: Pass, platform: Body, failures: Sequence[WriteFailure]) -> None:
+    """Members whose writes the API refused (now, or recorded and not yet due for a retry)
+    are left out: Ready=False on the member, one Warning Event per new message."""
+    members = (*run.snapshot.containers, *run.snapshot.desktops)
+    excluded, run.retried = write_exclusions(platform, members, failures, run.now)
+    by_key = {(m["kind"], m["metadata"]["name"]): m for m in members}
+    for key, entry in excluded.items():
+        reject(run, by_key[key], member_message(entry), WRITE_FAILED)
+        run.excluded[key] = entry  # with its retry time
+
+
+def _not_excluded(run: Pass, bodies: Sequence[Body]) -> list[Body]:
+    return [b for b in bodies if (b["kind"], b["metadata"]["name"]) not in run.excluded]
 
 
 def _without_name_clashes(run: Pass, platform_names: set[str]) -> list[Body]:
