@@ -1,0 +1,83 @@
+"""End-to-end: a member whose Deployment the real API refuses (a toleration the CRD lets
+through, preserved as unknown fields, that apps/v1 validation rejects with 422) is reported on
+itself and left out, while the Platform and the other members keep converging."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tests.support.resources import condition, exists, get, member, platform, wait_ready
+
+pytestmark = pytest.mark.e2e
+
+BOGUS_TOLERATION = {"key": "k", "operator": "Bogus", "effect": "NoSchedule"}
+
+
+def warnings_on(cluster: Any, ns: str, name: str) -> list[dict[str, Any]]:
+    events = cluster.get_json("events", "-n", ns)["items"]
+    return [e for e in events if e["involvedObject"]["name"] == name and e["type"] == "Warning"]
+
+
+def test_a_refused_member_is_left_out_and_the_group_goes_on(
+    kube_cluster: Any, operator: Any, namespace: str
+) -> None:
+    ns = namespace
+    body = platform(ns, requireClientAuth=False)
+    good = member(ns, "ExecutionContainer", "good", image="pico/ec:test")
+    bad = member(
+        ns,
+        "ExecutionContainer",
+        "bad",
+        image="pico/ec:test",
+        podTemplate={"tolerations": [BOGUS_TOLERATION]},
+    )
+    kube_cluster.apply([body, good, bad])
+    wait_ready(kube_cluster, "executioncontainer", "good", ns)
+    wait_ready(kube_cluster, "platform", "mz", ns)
+
+    def refused() -> dict[str, Any] | None:
+        obj = get(kube_cluster, "executioncontainer", "bad", ns)
+        ready = next(
+            (c for c in obj.get("status", {}).get("conditions", []) if c["type"] == "Ready"), {}
+        )
+        return ready if ready.get("reason") == "WriteFailed" else None
+
+    ready = kube_cluster.wait_until("bad reported", refused, timeout=60)
+    assert ready["status"] == "False"
+    assert "Deployment bad (422 Invalid)" in ready["message"], ready["message"]
+    assert "Unsupported value" in ready["message"]
+    assert not exists(kube_cluster, "deployment", "bad", ns)
+    status = get(kube_cluster, "platform", "mz", ns)["status"]
+    [entry] = status["excludedMembers"]
+    assert (entry["kind"], entry["name"], entry["reason"]) == (
+        "ExecutionContainer",
+        "bad",
+        "WriteFailed",
+    )
+    assert condition(get(kube_cluster, "platform", "mz", ns), "MembersReady") == "False"
+
+    # The group goes on without it: client auth is switched on, a new container rolls out.
+    body["spec"]["tls"]["requireClientAuth"] = True
+    late = member(ns, "ExecutionContainer", "late", image="pico/ec:test")
+    kube_cluster.apply([body, late])
+    wait_ready(kube_cluster, "executioncontainer", "late", ns)
+
+    def enforced() -> bool:
+        obj = get(kube_cluster, "platform", "mz", ns)
+        return bool(obj["status"].get("clientAuth", {}).get("phase") == "Enforced")
+
+    kube_cluster.wait_until("client auth enforced", enforced, timeout=120)
+    assert len(warnings_on(kube_cluster, ns, "bad")) == 1  # one Event, not one per pass
+
+    # Fixed, it is retried at once (its generation changed) and joins the group.
+    bad["spec"]["podTemplate"] = {}
+    kube_cluster.apply(bad)
+    wait_ready(kube_cluster, "executioncontainer", "bad", ns)
+    assert exists(kube_cluster, "deployment", "bad", ns)
+
+    def included() -> bool:
+        obj = get(kube_cluster, "platform", "mz", ns)
+        return not obj["status"].get("excludedMembers")
+
+    kube_cluster.wait_until("no member left out", included, timeout=60)
