@@ -44,6 +44,7 @@ DEPLOYMENT = Kind("/apis/apps/v1", "deployments")
 PLATFORM = Kind(f"/apis/{GROUP}/{VERSION}", "platforms")
 CONTAINER = Kind(f"/apis/{GROUP}/{VERSION}", "executioncontainers")
 DESKTOP = Kind(f"/apis/{GROUP}/{VERSION}", "desktopclients")
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 KINDS_BY_MANIFEST = {
     ("v1", "Secret"): SECRET,
     ("v1", "ConfigMap"): CONFIGMAP,
@@ -93,10 +94,11 @@ class Kube:
         body: Any = None,
         query: Iterable[tuple[str, str]] = (),
         content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> Any:
         with self._lock:
             self.requests[method] += 1
-        headers = {"Accept": "application/json", "Content-Type": content_type}
+        headers = {"Accept": accept, "Content-Type": content_type}
         _, url, headers, payload, _ = self._client.param_serialize(
             method,
             path,
@@ -138,6 +140,13 @@ class Kube:
         for item in items:  # list responses leave kind and apiVersion off their items
             item.setdefault("kind", item_kind)
             item.setdefault("apiVersion", result.get("apiVersion"))
+        return items
+
+    def list_metadata(self, kind: Kind, namespace: str) -> list[dict[str, Any]]:
+        """Every object of `kind` in `namespace`, metadata only (names, owners, labels; never
+        Secret data): what the name-clash check needs."""
+        result = self._request("GET", kind.path(namespace), accept=METADATA_LIST)
+        items: list[dict[str, Any]] = result.get("items") or []
         return items
 
     def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:

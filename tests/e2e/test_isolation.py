@@ -81,3 +81,33 @@ def test_a_refused_member_is_left_out_and_the_group_goes_on(
         return not obj["status"].get("excludedMembers")
 
     kube_cluster.wait_until("no member left out", included, timeout=60)
+
+
+def test_a_platform_named_like_a_container_never_takes_its_key(
+    kube_cluster: Any, operator: Any, namespace: str
+) -> None:
+    ns = namespace
+    ec1 = member(ns, "ExecutionContainer", "ec1", image="pico/ec:test")
+    kube_cluster.apply([platform(ns), ec1])
+    wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
+    before = get(kube_cluster, "secret", "ec1-rcp-tls-state", ns)
+    newcomer = platform(ns)
+    newcomer["metadata"]["name"] = "ec1"
+    kube_cluster.apply(newcomer)
+
+    def refused() -> str | None:
+        obj = get(kube_cluster, "platform", "ec1", ns)
+        ready = next(
+            (c for c in obj.get("status", {}).get("conditions", []) if c["type"] == "Ready"), {}
+        )
+        return str(ready["message"]) if ready.get("reason") == "NameClash" else None
+
+    message = kube_cluster.wait_until("clash reported", refused, timeout=60)
+    assert "Platform ec1" in message and "ExecutionContainer ec1" in message
+    after = get(kube_cluster, "secret", "ec1-rcp-tls-state", ns)
+    assert after["data"] == before["data"]
+    assert after["metadata"]["ownerReferences"] == before["metadata"]["ownerReferences"]
+    assert not exists(kube_cluster, "statefulset", "ec1", ns)
+    assert not exists(kube_cluster, "secret", "ec1-ca", ns)
+    assert len(warnings_on(kube_cluster, ns, "ec1")) == 1
+    wait_ready(kube_cluster, "executioncontainer", "ec1", ns)

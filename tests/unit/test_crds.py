@@ -313,7 +313,9 @@ def test_status_fields(kind: str) -> None:
     status = schema_of(kind)["properties"]["status"]
     fields = set(status["properties"])
     expected = STATUS_FIELDS | (
-        {"trustedClients", "clientAuth", "caRotation"} if kind == "Platform" else set()
+        {"trustedClients", "clientAuth", "caRotation", "excludedMembers"}
+        if kind == "Platform"
+        else set()
     )
     assert fields == expected
     conditions = status["properties"]["conditions"]

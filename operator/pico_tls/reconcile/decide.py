@@ -11,6 +11,7 @@ from typing import Any
 from pico_tls.keystore import KeystoreError
 from pico_tls.parties import Member
 from pico_tls.pki.certs import PkiError
+from pico_tls.reconcile.clashes import name_clash
 from pico_tls.reconcile.decision import Decision
 from pico_tls.reconcile.exclusions import (
     WRITE_FAILED,
@@ -33,7 +34,8 @@ from pico_tls.reconcile.snapshot import Body, Snapshot
 from pico_tls.spec import SpecError, parse_container, parse_desktop, parse_platform
 
 ROLLOUT_POLL_SECONDS = 2.0  # while something rolls out
-CONFIG_ERROR_SECONDS = 60.0  # while the user has something to fix
+CONFIG_ERROR_SECONDS = 60.0
+NAME_CLASH = "NameClash"  # while the user has something to fix
 DEFAULT_RESYNC_SECONDS = 600.0
 
 
@@ -60,6 +62,12 @@ def decide(
                 message=f"Platform {snapshot.platform_name} does not exist",
             )
         return run.decision
+    everyone = (*snapshot.platforms, *snapshot.namespace_members)
+    clash = name_clash(body, everyone, snapshot.existing)
+    if clash is not None:
+        reject(run, body, clash, NAME_CLASH)
+        run.decision.requeue_after = CONFIG_ERROR_SECONDS
+        return run.decision
     try:
         platform = Member(body, parse_platform(body))
     except SpecError as err:
@@ -71,13 +79,14 @@ def decide(
         run.decision.requeue_after = CONFIG_ERROR_SECONDS
         return run.decision
     _exclude_refused(run, body, failures)
-    platform_names = {p["metadata"]["name"] for p in snapshot.platforms}
     containers = _parse(
         run,
-        _not_excluded(run, _without_name_clashes(run, platform_names)),
+        _without_name_clashes(run, _not_excluded(run, snapshot.containers)),
         lambda b: parse_container(b, platform.spec),  # checked against its delivery form
     )
-    desktops = _parse(run, _not_excluded(run, snapshot.desktops), parse_desktop)
+    desktops = _parse(
+        run, _without_name_clashes(run, _not_excluded(run, snapshot.desktops)), parse_desktop
+    )
     run.decision.references = set(_references(platform, desktops))
     try:
         try:
@@ -115,21 +124,18 @@ def _not_excluded(run: Pass, bodies: Sequence[Body]) -> list[Body]:
     return [b for b in bodies if (b["kind"], b["metadata"]["name"]) not in run.excluded]
 
 
-def _without_name_clashes(run: Pass, platform_names: set[str]) -> list[Body]:
-    """ExecutionContainers named like a Platform of the namespace are refused: both would
-    write the Secrets and ConfigMap `<name>-rcp-tls`."""
+def _without_name_clashes(run: Pass, bodies: Sequence[Body]) -> list[Body]:
+    """Members that would write an object another resource of the namespace owns (or an
+    older one would write too) are refused before anything is written (clashes.py)."""
+    snapshot = run.snapshot
+    everyone = (*snapshot.platforms, *snapshot.namespace_members)
     kept = []
-    for body in run.snapshot.containers:
-        name = body["metadata"]["name"]
-        if name in platform_names:
-            reject(
-                run,
-                body,
-                f"ExecutionContainer {name} has the name of a Platform in this namespace; "
-                f"both would write Secret and ConfigMap {name}-rcp-tls: rename one of them",
-            )
-        else:
+    for body in bodies:
+        clash = name_clash(body, everyone, snapshot.existing)
+        if clash is None:
             kept.append(body)
+        else:
+            reject(run, body, clash, NAME_CLASH)
     return kept
 
 
