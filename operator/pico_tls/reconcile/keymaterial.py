@@ -19,7 +19,9 @@ from pico_tls.reconcile import carotation, existing
 from pico_tls.reconcile.carotation import Rotation
 from pico_tls.reconcile.passes import Pass
 from pico_tls.reconcile.report import keystore_problem
+from pico_tls.reconcile.status import iso
 from pico_tls.spec import PlatformSpec
+from pico_tls.validation import MIN_DURATION
 
 CA_DURATION = timedelta(days=3650)
 
@@ -71,9 +73,35 @@ def _user_ca(run: Pass, platform: Member, secret: str) -> CertificateAuthority:
     if user_secret is None:
         keystore_problem(run, platform, "CASecretNotFound", f"CA Secret {secret} not found")
     try:
-        return existing.ca_from(secret_manifests.decode_data(user_secret))
+        ca: CertificateAuthority = existing.ca_from(secret_manifests.decode_data(user_secret))
     except PkiError as err:
         keystore_problem(run, platform, "CAInvalid", f"CA Secret {secret}: {err}")
+    problem = cannot_issue(ca, run.now)
+    if problem is not None:  # refused before any rotation to it can start
+        keystore_problem(
+            run,
+            platform,
+            "CACannotIssue",
+            f"CA Secret {secret}: {problem}: it cannot issue certificates; put a CA valid for "
+            "longer in tls.crt and tls.key (the certificates in use stay as they are)",
+        )
+    return ca
+
+
+def cannot_issue(ca: CertificateAuthority, now: datetime) -> str | None:
+    """Why a CA cannot issue a certificate now (expired, not yet valid, or expiring within
+    the shortest certificate lifetime), or None."""
+    cert = ca.certificate
+    if now < cert.not_valid_before_utc:
+        return f"the CA certificate is not valid before {iso(cert.not_valid_before_utc)}"
+    if now >= cert.not_valid_after_utc:
+        return f"the CA certificate expired on {iso(cert.not_valid_after_utc)}"
+    if cert.not_valid_after_utc - now < MIN_DURATION:
+        return (
+            f"the CA certificate expires on {iso(cert.not_valid_after_utc)}, within the "
+            f"shortest certificate lifetime ({MIN_DURATION})"
+        )
+    return None
 
 
 def _maybe_renew(
