@@ -76,6 +76,16 @@ class World:
     def delete(self, kind: str, name: str) -> None:
         del self.objects[kind, name]
 
+    def delete_collected(self, kind: str, name: str) -> None:
+        """Delete a custom resource and what garbage collection takes with it: every object
+        with an owner reference to its uid."""
+        uid = self.get(kind, name)["metadata"]["uid"]
+        self.delete(kind, name)
+        for key, obj in list(self.objects.items()):
+            refs = obj["metadata"].get("ownerReferences") or []
+            if any(r.get("uid") == uid for r in refs):
+                del self.objects[key]
+
     def of_kind(self, *kinds: str) -> list[dict[str, Any]]:
         return [o for (k, _), o in sorted(self.objects.items()) if k in kinds]
 

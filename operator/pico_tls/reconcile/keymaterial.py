@@ -19,9 +19,12 @@ from pico_tls.reconcile import carotation, existing
 from pico_tls.reconcile.carotation import Rotation
 from pico_tls.reconcile.passes import Pass
 from pico_tls.reconcile.report import keystore_problem
+from pico_tls.reconcile.rollout import owner_uids
 from pico_tls.reconcile.status import iso
 from pico_tls.spec import PlatformSpec
 from pico_tls.validation import MIN_DURATION
+
+Body = Mapping[str, Any]
 
 CA_DURATION = timedelta(days=3650)
 
@@ -56,7 +59,28 @@ def group_ca(run: Pass, platform: Member) -> CertificateAuthority:
             "CAInvalid",
             f"Secret {name} is unreadable ({err}); delete it to let the operator create a new CA",
         )
-    return _maybe_renew(run, platform, current, ca)
+    renewed = _maybe_renew(run, platform, current, ca)
+    if renewed is ca:
+        _reown(run, platform, current)
+    return renewed
+
+
+def ca_owner(platform: Member) -> Body | None:
+    """The CA Secret's owner: the Platform, or none when it is retained on delete."""
+    return None if platform.spec.tls.retain_on_delete else platform.body
+
+
+def _reown(run: Pass, platform: Member, current: Body) -> None:
+    """Rewrite the CA Secret as it is when its owner reference is not the wanted one
+    (retainOnDelete switched, or adopted from a deleted Platform): same data."""
+    meta = _ca_meta(platform)
+    if owner_uids(current["metadata"]) == owner_uids(meta):
+        return
+    annotations = current["metadata"].get("annotations") or {}
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    manifest = {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": "Opaque"}
+    run.decision.write({**manifest, "data": dict(current.get("data") or {})})
 
 
 def _new_ca(run: Pass, p: PlatformSpec) -> CertificateAuthority:
@@ -131,14 +155,15 @@ def _write_ca(
     previous: CertificateAuthority | None,
     handled_request: str | None,
 ) -> None:
-    p: PlatformSpec = platform.spec
-    meta = names.metadata(
-        names.ca_secret(p.name),
-        p.namespace,
-        names.labels(p.name, "platform", p.name),
-        platform.body,
+    run.decision.write(
+        secret_manifests.ca_secret(_ca_meta(platform), ca, previous, handled_request)
     )
-    run.decision.write(secret_manifests.ca_secret(meta, ca, previous, handled_request))
+
+
+def _ca_meta(platform: Member) -> dict[str, Any]:
+    p: PlatformSpec = platform.spec
+    labels = names.labels(p.name, "platform", p.name)
+    return names.metadata(names.ca_secret(p.name), p.namespace, labels, ca_owner(platform))
 
 
 def _event_ca(

@@ -10,7 +10,7 @@ from pico_tls.builders import names
 from pico_tls.keystore import KeystoreError, content_fingerprint, decode_keystore
 from pico_tls.plan import GroupPlan, PlannedStore
 from pico_tls.reconcile.passes import Pass
-from pico_tls.reconcile.rollout import rolled_out, template_hash
+from pico_tls.reconcile.rollout import owner_uids, rolled_out, template_hash
 
 Body = Mapping[str, Any]
 
@@ -21,7 +21,11 @@ def decide_writes(run: Pass, plan: GroupPlan) -> dict[str, bool]:
     snap = run.snapshot
     for manifest in plan.state_secrets:
         current = snap.secrets.get(manifest["metadata"]["name"])
-        if current is None or current.get("data") != manifest["data"]:
+        if (
+            current is None
+            or current.get("data") != manifest["data"]
+            or owner_uids(current["metadata"]) != owner_uids(manifest["metadata"])
+        ):
             run.decision.write(manifest)
     for store in plan.stores:
         _write_store(run, store)
