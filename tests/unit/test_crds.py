@@ -47,6 +47,7 @@ EXPECTED_DEFAULTS: dict[str, dict[str, Any]] = {
         "spec.tls": {},
         "spec.tls.enabled": True,
         "spec.tls.requireClientAuth": False,
+        "spec.tls.retainOnDelete": False,
         "spec.tls.keystoreMode": "PerContainer",
         "spec.tls.trust": {},
         "spec.tls.trust.mode": "CertificateAuthority",
