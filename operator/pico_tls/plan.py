@@ -80,7 +80,11 @@ class PlannedStore:
 
     def encode(self) -> dict[str, Any]:
         keystore = encode_keystore(self.content, self.options)
-        return secret_manifests.keystore_secret(self.meta, self.data(keystore), self.fingerprint)
+        manifest = secret_manifests.keystore_secret(
+            self.meta, self.data(keystore), self.fingerprint
+        )
+        manifest["metadata"]["annotations"][names.DATA_DIGEST] = self.data_digest
+        return manifest
 
 
 @dataclass(frozen=True)
