@@ -158,3 +158,13 @@ def test_an_unavailable_api_is_not_blamed_on_the_member(code: int) -> None:
     with pytest.raises(KubeError):
         api.reconciler.reconcile("ns", "mz")
     assert "excludedMembers" not in api.world.status("Platform", "mz")
+
+
+def test_a_storage_timeout_is_not_blamed_on_the_member() -> None:
+    api = Api()
+    api.kube.refusals["Deployment", "bad"] = KubeError(
+        "PATCH", "/x", 500, "Internal Server Error", "etcdserver: request timed out"
+    )
+    with pytest.raises(KubeError):
+        api.reconciler.reconcile("ns", "mz")
+    assert "excludedMembers" not in api.world.status("Platform", "mz")

@@ -16,6 +16,7 @@ from pico_tls.reconcile.exclusions import WriteFailure, redact
 
 # Statuses that say nothing about the object written: the pass fails and is retried.
 TRANSIENT = (401, 404, 429, 502, 503, 504)
+STORAGE_TROUBLE = ("etcd", "timeout", "timed out", "unable to handle the request")
 STATUS_KINDS = {"Platform": PLATFORM, "ExecutionContainer": CONTAINER, "DesktopClient": DESKTOP}
 
 
@@ -27,6 +28,14 @@ class Applied:
     @property
     def platform_failed(self) -> bool:
         return any(f.owner_kind == "Platform" for f in self.failures)
+
+
+def _transient(err: KubeError) -> bool:
+    """The API (or its storage) being unavailable, which says nothing about the object."""
+    if err.status in TRANSIENT:
+        return True
+    text = err.message.lower()
+    return err.status == 500 and any(word in text for word in STORAGE_TROUBLE)
 
 
 def _owner(write: Write) -> tuple[str, str] | None:
@@ -53,7 +62,7 @@ def apply_decision(kube: Kube, decision: Decision, now: datetime) -> Applied:
             try:
                 kube.apply(action.manifest)
             except KubeError as err:
-                if owner is None or err.namespace_terminating or err.status in TRANSIENT:
+                if owner is None or err.namespace_terminating or _transient(err):
                     raise  # not the member's doing: the scheduler retries with backoff
                 done.failures.append(_failure(action, owner, err))
                 failed.add(owner)
