@@ -111,3 +111,28 @@ def test_a_platform_named_like_a_container_never_takes_its_key(
     assert not exists(kube_cluster, "secret", "ec1-ca", ns)
     assert len(warnings_on(kube_cluster, ns, "ec1")) == 1
     wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
+
+
+def test_a_configmap_over_1mib_is_reported_on_its_container(
+    kube_cluster: Any, operator: Any, namespace: str
+) -> None:
+    ns = namespace
+    huge = {f"mz.filler{i:03}": "x" * 4096 for i in range(256)}  # the schema's maxima
+    big = member(ns, "ExecutionContainer", "big", image="pico/ec:test", properties=huge)
+    small = member(ns, "ExecutionContainer", "small", image="pico/ec:test")
+    kube_cluster.apply([platform(ns), small])
+    kube_cluster.apply(big, "--server-side")  # too big for kubectl's last-applied annotation
+    wait_ready(kube_cluster, "executioncontainer", "small", ns)
+
+    def refused() -> str | None:
+        obj = get(kube_cluster, "executioncontainer", "big", ns)
+        ready = next(
+            (c for c in obj.get("status", {}).get("conditions", []) if c["type"] == "Ready"), {}
+        )
+        return str(ready["message"]) if ready.get("reason") == "WriteFailed" else None
+
+    message = kube_cluster.wait_until("big reported", refused, timeout=60)
+    assert "ConfigMap big-rcp-tls (422 Invalid)" in message, message
+    assert "Too long" in message and "1048576" in message, message
+    wait_ready(kube_cluster, "platform", "mz", ns)
+    assert not exists(kube_cluster, "deployment", "big", ns)

@@ -60,7 +60,8 @@ def stranger_for(cluster: Any, namespace: str, folder: Path, server_secret: str)
     """A stranger that trusts what the server of `server_secret` presents (its certificate
     and CAs), so a refused handshake is the server's refusal."""
     data = decoded(cluster.get_json("secret", server_secret, "-n", namespace)["data"])
-    trusted = certs_from_pem(data["tls.crt"]) + certs_from_pem(data.get("ca.crt", b""))
+    cas = certs_from_pem(data["ca.crt"]) if data.get("ca.crt") else []  # none under Pinned
+    trusted = certs_from_pem(data["tls.crt"]) + cas
     return stranger_store(folder, trusting=trusted)
 
 
