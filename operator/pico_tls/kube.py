@@ -44,6 +44,7 @@ DEPLOYMENT = Kind("/apis/apps/v1", "deployments")
 PLATFORM = Kind(f"/apis/{GROUP}/{VERSION}", "platforms")
 CONTAINER = Kind(f"/apis/{GROUP}/{VERSION}", "executioncontainers")
 DESKTOP = Kind(f"/apis/{GROUP}/{VERSION}", "desktopclients")
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 KINDS_BY_MANIFEST = {
     ("v1", "Secret"): SECRET,
     ("v1", "ConfigMap"): CONFIGMAP,
@@ -54,10 +55,19 @@ KINDS_BY_MANIFEST = {
 
 
 class KubeError(RuntimeError):
-    def __init__(self, method: str, path: str, status: int, reason: str, message: str = ""):
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        reason: str,
+        message: str = "",
+        api_reason: str = "",
+    ):
         self.status = status
         self.reason = reason
         self.message = message
+        self.api_reason = api_reason or reason  # the Status reason: Invalid, Forbidden, ...
         super().__init__(f"{method} {path}: {status} {reason} {message}".strip())
 
     @property
@@ -84,10 +94,11 @@ class Kube:
         body: Any = None,
         query: Iterable[tuple[str, str]] = (),
         content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> Any:
         with self._lock:
             self.requests[method] += 1
-        headers = {"Accept": "application/json", "Content-Type": content_type}
+        headers = {"Accept": accept, "Content-Type": content_type}
         _, url, headers, payload, _ = self._client.param_serialize(
             method,
             path,
@@ -101,10 +112,13 @@ class Kube:
         )
         raw = response.read()
         if response.status >= 400:
-            message = ""
+            message = api_reason = ""
             with contextlib.suppress(ValueError, AttributeError):
-                message = str(json.loads(raw).get("message", ""))
-            raise KubeError(method, path, response.status, str(response.reason), message)
+                found = json.loads(raw)
+                message, api_reason = str(found.get("message", "")), str(found.get("reason", ""))
+            raise KubeError(
+                method, path, response.status, str(response.reason), message, api_reason
+            )
         return json.loads(raw) if raw else None
 
     def get(self, kind: Kind, namespace: str, name: str) -> dict[str, Any] | None:
@@ -126,6 +140,13 @@ class Kube:
         for item in items:  # list responses leave kind and apiVersion off their items
             item.setdefault("kind", item_kind)
             item.setdefault("apiVersion", result.get("apiVersion"))
+        return items
+
+    def list_metadata(self, kind: Kind, namespace: str) -> list[dict[str, Any]]:
+        """Every object of `kind` in `namespace`, metadata only (names, owners, labels; never
+        Secret data): what the name-clash check needs."""
+        result = self._request("GET", kind.path(namespace), accept=METADATA_LIST)
+        items: list[dict[str, Any]] = result.get("items") or []
         return items
 
     def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:

@@ -80,7 +80,11 @@ class PlannedStore:
 
     def encode(self) -> dict[str, Any]:
         keystore = encode_keystore(self.content, self.options)
-        return secret_manifests.keystore_secret(self.meta, self.data(keystore), self.fingerprint)
+        manifest = secret_manifests.keystore_secret(
+            self.meta, self.data(keystore), self.fingerprint
+        )
+        manifest["metadata"]["annotations"][names.DATA_DIGEST] = self.data_digest
+        return manifest
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,7 @@ class _Group:
         tls = self.spec.tls
         return f"{tls.mount_path}/{file_name(tls.store.format)}" if tls.enabled else None
 
-    def meta(self, name: str, component: str, instance: str, owner: Body) -> dict[str, Any]:
+    def meta(self, name: str, component: str, instance: str, owner: Body | None) -> dict[str, Any]:
         labels = names.labels(self.spec.name, component, instance)
         return names.metadata(name, self.spec.namespace, labels, owner)
 
@@ -186,7 +190,8 @@ def _plan_platform(
         )
         meta = group.meta(names.tls_secret(p.name), "platform", p.name, body)
         store = group.store(meta, content, own, with_properties=True)
-        _add_store(plan, group, store, "platform", p.name, body)
+        kept = None if p.tls.retain_on_delete else body  # retained: no owner, not collected
+        _add_store(plan, group, store, "platform", p.name, kept)
         hash_parts.append(store.fingerprint)
     props = properties.rcp_properties(
         keystore_path=group.keystore_path,
@@ -284,7 +289,12 @@ def _pins(
 
 
 def _add_store(
-    plan: GroupPlan, group: _Group, store: PlannedStore, component: str, instance: str, owner: Body
+    plan: GroupPlan,
+    group: _Group,
+    store: PlannedStore,
+    component: str,
+    instance: str,
+    owner: Body | None,
 ) -> None:
     """A mounted store and the state Secret that keeps its key."""
     plan.stores.append(store)

@@ -119,6 +119,9 @@ class TlsSpec:
     alias: str = "platform"
     hostnames: tuple[str, ...] = ()
     password_secret_name: str | None = None
+    # Deleting the Platform keeps its CA Secret and key state Secret (no owner reference on
+    # them), so a Platform recreated with the same name adopts the same CA and key.
+    retain_on_delete: bool = False
 
 
 @dataclass(frozen=True)
@@ -352,6 +355,7 @@ def parse_platform(body: Mapping[str, Any]) -> PlatformSpec:
         alias=str(tls.get("alias", "platform")).lower(),
         hostnames=tuple(str(h) for h in tls.get("hostnames") or ()),
         password_secret_name=_ref_name(tls, "passwordSecretRef", "spec.tls"),
+        retain_on_delete=bool(tls.get("retainOnDelete", False)),
     )
     if parsed_tls.ca_secret_name and parsed_tls.trust_mode is TrustMode.PINNED:
         raise SpecError("spec.tls.trust.caSecretRef: only used with mode CertificateAuthority")

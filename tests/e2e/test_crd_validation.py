@@ -186,6 +186,7 @@ def test_platform_defaults_are_filled_in(k: Kubectl) -> None:
         "tls": {
             "enabled": True,
             "requireClientAuth": False,
+            "retainOnDelete": False,
             "keystoreMode": "PerContainer",
             "trust": {"mode": "CertificateAuthority"},
             "format": {"type": "PKCS12"},

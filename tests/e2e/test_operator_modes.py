@@ -190,7 +190,8 @@ def test_a_container_named_like_another_platform_is_refused(
 
     obj = kube_cluster.wait_until("clash reported", refused, timeout=60)
     ready = next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")
-    assert ready["reason"] == "InvalidSpec" and "other-rcp-tls" in ready["message"]
+    assert ready["reason"] == "NameClash" and "other-rcp-tls" in ready["message"]
+    assert "Platform other" in ready["message"]
     # The Platform keeps its own Secret; no Deployment was made for the refused container.
     owner = get(kube_cluster, "secret", "other-rcp-tls", ns)["metadata"]["ownerReferences"][0]
     assert owner["kind"] == "Platform"

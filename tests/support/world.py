@@ -20,6 +20,7 @@ API = "picotls.dev/v1alpha1"
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 CUSTOM_KINDS = ("Platform", "ExecutionContainer", "DesktopClient")
 WORKLOAD_KINDS = ("StatefulSet", "Deployment")
+WRITTEN_KINDS = ("Secret", "ConfigMap", "Service", *WORKLOAD_KINDS)
 
 
 def custom(kind: str, name: str, spec: Mapping[str, Any], namespace: str = "ns") -> dict[str, Any]:
@@ -58,7 +59,11 @@ class World:
     def add(self, body: Mapping[str, Any]) -> dict[str, Any]:
         obj = copy.deepcopy(dict(body))
         obj["metadata"].setdefault("namespace", self.namespace)
-        obj["metadata"]["resourceVersion"] = str(next(self._versions))
+        version = next(self._versions)
+        obj["metadata"]["resourceVersion"] = str(version)
+        obj["metadata"].setdefault(
+            "creationTimestamp", f"2026-06-01T00:{version // 60:02}:{version % 60:02}Z"
+        )
         self.objects[obj["kind"], obj["metadata"]["name"]] = obj
         return obj
 
@@ -70,6 +75,16 @@ class World:
 
     def delete(self, kind: str, name: str) -> None:
         del self.objects[kind, name]
+
+    def delete_collected(self, kind: str, name: str) -> None:
+        """Delete a custom resource and what garbage collection takes with it: every object
+        with an owner reference to its uid."""
+        uid = self.get(kind, name)["metadata"]["uid"]
+        self.delete(kind, name)
+        for key, obj in list(self.objects.items()):
+            refs = obj["metadata"].get("ownerReferences") or []
+            if any(r.get("uid") == uid for r in refs):
+                del self.objects[key]
 
     def of_kind(self, *kinds: str) -> list[dict[str, Any]]:
         return [o for (k, _), o in sorted(self.objects.items()) if k in kinds]
@@ -118,6 +133,13 @@ class World:
                 n: copy.deepcopy(self.find("Secret", n))
                 for n in referenced_secrets(platform, desktops)
             },
+            namespace_members=tuple(
+                copy.deepcopy(o) for o in self.of_kind("ExecutionContainer", "DesktopClient")
+            ),
+            existing={
+                (o["kind"], o["metadata"]["name"]): {"metadata": copy.deepcopy(o["metadata"])}
+                for o in self.of_kind(*WRITTEN_KINDS)
+            },
         )
 
     def decide(self) -> Decision:
@@ -141,6 +163,8 @@ class World:
     def _apply(self, manifest: Mapping[str, Any]) -> None:
         old = self.find(manifest["kind"], manifest["metadata"]["name"])
         new = copy.deepcopy(dict(manifest))
+        if old is not None:
+            new["metadata"]["creationTimestamp"] = old["metadata"]["creationTimestamp"]
         if manifest["kind"] in WORKLOAD_KINDS:
             generation = old["metadata"].get("generation", 1) if old else 0
             if old is None or old["spec"] != new["spec"]:
@@ -207,6 +231,8 @@ class WorldKube:
     def __init__(self, world: World) -> None:
         self.world = world
         self.calls: list[str] = []
+        # (kind, name) -> the KubeError the API answers to a write of that object.
+        self.refusals: dict[tuple[str, str], Exception] = {}
 
     def list_objects(self, kind: Any, namespace: str, label_selector: str | None = None) -> list:
         self.calls.append(f"list {kind.plural}")
@@ -216,12 +242,20 @@ class WorldKube:
             found = [o for o in found if (o["metadata"].get("labels") or {}).get(key) == value]
         return copy.deepcopy(found)
 
+    def list_metadata(self, kind: Any, namespace: str) -> list[dict[str, Any]]:
+        self.calls.append(f"list metadata {kind.plural}")
+        found = self.world.of_kind(PLURALS[kind.plural])
+        return [{"metadata": copy.deepcopy(o["metadata"])} for o in found]
+
     def get(self, kind: Any, namespace: str, name: str) -> dict[str, Any] | None:
         self.calls.append(f"get {kind.plural}/{name}")
         return copy.deepcopy(self.world.find(PLURALS[kind.plural], name))
 
     def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
         self.calls.append(f"apply {manifest['kind']}/{manifest['metadata']['name']}")
+        refusal = self.refusals.get((manifest["kind"], manifest["metadata"]["name"]))
+        if refusal is not None:
+            raise refusal
         self.world.apply(Decision([Write(dict(manifest))]))
         return copy.deepcopy(self.world.get(manifest["kind"], manifest["metadata"]["name"]))
 

@@ -47,6 +47,7 @@ EXPECTED_DEFAULTS: dict[str, dict[str, Any]] = {
         "spec.tls": {},
         "spec.tls.enabled": True,
         "spec.tls.requireClientAuth": False,
+        "spec.tls.retainOnDelete": False,
         "spec.tls.keystoreMode": "PerContainer",
         "spec.tls.trust": {},
         "spec.tls.trust.mode": "CertificateAuthority",
@@ -313,7 +314,9 @@ def test_status_fields(kind: str) -> None:
     status = schema_of(kind)["properties"]["status"]
     fields = set(status["properties"])
     expected = STATUS_FIELDS | (
-        {"trustedClients", "clientAuth", "caRotation"} if kind == "Platform" else set()
+        {"trustedClients", "clientAuth", "caRotation", "excludedMembers"}
+        if kind == "Platform"
+        else set()
     )
     assert fields == expected
     conditions = status["properties"]["conditions"]

@@ -22,6 +22,9 @@ ROTATE_CA = f"{GROUP}/rotate-ca"
 # On the CA Secret: the rotate-ca value already acted on.
 ROTATE_CA_HANDLED = f"{GROUP}/rotate-ca-handled"
 APPLIED_HASH = f"{GROUP}/applied-hash"
+# On a keystore Secret: the digest of the data the operator wrote (besides the keystore bytes),
+# so an Event can tell a hand edit it undoes from a change it makes.
+DATA_DIGEST = f"{GROUP}/data-digest"
 PROPERTIES_MOUNT = _PROPERTIES_MOUNT  # the one definition is in spec (it checks collisions)
 PROPERTIES_FILE = "rcp-tls.properties"
 SECRET_PROPERTIES_FILE = "rcp-tls-secret.properties"

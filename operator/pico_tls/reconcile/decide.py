@@ -11,17 +11,31 @@ from typing import Any
 from pico_tls.keystore import KeystoreError
 from pico_tls.parties import Member
 from pico_tls.pki.certs import PkiError
+from pico_tls.reconcile.clashes import name_clash
 from pico_tls.reconcile.decision import Decision
+from pico_tls.reconcile.exclusions import (
+    WRITE_FAILED,
+    WriteFailure,
+    member_message,
+    write_exclusions,
+)
 from pico_tls.reconcile.existing import DecodeCache, uncached
 from pico_tls.reconcile.group_plan import plan_group
 from pico_tls.reconcile.group_status import report_group
 from pico_tls.reconcile.passes import Pass
-from pico_tls.reconcile.report import GroupConfigError, keystore_problem, member_status, reject
+from pico_tls.reconcile.report import (
+    GroupConfigError,
+    keystore_problem,
+    member_status,
+    platform_write_failed,
+    reject,
+)
 from pico_tls.reconcile.snapshot import Body, Snapshot
 from pico_tls.spec import SpecError, parse_container, parse_desktop, parse_platform
 
 ROLLOUT_POLL_SECONDS = 2.0  # while something rolls out
-CONFIG_ERROR_SECONDS = 60.0  # while the user has something to fix
+CONFIG_ERROR_SECONDS = 60.0
+NAME_CLASH = "NameClash"  # while the user has something to fix
 DEFAULT_RESYNC_SECONDS = 600.0
 
 
@@ -31,8 +45,10 @@ def decide(
     *,
     resync_seconds: float = DEFAULT_RESYNC_SECONDS,
     decoded: DecodeCache = uncached,
+    failures: Sequence[WriteFailure] = (),
 ) -> Decision:
-    """What this pass does for the group in `snapshot`; `decoded` may memoize Secret decoding."""
+    """What this pass does for the group in `snapshot`; `decoded` may memoize Secret decoding;
+    `failures` are writes the API refused earlier in this pass (their owners are left out)."""
     run = Pass(snapshot, now, decoded=decoded)
     body = snapshot.platform
     if body is None or body["metadata"].get("deletionTimestamp"):
@@ -46,18 +62,31 @@ def decide(
                 message=f"Platform {snapshot.platform_name} does not exist",
             )
         return run.decision
+    everyone = (*snapshot.platforms, *snapshot.namespace_members)
+    clash = name_clash(body, everyone, snapshot.existing)
+    if clash is not None:
+        reject(run, body, clash, NAME_CLASH)
+        run.decision.requeue_after = CONFIG_ERROR_SECONDS
+        return run.decision
     try:
         platform = Member(body, parse_platform(body))
     except SpecError as err:
         reject(run, body, str(err))
         return run.decision
-    platform_names = {p["metadata"]["name"] for p in snapshot.platforms}
+    refused = [f for f in failures if f.owner_kind == "Platform"]
+    if refused:
+        platform_write_failed(run, body, refused[0])
+        run.decision.requeue_after = CONFIG_ERROR_SECONDS
+        return run.decision
+    _exclude_refused(run, body, failures)
     containers = _parse(
         run,
-        _without_name_clashes(run, platform_names),
+        _without_name_clashes(run, _not_excluded(run, snapshot.containers)),
         lambda b: parse_container(b, platform.spec),  # checked against its delivery form
     )
-    desktops = _parse(run, snapshot.desktops, parse_desktop)
+    desktops = _parse(
+        run, _without_name_clashes(run, _not_excluded(run, snapshot.desktops)), parse_desktop
+    )
     run.decision.references = set(_references(platform, desktops))
     try:
         try:
@@ -71,27 +100,42 @@ def decide(
         run.decision.requeue_after = ROLLOUT_POLL_SECONDS
         return run.decision
     wait = resync_seconds
+    retries = [e.retry_at for e in run.excluded.values() if e.retry_at is not None]
+    if retries:
+        wait = min(wait, max(1.0, (min(retries) - run.now).total_seconds()))
     if run.renewals:
         wait = min(wait, max(1.0, (min(run.renewals) - run.now).total_seconds()))
     run.decision.requeue_after = wait
     return run.decision
 
 
-def _without_name_clashes(run: Pass, platform_names: set[str]) -> list[Body]:
-    """ExecutionContainers named like a Platform of the namespace are refused: both would
-    write the Secrets and ConfigMap `<name>-rcp-tls`."""
+def _exclude_refused(run: Pass, platform: Body, failures: Sequence[WriteFailure]) -> None:
+    """Members whose writes the API refused (now, or recorded and not yet due for a retry)
+    are left out: Ready=False on the member, one Warning Event per new message."""
+    members = (*run.snapshot.containers, *run.snapshot.desktops)
+    excluded, run.retried = write_exclusions(platform, members, failures, run.now)
+    by_key = {(m["kind"], m["metadata"]["name"]): m for m in members}
+    for key, entry in excluded.items():
+        reject(run, by_key[key], member_message(entry), WRITE_FAILED)
+        run.excluded[key] = entry  # with its retry time
+
+
+def _not_excluded(run: Pass, bodies: Sequence[Body]) -> list[Body]:
+    return [b for b in bodies if (b["kind"], b["metadata"]["name"]) not in run.excluded]
+
+
+def _without_name_clashes(run: Pass, bodies: Sequence[Body]) -> list[Body]:
+    """Members that would write an object another resource of the namespace owns (or an
+    older one would write too) are refused before anything is written (clashes.py)."""
+    snapshot = run.snapshot
+    everyone = (*snapshot.platforms, *snapshot.namespace_members)
     kept = []
-    for body in run.snapshot.containers:
-        name = body["metadata"]["name"]
-        if name in platform_names:
-            reject(
-                run,
-                body,
-                f"ExecutionContainer {name} has the name of a Platform in this namespace; "
-                f"both would write Secret and ConfigMap {name}-rcp-tls: rename one of them",
-            )
-        else:
+    for body in bodies:
+        clash = name_clash(body, everyone, snapshot.existing)
+        if clash is None:
             kept.append(body)
+        else:
+            reject(run, body, clash, NAME_CLASH)
     return kept
 
 

@@ -12,8 +12,15 @@ from pico_tls.clock import Clock, system_clock
 from pico_tls.kube import Kube
 from pico_tls.reconcile.apply import apply_decision
 from pico_tls.reconcile.decide import DEFAULT_RESYNC_SECONDS, decide
+from pico_tls.reconcile.exclusions import WriteFailure
 from pico_tls.reconcile.existing import DecodedSecrets
 from pico_tls.reconcile.snapshot import read_snapshot
+
+MAX_DECISIONS = 4  # decisions per pass: the first, then one per batch of refused writes
+
+
+class WriteRefused(RuntimeError):
+    """The API refused a write of the Platform's own objects (already in its status)."""
 
 
 @dataclass
@@ -43,13 +50,31 @@ class GroupReconciler:
         self._lock = threading.Lock()  # groups are reconciled in parallel threads
 
     def reconcile(self, namespace: str, platform_name: str, now: datetime | None = None) -> Outcome:
+        """Read, decide, apply; when the API refuses a member's write, decide again at once
+        without that member (at most MAX_DECISIONS times), so the rest of the group converges
+        in this pass. A refused Platform write is reported, then raised for backoff."""
         now = now or self.clock()
-        snapshot = read_snapshot(self.kube, namespace, platform_name)
-        decision = decide(snapshot, now, resync_seconds=self.resync_seconds, decoded=self._decoded)
-        if decision.references is not None:
-            self._remember_references(namespace, platform_name, decision.references)
-        writes = apply_decision(self.kube, decision, now)
-        return Outcome(requeue_after=decision.requeue_after, writes=writes)
+        failures: list[WriteFailure] = []
+        outcome = Outcome()
+        for _ in range(MAX_DECISIONS):
+            snapshot = read_snapshot(self.kube, namespace, platform_name)
+            decision = decide(
+                snapshot,
+                now,
+                resync_seconds=self.resync_seconds,
+                decoded=self._decoded,
+                failures=failures,
+            )
+            if decision.references is not None:
+                self._remember_references(namespace, platform_name, decision.references)
+            applied = apply_decision(self.kube, decision, now)
+            outcome = Outcome(decision.requeue_after, outcome.writes + applied.writes)
+            if any(f.owner_kind == "Platform" for f in failures):
+                raise WriteRefused(failures[0].describe())  # reported: back off
+            if not applied.failures:
+                return outcome
+            failures += applied.failures
+        return Outcome(min(outcome.requeue_after or 5.0, 5.0), outcome.writes)
 
     def _remember_references(self, namespace: str, platform: str, used: set[str]) -> None:
         with self._lock:

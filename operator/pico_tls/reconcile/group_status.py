@@ -15,7 +15,12 @@ from pico_tls.plan import GroupPlan
 from pico_tls.reconcile.carotation import Rotation, phase_message
 from pico_tls.reconcile.clientauth import ClientAuthState, Phase
 from pico_tls.reconcile.passes import Pass
-from pico_tls.reconcile.report import certificate_status, member_status, set_conditions
+from pico_tls.reconcile.report import (
+    certificate_status,
+    exclusion_status,
+    member_status,
+    set_conditions,
+)
 from pico_tls.reconcile.status import Condition, iso
 from pico_tls.spec import PlatformSpec
 
@@ -126,6 +131,7 @@ def report_group(run: Pass, outcome: GroupOutcome) -> bool:
     keystore_ok = platform_store is not None or not p.tls.enabled
     ready = keystore_ok and outcome.settled and state.phase not in TRANSITIONAL
     progressing = _progressing(outcome, run.next_rotation)
+    members, excluded = exclusion_status(run)
     conditions = [
         Condition("Ready", True, "Ready", "All workloads run their current TLS configuration")
         if ready
@@ -140,12 +146,14 @@ def report_group(run: Pass, outcome: GroupOutcome) -> bool:
             CLIENT_AUTH_MESSAGES[state.phase],
         ),
         progressing,
+        members,
     ]
     rotation = run.next_rotation
     status: dict[str, Any] = {
         "clientAuth": state.as_status(),
         "trustedClients": len(outcome.containers) + len(outcome.desktops) if p.tls.enabled else 0,
         "caRotation": rotation.as_status() if rotation is not None else None,
+        **excluded,
     }
     if platform_store is not None:
         status |= certificate_status(body, platform_store.identity, ca, p.tls.renew_before)

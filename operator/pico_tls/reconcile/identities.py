@@ -28,6 +28,7 @@ from pico_tls.reconcile import existing
 from pico_tls.reconcile.passes import Pass
 from pico_tls.reconcile.report import keystore_problem, reject
 from pico_tls.spec import KeystoreMode, PlatformSpec, SpecError
+from pico_tls.validation import check_password
 
 
 def renew_requested(body: Mapping[str, Any]) -> str | None:
@@ -38,16 +39,27 @@ def renew_requested(body: Mapping[str, Any]) -> str | None:
 
 
 def _user_passwords(run: Pass, secret_name: str | None) -> Passwords | None:
-    """Passwords from the user's Secret; SpecError when it is missing or incomplete."""
+    """Passwords from the user's Secret; SpecError when it is missing, incomplete, one of the
+    operator's own Secrets, or holds a password Java would refuse or read differently."""
     if not secret_name:
         return None
     obj = run.snapshot.user_secrets.get(secret_name)
-    found = existing.passwords_from(secret_manifests.decode_data(obj)) if obj else None
-    if found is None:
+    data = secret_manifests.decode_data(obj) if obj else {}
+    store = data.get(names.STORE_PASSWORD_KEY)
+    if obj and (obj["metadata"].get("labels") or {}).get(names.MANAGED_BY) == names.FIELD_MANAGER:
+        raise SpecError(
+            f"password Secret {secret_name} is one the operator writes: keep your passwords "
+            "in a Secret of your own and name that one in passwordSecretRef"
+        )
+    if not store:
         raise SpecError(
             f"password Secret {secret_name} not found or has no {names.STORE_PASSWORD_KEY} key"
         )
-    return found
+    what = f"password Secret {secret_name} key"
+    store_pw = check_password(store, f"{what} {names.STORE_PASSWORD_KEY}")
+    key = data.get(names.KEY_PASSWORD_KEY)
+    key_pw = check_password(key, f"{what} {names.KEY_PASSWORD_KEY}") if key else store_pw
+    return Passwords(store_pw, key_pw)
 
 
 def _stored(run: Pass, mounted: str) -> Existing:

@@ -19,7 +19,12 @@ from pico_tls.reconcile import carotation, existing
 from pico_tls.reconcile.carotation import Rotation
 from pico_tls.reconcile.passes import Pass
 from pico_tls.reconcile.report import keystore_problem
+from pico_tls.reconcile.rollout import owner_uids
+from pico_tls.reconcile.status import iso
 from pico_tls.spec import PlatformSpec
+from pico_tls.validation import MIN_DURATION
+
+Body = Mapping[str, Any]
 
 CA_DURATION = timedelta(days=3650)
 
@@ -54,7 +59,28 @@ def group_ca(run: Pass, platform: Member) -> CertificateAuthority:
             "CAInvalid",
             f"Secret {name} is unreadable ({err}); delete it to let the operator create a new CA",
         )
-    return _maybe_renew(run, platform, current, ca)
+    renewed = _maybe_renew(run, platform, current, ca)
+    if renewed is ca:
+        _reown(run, platform, current)
+    return renewed
+
+
+def ca_owner(platform: Member) -> Body | None:
+    """The CA Secret's owner: the Platform, or none when it is retained on delete."""
+    return None if platform.spec.tls.retain_on_delete else platform.body
+
+
+def _reown(run: Pass, platform: Member, current: Body) -> None:
+    """Rewrite the CA Secret as it is when its owner reference is not the wanted one
+    (retainOnDelete switched, or adopted from a deleted Platform): same data."""
+    meta = _ca_meta(platform)
+    if owner_uids(current["metadata"]) == owner_uids(meta):
+        return
+    annotations = current["metadata"].get("annotations") or {}
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    manifest = {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": "Opaque"}
+    run.decision.write({**manifest, "data": dict(current.get("data") or {})})
 
 
 def _new_ca(run: Pass, p: PlatformSpec) -> CertificateAuthority:
@@ -71,9 +97,35 @@ def _user_ca(run: Pass, platform: Member, secret: str) -> CertificateAuthority:
     if user_secret is None:
         keystore_problem(run, platform, "CASecretNotFound", f"CA Secret {secret} not found")
     try:
-        return existing.ca_from(secret_manifests.decode_data(user_secret))
+        ca: CertificateAuthority = existing.ca_from(secret_manifests.decode_data(user_secret))
     except PkiError as err:
         keystore_problem(run, platform, "CAInvalid", f"CA Secret {secret}: {err}")
+    problem = cannot_issue(ca, run.now)
+    if problem is not None:  # refused before any rotation to it can start
+        keystore_problem(
+            run,
+            platform,
+            "CACannotIssue",
+            f"CA Secret {secret}: {problem}: it cannot issue certificates; put a CA valid for "
+            "longer in tls.crt and tls.key (the certificates in use stay as they are)",
+        )
+    return ca
+
+
+def cannot_issue(ca: CertificateAuthority, now: datetime) -> str | None:
+    """Why a CA cannot issue a certificate now (expired, not yet valid, or expiring within
+    the shortest certificate lifetime), or None."""
+    cert = ca.certificate
+    if now < cert.not_valid_before_utc:
+        return f"the CA certificate is not valid before {iso(cert.not_valid_before_utc)}"
+    if now >= cert.not_valid_after_utc:
+        return f"the CA certificate expired on {iso(cert.not_valid_after_utc)}"
+    if cert.not_valid_after_utc - now < MIN_DURATION:
+        return (
+            f"the CA certificate expires on {iso(cert.not_valid_after_utc)}, within the "
+            f"shortest certificate lifetime ({MIN_DURATION})"
+        )
+    return None
 
 
 def _maybe_renew(
@@ -103,14 +155,15 @@ def _write_ca(
     previous: CertificateAuthority | None,
     handled_request: str | None,
 ) -> None:
-    p: PlatformSpec = platform.spec
-    meta = names.metadata(
-        names.ca_secret(p.name),
-        p.namespace,
-        names.labels(p.name, "platform", p.name),
-        platform.body,
+    run.decision.write(
+        secret_manifests.ca_secret(_ca_meta(platform), ca, previous, handled_request)
     )
-    run.decision.write(secret_manifests.ca_secret(meta, ca, previous, handled_request))
+
+
+def _ca_meta(platform: Member) -> dict[str, Any]:
+    p: PlatformSpec = platform.spec
+    labels = names.labels(p.name, "platform", p.name)
+    return names.metadata(names.ca_secret(p.name), p.namespace, labels, ca_owner(platform))
 
 
 def _event_ca(

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pico_tls.reconcile.carotation import Rotation
 from pico_tls.reconcile.decision import Decision
+from pico_tls.reconcile.exclusions import Exclusion
 from pico_tls.reconcile.existing import DecodeCache, uncached
 from pico_tls.reconcile.snapshot import Snapshot
 
@@ -22,6 +23,10 @@ class Pass:
     # CA rotation in force for this pass, and the one the next pass will use.
     rotation: Rotation | None = None
     next_rotation: Rotation | None = None
+    # Members left out of this pass (refused writes, unusable specs) and members retried
+    # after a refused write, whose record stays in the Platform's status until they converge.
+    excluded: dict[tuple[str, str], Exclusion] = field(default_factory=dict)
+    retried: dict[tuple[str, str], Exclusion] = field(default_factory=dict)
 
     @property
     def namespace(self) -> str:

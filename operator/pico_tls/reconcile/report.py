@@ -11,6 +11,7 @@ from pico_tls.builders import names
 from pico_tls.material import Identity, renewal_time
 from pico_tls.parties import Member
 from pico_tls.pki.certs import CertificateAuthority, sha256_fingerprint
+from pico_tls.reconcile.exclusions import WRITE_FAILED, Exclusion, WriteFailure, summary
 from pico_tls.reconcile.passes import Pass
 from pico_tls.reconcile.status import Condition, iso, merge_conditions
 
@@ -38,11 +39,43 @@ def set_conditions(
     )
 
 
-def reject(run: Pass, body: Body, message: str) -> None:
-    """Report a spec the operator cannot act on (one Warning Event per message)."""
+def reject(run: Pass, body: Body, message: str, reason: str = "InvalidSpec") -> None:
+    """Report a spec (or a member's objects) the operator cannot act on: Ready=False and one
+    Warning Event per new message; a member is listed as left out on its Platform."""
     if _known(body, "Ready").get("message") != message:
-        run.decision.event(body, "Warning", "InvalidSpec", message)
-    set_conditions(run, body, [Condition("Ready", False, "InvalidSpec", message)])
+        run.decision.event(body, "Warning", reason, message)
+    set_conditions(run, body, [Condition("Ready", False, reason, message)])
+    if body["kind"] != "Platform":
+        key = (str(body["kind"]), str(body["metadata"]["name"]))
+        run.excluded.setdefault(key, Exclusion(key[0], key[1], reason, message))
+
+
+def platform_write_failed(run: Pass, body: Body, failure: WriteFailure) -> None:
+    """A write of the Platform's own objects the API refused: Ready=False, one Warning Event
+    per new message; the pass stops and is retried with backoff."""
+    message = (
+        f"{failure.describe()}; nothing more is written until it succeeds (retried with backoff)"
+    )
+    if _known(body, "Ready").get("message") != message:
+        run.decision.event(body, "Warning", WRITE_FAILED, message)
+    set_conditions(run, body, [Condition("Ready", False, WRITE_FAILED, message)])
+
+
+def exclusion_status(run: Pass) -> tuple[Condition, dict[str, Any]]:
+    """The Platform's MembersReady condition and `excludedMembers`: members left out now, and
+    members retried after a refused write until a pass finds nothing of theirs to write."""
+    writing = {
+        (str(refs[0]["kind"]), str(refs[0]["name"]))
+        for w in run.decision.writes
+        if (refs := w.manifest["metadata"].get("ownerReferences"))
+    }
+    pending = [e for key, e in run.retried.items() if key in writing]
+    entries = sorted([*run.excluded.values(), *pending], key=lambda e: e.key)
+    if not entries:
+        condition = Condition("MembersReady", True, "AllMembersIncluded", "No member left out")
+        return condition, {"excludedMembers": None}
+    condition = Condition("MembersReady", False, "MembersExcluded", summary(entries))
+    return condition, {"excludedMembers": [e.as_status() for e in entries]}
 
 
 def keystore_problem(run: Pass, platform: Member, reason: str, message: str) -> NoReturn:

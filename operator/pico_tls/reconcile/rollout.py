@@ -13,6 +13,11 @@ def by_name(items: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
     return {str(i["metadata"]["name"]): i for i in items}
 
 
+def owner_uids(meta: Mapping[str, Any]) -> set[str]:
+    """The uids an object's owner references name."""
+    return {str(r.get("uid")) for r in meta.get("ownerReferences") or []}
+
+
 def template_hash(workload: Mapping[str, Any] | None) -> str | None:
     """The mounted-content checksum on a workload's pod template, if any."""
     if workload is None:

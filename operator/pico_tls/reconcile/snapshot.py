@@ -22,6 +22,13 @@ from pico_tls.kube import (
 from pico_tls.reconcile.rollout import by_name
 
 Body = Mapping[str, Any]
+WRITTEN_KINDS = (
+    (SECRET, "Secret"),
+    (CONFIGMAP, "ConfigMap"),
+    (SERVICE, "Service"),
+    (STATEFULSET, "StatefulSet"),
+    (DEPLOYMENT, "Deployment"),
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,10 @@ class Snapshot:
     workloads: Mapping[str, Body] = field(default_factory=dict)  # StatefulSets, Deployments
     # The user's Secrets the specs name (CA, passwords); None: not found.
     user_secrets: Mapping[str, Body | None] = field(default_factory=dict)
+    # Every ExecutionContainer and DesktopClient of the namespace, not being deleted, and the
+    # metadata of every object of the kinds the operator writes, by (kind, name): name clashes.
+    namespace_members: tuple[Body, ...] = ()
+    existing: Mapping[tuple[str, str], Body] = field(default_factory=dict)
 
     @property
     def platform(self) -> Body | None:
@@ -65,15 +76,22 @@ def referenced_secrets(platform: Body | None, desktops: Sequence[Body]) -> list[
 def read_snapshot(kube: Kube, namespace: str, platform_name: str) -> Snapshot:
     platforms = tuple(kube.list_objects(PLATFORM, namespace))
 
-    def members(kind: Kind) -> tuple[Body, ...]:
+    everyone = tuple(
+        item
+        for kind in (CONTAINER, DESKTOP)
+        for item in kube.list_objects(kind, namespace)
+        if not item["metadata"].get("deletionTimestamp")
+    )
+
+    def members(kind: str) -> tuple[Body, ...]:
         return tuple(
             item
-            for item in kube.list_objects(kind, namespace)
-            if ((item.get("spec") or {}).get("platformRef") or {}).get("name") == platform_name
-            and not item["metadata"].get("deletionTimestamp")
+            for item in everyone
+            if item["kind"] == kind
+            and ((item.get("spec") or {}).get("platformRef") or {}).get("name") == platform_name
         )
 
-    containers, desktops = members(CONTAINER), members(DESKTOP)
+    containers, desktops = members("ExecutionContainer"), members("DesktopClient")
     selector = f"{names.PLATFORM_LABEL}={platform_name}"
 
     def owned(*kinds: Kind) -> dict[str, Body]:
@@ -98,5 +116,11 @@ def read_snapshot(kube: Kube, namespace: str, platform_name: str) -> Snapshot:
         user_secrets={
             name: kube.get(SECRET, namespace, name)
             for name in referenced_secrets(platform, desktops)
+        },
+        namespace_members=everyone,
+        existing={
+            (kind_name, str(item["metadata"]["name"])): item
+            for kind, kind_name in WRITTEN_KINDS
+            for item in kube.list_metadata(kind, namespace)
         },
     )

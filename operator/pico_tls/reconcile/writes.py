@@ -3,14 +3,17 @@ with the Event that tells their owner why. Pure: everything goes into the Decisi
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any
 
 from pico_tls.builders import names
 from pico_tls.keystore import KeystoreError, content_fingerprint, decode_keystore
+from pico_tls.pki.certs import cert_to_pem
 from pico_tls.plan import GroupPlan, PlannedStore
+from pico_tls.reconcile.drift import drifted_fields
 from pico_tls.reconcile.passes import Pass
-from pico_tls.reconcile.rollout import rolled_out, template_hash
+from pico_tls.reconcile.rollout import owner_uids, rolled_out, template_hash
 
 Body = Mapping[str, Any]
 
@@ -21,7 +24,11 @@ def decide_writes(run: Pass, plan: GroupPlan) -> dict[str, bool]:
     snap = run.snapshot
     for manifest in plan.state_secrets:
         current = snap.secrets.get(manifest["metadata"]["name"])
-        if current is None or current.get("data") != manifest["data"]:
+        if (
+            current is None
+            or current.get("data") != manifest["data"]
+            or owner_uids(current["metadata"]) != owner_uids(manifest["metadata"])
+        ):
             run.decision.write(manifest)
     for store in plan.stores:
         _write_store(run, store)
@@ -40,6 +47,11 @@ def decide_writes(run: Pass, plan: GroupPlan) -> dict[str, bool]:
         if written and before is not None and template_hash(before) != template_hash(manifest):
             message = f"{manifest['kind']} {name}: mounted TLS content changed"
             _tell_owner(run, manifest["metadata"], "RollingPods", message)
+        elif not written and before is not None and (edited := drifted_fields(before, manifest)):
+            run.decision.write(manifest)
+            written = True
+            message = f"{manifest['kind']} {name}: put back {', '.join(edited)} (edited by hand)"
+            _tell_owner(run, manifest["metadata"], "WorkloadRestored", message)
         settled[name] = not written and rolled_out(before)
     return settled
 
@@ -51,18 +63,27 @@ def _write_store(run: Pass, store: PlannedStore) -> None:
     ):
         return
     run.decision.write(store.encode())
+    reason, message = _store_event(current, store)
+    _tell_owner(run, store.meta, reason, f"Secret {store.name}: {message}")
+
+
+def _store_event(current: Body | None, store: PlannedStore) -> tuple[str, str]:
+    """What really happened to a keystore Secret: made, put back after a hand edit (the
+    operator wants what it wrote last time), or changed by the operator (and how)."""
     if current is None:
-        reason, verb = "SecretCreated", "wrote"
-    elif (current["metadata"].get("annotations") or {}).get(
-        names.CONTENT_FINGERPRINT
-    ) == store.fingerprint:
-        reason, verb = "SecretRestored", "restored (it had been edited)"
-    else:
-        reason, verb = "KeystoreUpdated", "updated"
-    message = f"Secret {store.name}: {verb}"
-    if current is not None and not store.with_properties:  # a desktop's key
-        message += "; import it again in the Desktop Launcher"
-    _tell_owner(run, store.meta, reason, message)
+        return "SecretCreated", "wrote"
+    annotations = current["metadata"].get("annotations") or {}
+    if annotations.get(names.DATA_DIGEST) == store.data_digest:
+        return "SecretRestored", "restored what the operator wrote (it had been edited)"
+    written_cert = (current.get("data") or {}).get("tls.crt")
+    renewed = written_cert != base64.b64encode(cert_to_pem(store.identity.certificate)).decode()
+    message = "certificate renewed" if renewed else "trust or settings updated"
+    if not store.with_properties:  # a desktop's key: re-import only if its keystore changed
+        if annotations.get(names.CONTENT_FINGERPRINT) != store.fingerprint:
+            message += "; import it again in the Desktop Launcher"
+        elif not renewed:
+            message = "platform.crt updated; its keystore is unchanged (no re-import needed)"
+    return "KeystoreUpdated", message
 
 
 def _exists(manifest: Mapping[str, Any], current: Mapping[str, Body]) -> bool:
