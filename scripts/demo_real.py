@@ -18,6 +18,7 @@ from typing import Any
 
 from tests.e2e import realpods_env as rp
 from tests.e2e import realpods_steps as steps
+from tests.e2e.realpods_desktops import run_desktop
 from tests.e2e.traffic import TrafficMonitor
 from tests.javatools import keytool_list
 from tests.support.stores import secret_store
@@ -65,7 +66,7 @@ def _show_desktops(env: rp.RealPods) -> bool:
     cases = (("alice-desktop-key", 0), ("bob-desktop-key", 10))
     ok = True
     for secret, expected in cases:
-        code = rp.run_desktop(env, NAMESPACE, secret, f"desktop-{secret.split('-')[0]}")
+        code = run_desktop(env, NAMESPACE, secret, f"desktop-{secret.split('-')[0]}")
         ok &= code == expected
         verdict = "accepted" if code == 0 else f"refused (exit {code})"
         print(f"  {secret:22} {verdict:20} {'(as expected)' if code == expected else 'WRONG'}")
