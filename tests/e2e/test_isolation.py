@@ -136,3 +136,38 @@ def test_a_configmap_over_1mib_is_reported_on_its_container(
     assert "Too long" in message and "1048576" in message, message
     wait_ready(kube_cluster, "platform", "mz", ns)
     assert not exists(kube_cluster, "deployment", "big", ns)
+
+
+def test_an_object_the_user_made_is_never_overwritten(
+    kube_cluster: Any, operator: Any, operator_kubeconfig: Any, namespace: str
+) -> None:
+    """The check by owner references, on what the real API lists (metadata only)."""
+    from kubernetes import config
+
+    from pico_tls.kube import SECRET, Kube
+
+    ns = namespace
+    kube_cluster.kubectl(
+        "create", "secret", "generic", "dana-desktop-key", "-n", ns, "--from-literal=mine=1"
+    )
+    dana = member(ns, "DesktopClient", "dana", user="Dana")
+    kube_cluster.apply([platform(ns), dana])
+    wait_ready(kube_cluster, "platform", "mz", ns)
+
+    def refused() -> str | None:
+        obj = get(kube_cluster, "desktopclient", "dana", ns)
+        ready = next(
+            (c for c in obj.get("status", {}).get("conditions", []) if c["type"] == "Ready"), {}
+        )
+        return str(ready["message"]) if ready.get("reason") == "NameClash" else None
+
+    message = kube_cluster.wait_until("clash reported", refused, timeout=60)
+    assert "Secret dana-desktop-key, which exists and was not made by the operator" in message
+    secret = get(kube_cluster, "secret", "dana-desktop-key", ns)
+    assert set(secret["data"]) == {"mine"} and not secret["metadata"].get("ownerReferences")
+    assert not exists(kube_cluster, "secret", "dana-desktop-key-state", ns)
+
+    listed = Kube(config.new_client_from_config(str(operator_kubeconfig))).list_metadata(SECRET, ns)
+    names = {item["metadata"]["name"] for item in listed}
+    assert {"dana-desktop-key", "mz-ca", "mz-rcp-tls"} <= names
+    assert not any("data" in item for item in listed)  # metadata only, never Secret data
