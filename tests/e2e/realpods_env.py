@@ -195,9 +195,6 @@ def set_standin(doc: dict[str, Any], image: str) -> dict[str, Any]:
     spec["imagePullPolicy"] = "Never"
     pod = spec.setdefault("podTemplate", {})
     pod["nodeSelector"] = dict(REAL_NODE_SELECTOR)
-    # the operator mounts the keystore Secret with mode 0440 (root-owned); the stand-in runs
-    # as uid 10001, so its group must own the files, as for any non-root pico image
-    pod["podSecurityContext"] = {"fsGroup": 10001}
     return doc
 
 
