@@ -38,7 +38,7 @@ def test_a_refused_member_is_left_out_and_the_group_goes_on(
 
     def refused() -> dict[str, Any] | None:
         obj = get(kube_cluster, "executioncontainer", "bad", ns)
-        ready = next(
+        ready: dict[str, Any] = next(
             (c for c in obj.get("status", {}).get("conditions", []) if c["type"] == "Ready"), {}
         )
         return ready if ready.get("reason") == "WriteFailed" else None
@@ -97,7 +97,7 @@ def test_a_platform_named_like_a_container_never_takes_its_key(
 
     def refused() -> str | None:
         obj = get(kube_cluster, "platform", "ec1", ns)
-        ready = next(
+        ready: dict[str, Any] = next(
             (c for c in obj.get("status", {}).get("conditions", []) if c["type"] == "Ready"), {}
         )
         return str(ready["message"]) if ready.get("reason") == "NameClash" else None
@@ -126,7 +126,7 @@ def test_a_configmap_over_1mib_is_reported_on_its_container(
 
     def refused() -> str | None:
         obj = get(kube_cluster, "executioncontainer", "big", ns)
-        ready = next(
+        ready: dict[str, Any] = next(
             (c for c in obj.get("status", {}).get("conditions", []) if c["type"] == "Ready"), {}
         )
         return str(ready["message"]) if ready.get("reason") == "WriteFailed" else None
@@ -156,7 +156,7 @@ def test_an_object_the_user_made_is_never_overwritten(
 
     def refused() -> str | None:
         obj = get(kube_cluster, "desktopclient", "dana", ns)
-        ready = next(
+        ready: dict[str, Any] = next(
             (c for c in obj.get("status", {}).get("conditions", []) if c["type"] == "Ready"), {}
         )
         return str(ready["message"]) if ready.get("reason") == "NameClash" else None

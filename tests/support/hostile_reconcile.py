@@ -92,8 +92,8 @@ def _refused(
     return {(kind, name): Refusal(code, reason, message)}
 
 
-USER_CA = {"trust": {"caSecretRef": {"name": "user-ca"}}}
-PASSWORDS = {"passwordSecretRef": {"name": "pw"}}
+USER_CA: dict[str, Any] = {"trust": {"caSecretRef": {"name": "user-ca"}}}
+PASSWORDS: dict[str, Any] = {"passwordSecretRef": {"name": "pw"}}
 TOO_LONG = 'ConfigMap "ec1-rcp-tls" is invalid: []: Too long: must have at most 1048576 bytes'
 GROUP = [platform(), container()]
 
