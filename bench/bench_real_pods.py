@@ -22,9 +22,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import baseline_pods
-from tests.e2e import realpods_env as rp
-from tests.e2e import realpods_steps as steps
-from tests.e2e.traffic import EC_COMPONENT, PLATFORM_COMPONENT, TrafficMonitor
+from tests.support import realpods_env as rp
+from tests.support import realpods_steps as steps
+from tests.support.traffic import EC_COMPONENT, PLATFORM_COMPONENT, TrafficMonitor
 
 CONTAINERS = {"ec1": 1, "ec2": 2}  # examples/execution-containers.yaml
 

@@ -26,7 +26,6 @@ sys.path.insert(0, str(ROOT / "operator"))
 
 from scripts import demo_real  # noqa: E402
 from tests.cluster.localcluster import ClusterAccess, LocalCluster  # noqa: E402
-from tests.e2e.realpods_env import fallback_reason  # noqa: E402
 from tests.javatools import (  # noqa: E402
     TlsServer,
     compile_probe,
@@ -36,6 +35,7 @@ from tests.javatools import (  # noqa: E402
 )
 from tests.support.install import install_operator_prerequisites  # noqa: E402
 from tests.support.operator_process import OperatorProcess  # noqa: E402
+from tests.support.realpods_env import fallback_reason  # noqa: E402
 from tests.support.stores import rejected_by_server, secret_store, stranger_for  # noqa: E402
 
 NAMESPACE = "pico-demo"

@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.e2e import realpods_env as rp
-from tests.e2e import realpods_steps as steps
-from tests.e2e.realpods_desktops import run_desktop
-from tests.e2e.traffic import TrafficMonitor
 from tests.javatools import keytool_list
+from tests.support import realpods_env as rp
+from tests.support import realpods_steps as steps
+from tests.support.realpods_desktops import run_desktop
 from tests.support.stores import secret_store
+from tests.support.traffic import TrafficMonitor
 
 NAMESPACE = "pico-demo"
 MANAGED = "app.kubernetes.io/managed-by=pico-tls-operator"

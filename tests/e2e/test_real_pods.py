@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 from tests.cluster import nodenet
-from tests.e2e import realpods_env as rp
-from tests.e2e import realpods_steps as steps
-from tests.e2e.traffic import EC_COMPONENT, TrafficMonitor, Window
+from tests.support import realpods_env as rp
+from tests.support import realpods_steps as steps
 from tests.support.leaks import LeakCheck, SecretRecorder
+from tests.support.traffic import EC_COMPONENT, TrafficMonitor, Window
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from tests.support.world import World, custom, describe
+from tests.support.world import NOW, World, custom, describe
 
 from pico_tls.builders import names
 from pico_tls.keystore import StoreOptions, decode_keystore, detect_format
@@ -316,7 +316,8 @@ def user_ca_secret(name: str, days: int = 3650) -> dict[str, Any]:
     from pico_tls.pki.certs import cert_to_pem, create_ca
     from pico_tls.pki.keys import KeyAlgorithm, generate_key, key_to_pem
 
-    ca = create_ca(name, generate_key(KeyAlgorithm.EC_P256), duration=timedelta(days=days))
+    key = generate_key(KeyAlgorithm.EC_P256)
+    ca = create_ca(name, key, duration=timedelta(days=days), now=NOW)  # valid on the World clock
     data = {"tls.crt": cert_to_pem(ca.certificate), "tls.key": key_to_pem(ca.key)}
     return {
         "apiVersion": "v1",

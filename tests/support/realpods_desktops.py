@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 
-from tests.e2e import realpods_env as rp
+from tests.support import realpods_env as rp
 
 DESKTOP_DIR = "/etc/pico/desktop"  # the stand-in's default (standin.desktop.dir)
 

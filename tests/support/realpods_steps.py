@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.e2e import realpods_env as rp
-from tests.e2e.realpods_desktops import copy_secret, run_desktop
-from tests.e2e.traffic import EC_COMPONENT, TrafficMonitor, Window
+from tests.support import realpods_env as rp
+from tests.support.realpods_desktops import copy_secret, run_desktop
+from tests.support.traffic import EC_COMPONENT, TrafficMonitor, Window
 
 FINAL_PHASES = ("Enforced", "Disabled")
 

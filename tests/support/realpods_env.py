@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from tests.cluster.localcluster import LocalCluster
 from tests.cluster.realnode import NODE_LABEL, NODE_NAME
 from tests.images.build import Image, build_images
