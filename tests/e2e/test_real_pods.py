@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from tests.cluster import nodenet
 from tests.support import realpods_env as rp
 from tests.support import realpods_steps as steps
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.e2e
 
 NS = "realpods"
 _rows: list[dict[str, Any]] = []
+_NAMESPACES: list[str] = []  # more namespaces the leak check covers
 
 
 class _TrafficSummary:
@@ -287,11 +289,45 @@ def test_operator_killed_mid_switch_resumes_and_traffic_stays_clean(run: steps.R
     assert_clean(window)
 
 
+FORM_EXAMPLES = ("entrypoint-env.yaml", "startup-args.yaml")  # examples/delivery/
+
+
+@pytest.mark.parametrize("example", FORM_EXAMPLES)
+def test_delivery_forms_reach_the_stand_in_through_its_public_style_entrypoint(
+    env: rp.RealPods, operator_pod: dict[str, Any], example: str
+) -> None:
+    """examples/delivery/: the EntrypointEnv form (TLS_* variables, the rest as -e arguments)
+    and the StartupArgs form ($(VAR) password references expanded by the kubelet) started by
+    the stand-in's imitation of the public entrypoint: the ECs reach their Platform with mutual
+    TLS, nothing refused."""
+    ns = f"form-{example.removesuffix('.yaml')}"
+    path = rp.ROOT / "examples" / "delivery" / example
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    for doc in docs:
+        rp.set_standin(doc, env.standin)
+        if doc["kind"] == "Platform":  # the stand-in serves its stats on the web port
+            doc["spec"].setdefault("properties", {})["standin.http.port"] = "9000"
+    env.kubectl("create", "namespace", ns)
+    env.apply(docs, "-n", ns)
+    for doc in docs:
+        kind, name = doc["kind"].lower(), doc["metadata"]["name"]
+        env.wait(
+            f"{kind} {name} Ready", lambda k=kind, n=name: rp.resource_ready(env, k, n, ns), 300
+        )
+    _NAMESPACES.append(ns)
+    with TrafficMonitor(env.cluster.kubeconfig, ns) as monitor:
+        steps.Run(env, ns, monitor).settle()
+        t0 = monitor.wait_scrape()
+        time.sleep(3)
+        window = monitor.window(f"delivery form {example}", t0, monitor.wait_scrape())
+    assert_clean(record(window))
+
+
 def test_no_password_or_private_key_in_the_operator_pod_log_or_public_objects(
     env: rp.RealPods, run: steps.Run, recorder: SecretRecorder
 ) -> None:
     log = env.kubectl("logs", "-n", rp.OPERATOR_NS, "deploy/pico-tls-operator")
     assert "reconcil" in log.lower() or "pico" in log.lower(), log[-2000:]
-    leaks = LeakCheck(recorder).check(env.cluster.access, [NS, rp.OPERATOR_NS], log)
+    leaks = LeakCheck(recorder).check(env.cluster.access, [NS, rp.OPERATOR_NS, *_NAMESPACES], log)
     assert "PRIVATE KEY" not in log
     assert not leaks, leaks
