@@ -19,7 +19,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +27,11 @@ import pytest
 
 from pico_tls.builders import stores as store_builders
 from pico_tls.keystore import KeystoreContent, StoreFormat, StoreOptions, encode_keystore
-from pico_tls.material import CertRequest, Existing, Identity, Passwords, resolve_identity
+from pico_tls.material import Identity
 from pico_tls.pki import KeyAlgorithm, create_ca, generate_key
 from tests.images.build import Image, build_images
 from tests.images.containerd_local import PrivateContainerd
+from tests.support.identities import new_identity
 
 pytestmark = pytest.mark.images
 TOOLS = ("buildah", "debootstrap", "runc", "containerd", "ctr", "javac")
@@ -57,15 +58,7 @@ def containerd(
 
 
 def _identity(name: str, issuer: Any, n: int) -> Identity:
-    request = CertRequest(name, (name,), KeyAlgorithm.EC_P256, YEAR, timedelta(days=30))
-    identity, _ = resolve_identity(
-        request,
-        issuer,
-        Existing(),
-        passwords=Passwords(f"s-{name}-{n}", f"k-{name}-{n}"),
-        now=datetime.now(UTC),
-    )
-    return identity
+    return new_identity(name, issuer, f"s-{name}-{n}", f"k-{name}-{n}")
 
 
 def _store(path: Path, content: KeystoreContent, identity: Identity, fmt: StoreFormat) -> None:

@@ -14,7 +14,7 @@ import json
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,9 +22,10 @@ import pytest
 from pico_tls.builders import properties as props
 from pico_tls.builders import stores as store_builders
 from pico_tls.keystore import KeystoreContent, StoreFormat, StoreOptions, encode_keystore
-from pico_tls.material import CertRequest, Existing, Identity, Passwords, resolve_identity
+from pico_tls.material import Identity
 from pico_tls.pki import CertificateAuthority, KeyAlgorithm, create_ca, generate_key
 from tests.images.standin_local import Standin, compile_standin
+from tests.support.identities import new_identity
 
 YEAR = timedelta(days=365)
 LOOPBACK = ("-e", "standin.bind=127.0.0.1", "-e", "standin.http.port=0")
@@ -53,15 +54,7 @@ class Pki:
 
 
 def _identity(name: str, issuer: CertificateAuthority | None, n: int) -> Identity:
-    request = CertRequest(name, (name,), KeyAlgorithm.EC_P256, YEAR, timedelta(days=30))
-    identity, _ = resolve_identity(
-        request,
-        issuer,
-        Existing(),
-        passwords=Passwords(f"store:{name}-{n}", f"key:{name}-{n}"),
-        now=datetime.now(UTC),
-    )
-    return identity
+    return new_identity(name, issuer, f"store:{name}-{n}", f"key:{name}-{n}")
 
 
 def _write(path: Path, content: KeystoreContent, identity: Identity, fmt: StoreFormat) -> Path:
