@@ -3,8 +3,8 @@ refuses, names that clash with what another resource owns, a CA that cannot issu
 Java would refuse. Each names the resource that must report it (Ready=False with `reason`, a
 message containing `message`, one Warning Event) while nothing else is harmed. Run through
 the real read -> decide -> apply loop over an in-memory API by
-tests/unit/test_hostile_reconcile.py; tests/e2e/test_isolation.py, test_drift.py and
-test_retain.py check the API-dependent ones on the local control plane."""
+tests/unit/test_hostile_reconcile.py; tests/e2e/test_isolation_live.py, test_drift_live.py and
+test_retain_live.py check the API-dependent ones on the local control plane."""
 
 from __future__ import annotations
 
