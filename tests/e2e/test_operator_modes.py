@@ -173,15 +173,17 @@ def test_a_container_named_like_another_platform_is_refused(
     ns = namespace
     other = platform(ns)
     other["metadata"]["name"] = "other"
+    # The Platform first, so that the container is the newcomer (created in the same second,
+    # the tie would be broken by uid, and either could be the one refused).
+    kube_cluster.apply([platform(ns), other])
+    wait_ready(kube_cluster, "platform", "other", ns)
+    time.sleep(1.1)  # creationTimestamp has a resolution of one second
     kube_cluster.apply(
         [
-            platform(ns),
-            other,
             member(ns, "ExecutionContainer", "other", image="pico/ec:test"),
             member(ns, "ExecutionContainer", "ec1", image="pico/ec:test"),
         ]
     )
-    wait_ready(kube_cluster, "platform", "other", ns)
     wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
 
     def refused() -> dict[str, Any] | None:
