@@ -202,6 +202,9 @@ class Faults:
     def rival_write(self) -> None:
         kind, name = self.rng.choice(self.rival_targets)
         self.target = f"{kind}/{name}"
+        # A competing writer of an object the operator manages: created first by someone else,
+        # it would be an object the operator must not take over (refused as a name clash).
+        self._wait_exists(kind, name)
         if kind == "configmap":
             data = {"rcp-tls.properties": "pico.rcp.platform.host=rival.invalid\n"}
         else:
@@ -217,6 +220,15 @@ class Faults:
         proc = self.cluster.kubectl(*args, input_text=text, check=False)
         self.conflicts += proc.returncode != 0 and "conflict" in proc.stderr.lower()
         self.cluster.kubectl(*args, "--force-conflicts", input_text=text)
+
+    def _wait_exists(self, kind: str, name: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            get = ("get", kind, name, "-n", self.ns, "-o", "name")
+            if self.cluster.kubectl(*get, check=False).returncode == 0:
+                return
+            time.sleep(0.5)
+        raise TimeoutError(f"{kind}/{name} was never created by the operator")
 
     def delete_state_secret(self) -> None:
         name = self.rng.choice(self.state_secrets)
