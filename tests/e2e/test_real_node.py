@@ -128,10 +128,10 @@ class TestPodsOnTheRealNode:
         cluster, image = real
         ns = _namespace(cluster)
         # a name outside the cluster zone: CoreDNS has no upstream, so the lookup fails
-        cluster.access.apply(_pod("outside", image, "resolve", "pypi.org"), "-n", ns)
+        cluster.access.apply(_pod("outside", image, "resolve", "www.example.com"), "-n", ns)
         phase, log = _finished(cluster, ns, "outside")
         assert phase == "Failed", log
-        assert "resolve failed: pypi.org" in log
+        assert "resolve failed: www.example.com" in log
 
     def test_pods_cannot_reach_the_machines_network(self, real: tuple[LocalCluster, str]) -> None:
         """The eth0 network (192.0.2.0/24 here; the default gateway): the node's DROP rule
