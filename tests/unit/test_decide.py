@@ -13,6 +13,7 @@ from tests.support.world import NOW, World, custom, describe
 from pico_tls.builders import names
 from pico_tls.keystore import StoreOptions, decode_keystore, detect_format
 from pico_tls.pki.certs import certs_from_pem, sha256_fingerprint, signed_by
+from pico_tls.reconcile.decision import Decision
 
 EC = {"key": {"algorithm": "ECDSA"}}
 
@@ -144,6 +145,28 @@ def test_client_auth_on_with_trust_in_place_goes_straight_to_enforcing() -> None
     world.reconcile()
     assert world.status("Platform", "mz")["clientAuth"]["phase"] == "Enforcing"
     assert require_flag(world, "mz") == "pico.rcp.tls.require_clientauth=true"
+
+
+def test_a_pass_cut_short_after_flipping_the_flag_never_rolls_it_back() -> None:
+    """The flip is in status before the workloads are written: if the pass dies after its writes
+    (operator killed, apiserver gone), the next one keeps the new flag instead of restoring
+    the old one (an extra roll of every pod, twice)."""
+    world = settled()
+    world.get("Platform", "mz")["spec"]["tls"]["requireClientAuth"] = True
+    decision = world.decide()
+    kinds = [(type(a).__name__, getattr(a, "kind", None)) for a in decision.actions]
+    first_workload = next(
+        i for i, k in enumerate(kinds) if k in (("Write", "StatefulSet"), ("Write", "Deployment"))
+    )
+    early = [a for a in decision.actions[:first_workload] if type(a).__name__ == "StatusPatch"]
+    assert [a.status["clientAuth"]["effective"] for a in early] == [True]
+    # Apply the writes and only that early status patch, as a pass killed at the end would.
+    kept = [a for a in decision.actions if type(a).__name__ != "StatusPatch" or a in early]
+    world.apply(Decision(kept))
+    world.roll_out()
+    world.reconcile()
+    assert require_flag(world, "mz") == "pico.rcp.tls.require_clientauth=true"
+    assert world.status("Platform", "mz")["clientAuth"]["effective"] is True
 
 
 def mounted_cas(world: World, secret: str) -> list[str]:

@@ -49,6 +49,10 @@ def plan_group(
     current_flag = bool(effective) if effective is not None else desired
     plan = build(identities, current_flag)
     state, promoted = _phases(run, platform, plan, identities, desired, effective)
+    if state.effective != current_flag:
+        # The flag flips in this pass: recorded before any write, so a pass cut short after
+        # writing the workloads cannot read the old flag back and roll them back to it.
+        run.decision.status(platform.body, {"clientAuth": state.as_status()})
     if state.effective != current_flag or promoted:
         plan = build(identities | promoted, state.effective)
     rolled = decide_writes(run, plan)
