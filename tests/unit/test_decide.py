@@ -13,7 +13,7 @@ from tests.support.world import NOW, World, custom, describe
 from pico_tls.builders import names
 from pico_tls.keystore import StoreOptions, decode_keystore, detect_format
 from pico_tls.pki.certs import certs_from_pem, sha256_fingerprint, signed_by
-from pico_tls.reconcile.decision import Decision
+from pico_tls.reconcile.decision import Decision, StatusPatch
 
 EC = {"key": {"algorithm": "ECDSA"}}
 
@@ -158,7 +158,7 @@ def test_a_pass_cut_short_after_flipping_the_flag_never_rolls_it_back() -> None:
     first_workload = next(
         i for i, k in enumerate(kinds) if k in (("Write", "StatefulSet"), ("Write", "Deployment"))
     )
-    early = [a for a in decision.actions[:first_workload] if type(a).__name__ == "StatusPatch"]
+    early = [a for a in decision.actions[:first_workload] if isinstance(a, StatusPatch)]
     assert [a.status["clientAuth"]["effective"] for a in early] == [True]
     # Apply the writes and only that early status patch, as a pass killed at the end would.
     kept = [a for a in decision.actions if type(a).__name__ != "StatusPatch" or a in early]

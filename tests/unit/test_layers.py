@@ -20,6 +20,7 @@ LAYERS = {
     "delivery": 2,
     "keystore": 2,
     "material": 3,
+    "spec_model": 2.5,  # between the grammars it uses and the parsers that fill it
     "spec": 3,
     "settings": 3,
     "builders": 4,
