@@ -12,7 +12,7 @@ import contextlib
 import json
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -210,6 +210,42 @@ class Kube:
         }
         with contextlib.suppress(KubeError):  # Events are best effort
             self._request("POST", EVENT.path(meta["namespace"]), body=body)
+
+    def watch_secret(
+        self, namespace: str, name: str, stop: threading.Event, changed: Callable[[], None]
+    ) -> None:
+        """Call `changed` whenever the Secret `name` is created, edited or deleted, and once
+        after every (re)list, until `stop` is set. The watch carries a field selector, so the
+        API sends this one Secret and no other; errors are retried with a delay."""
+        from kubernetes import client, watch
+
+        core = client.CoreV1Api(self._client)
+        selector = f"metadata.name={name}"
+        while not stop.is_set():
+            try:
+                listed = core.list_namespaced_secret(namespace, field_selector=selector)
+                with self._lock:
+                    self.requests["GET"] += 1
+                changed()
+                version = listed.metadata.resource_version if listed.metadata else None
+                stream = watch.Watch()  # type: ignore[no-untyped-call]
+                for _ in stream.stream(  # type: ignore[no-untyped-call]
+                    core.list_namespaced_secret,
+                    namespace,
+                    field_selector=selector,
+                    resource_version=version,
+                    timeout_seconds=WATCH_SECONDS,
+                ):
+                    if stop.is_set():
+                        stream.stop()  # type: ignore[no-untyped-call]
+                        break
+                    changed()
+            except Exception:  # 410 Gone, a dropped connection, the API restarting: list again
+                stop.wait(WATCH_RETRY_SECONDS)
+
+
+WATCH_SECONDS = 60  # a watch request's server-side timeout: how late a stop may be noticed
+WATCH_RETRY_SECONDS = 2.0
 
 
 def _default_client() -> Any:
