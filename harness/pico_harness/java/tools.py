@@ -51,7 +51,7 @@ from types import TracebackType
 
 from pico_harness.proc import CLOSE_STDIN, ManagedProcess
 
-PROBE_SOURCE = Path(__file__).resolve().parent / "java" / "TlsProbe.java"
+PROBE_SOURCE = Path(__file__).resolve().parent / "TlsProbe.java"
 PROBE_CLASS = "TlsProbe"
 JVM_OPTIONS: tuple[str, ...] = (
     "-XX:+UseSerialGC",
