@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pico_tls.builders.names import FIELD_MANAGER
+from pico_tls.builders.names import FIELD_MANAGER, MANAGED_BY
 from pico_tls.spec import GROUP, VERSION
 
 
@@ -143,11 +143,18 @@ class Kube:
         return items
 
     def list_metadata(self, kind: Kind, namespace: str) -> list[dict[str, Any]]:
-        """Every object of `kind` in `namespace`, metadata only (names, owners, labels; never
-        Secret data): what the name-clash check needs."""
-        result = self._request("GET", kind.path(namespace), accept=METADATA_LIST)
-        items: list[dict[str, Any]] = result.get("items") or []
-        return items
+        """Every object of `kind` in `namespace`, metadata only (never Secret data) and only what
+        the name-clash check needs: name, owner references and our managed-by label. Read in
+        pages, so a namespace crowded with other objects costs a page of memory at a time."""
+        out: list[dict[str, Any]] = []
+        token = ""
+        while True:
+            query = [("limit", str(METADATA_PAGE))] + ([("continue", token)] if token else [])
+            page = self._request("GET", kind.path(namespace), query=query, accept=METADATA_LIST)
+            out += [_slim(item.get("metadata") or {}) for item in page.get("items") or []]
+            token = str((page.get("metadata") or {}).get("continue") or "")
+            if not token:
+                return out
 
     def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
         """Server-side apply with our field manager, taking ownership of conflicting fields."""
@@ -244,6 +251,15 @@ class Kube:
                 stop.wait(WATCH_RETRY_SECONDS)
 
 
+def _slim(meta: Mapping[str, Any]) -> dict[str, Any]:
+    ours = {k: v for k, v in (meta.get("labels") or {}).items() if k == MANAGED_BY}
+    slim = {"name": meta.get("name"), "labels": ours}
+    if meta.get("ownerReferences"):
+        slim["ownerReferences"] = meta["ownerReferences"]
+    return {"metadata": slim}
+
+
+METADATA_PAGE = 500
 WATCH_SECONDS = 60  # a watch request's server-side timeout: how late a stop may be noticed
 WATCH_RETRY_SECONDS = 2.0
 
