@@ -16,7 +16,7 @@ from typing import Any
 from cryptography import x509
 
 from pico_tls.builders import configmaps, names, properties, secret_manifests, stores, workloads
-from pico_tls.delivery import DeliverySpec
+from pico_tls.delivery_choice import DeliverySpec
 from pico_tls.keystore import (
     KeystoreContent,
     StoreOptions,

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from pico_tls.delivery import DeliveryError, DeliverySpec, check_choice, parse_delivery
+from pico_tls.delivery_choice import DeliveryError, DeliverySpec, check_choice, parse_delivery
 from pico_tls.javaprops import keys_read_from
 from pico_tls.keystore import Pkcs12Profile, StoreFormat
 from pico_tls.pki.keys import KeyAlgorithm

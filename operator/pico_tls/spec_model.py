@@ -9,7 +9,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from pico_tls.delivery import DeliverySpec
+from pico_tls.delivery_choice import DeliverySpec
 from pico_tls.keystore import Pkcs12Profile, StoreFormat
 from pico_tls.pki.keys import KeyAlgorithm
 

@@ -17,7 +17,7 @@ LAYERS = {
     "pki": 1,
     "validation": 2,
     "javaprops": 2,
-    "delivery": 2,
+    "delivery_choice": 2,
     "keystore": 2,
     "material": 3,
     "spec_model": 2.5,  # between the grammars it uses and the parsers that fill it

@@ -14,7 +14,7 @@ from pico_tls.builders.classic_forms import EMIT_CHOICES
 from pico_tls.classic.layout import read_existing, write_plan
 from pico_tls.classic.options import ENCODINGS, ClassicError, Mode, Options
 from pico_tls.classic.plan import Plan, make_plan
-from pico_tls.delivery import PasswordEncoding
+from pico_tls.delivery_choice import PasswordEncoding
 from pico_tls.keystore import KeystoreError, Pkcs12Profile, StoreFormat
 from pico_tls.pki import CertificateAuthority, KeyAlgorithm, PkiError, load_ca
 from pico_tls.spec import SpecError, parse_duration

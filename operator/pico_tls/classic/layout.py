@@ -40,7 +40,7 @@ from pico_tls.classic.options import (
     Role,
 )
 from pico_tls.classic.plan import FolderContents, Plan
-from pico_tls.delivery import PasswordEncoding
+from pico_tls.delivery_choice import PasswordEncoding
 from pico_tls.keystore import (
     KeystoreError,
     StoreFormat,

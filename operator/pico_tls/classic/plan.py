@@ -38,7 +38,7 @@ from pico_tls.classic.options import (
 )
 from pico_tls.classic.stores import Trust, encode_store, party_files, reference, store_content
 from pico_tls.clock import system_clock
-from pico_tls.delivery import PasswordEncoding
+from pico_tls.delivery_choice import PasswordEncoding
 from pico_tls.keystore import (
     StoreFormat,
     StoreOptions,

@@ -20,7 +20,7 @@ from pico_tls.classic.options import (
     Options,
     Role,
 )
-from pico_tls.delivery import OTHER_FORM, DeliveryError, PasswordEncoding
+from pico_tls.delivery_choice import OTHER_FORM, DeliveryError, PasswordEncoding
 from pico_tls.keystore import (
     KeyEntry,
     KeystoreContent,
