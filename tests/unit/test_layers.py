@@ -22,7 +22,7 @@ LAYERS = {
     "material": 3,
     "spec_model": 2.5,  # between the grammars it uses and the parsers that fill it
     "spec": 3,
-    "settings": 3,
+    "config": 3,
     "builders": 4,
     "parties": 5,
     "plan": 6,
