@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "operator"))
 
 from pico_tls.classic.command import add_parser, options_from  # noqa: E402
-from pico_tls.classic.layout import read_existing, write_plan  # noqa: E402
-from pico_tls.classic.plan import make_plan  # noqa: E402
+from pico_tls.classic.folder_plan import plan_folder  # noqa: E402
+from pico_tls.classic.layout import read_existing, write_folder_plan  # noqa: E402
 from pico_tls.pki import KeyAlgorithm, generate_key  # noqa: E402
 
 KEYTOOL_ALGORITHMS = {
@@ -89,9 +89,9 @@ def run_instrumented(args: list[str]) -> dict[str, float | int]:
     options = options_from(ns)
     existing = read_existing(Path(ns.out), options)
     t_plan = time.perf_counter()
-    plan = make_plan(options, existing)
+    plan = plan_folder(options, existing)
     t_write = time.perf_counter()
-    write_plan(Path(ns.out), plan)
+    write_folder_plan(Path(ns.out), plan)
     end = time.perf_counter()
     total, keygen = end - start, plan.keygen_seconds
     # The same keys generated one after the other, for reference.

@@ -150,7 +150,7 @@ class _Group:
         )
 
 
-def build_group(
+def build_plan(
     platform: Member,
     containers: Sequence[Member],
     desktops: Sequence[Member],

@@ -1,6 +1,6 @@
 """What the pods mount is what a JVM needs: planned Secrets and ConfigMaps, read like pico does.
 
-For a few platform groups (trust mode x keystore mode x format x key), ``plan.build_group`` gives
+For a few platform groups (trust mode x keystore mode x format x key), ``plan.build_plan`` gives
 the Secrets and ConfigMaps exactly as the operator writes them. Each Secret's data is written to a
 directory (as the kubelet mounts it); the ConfigMap's ``rcp-tls.properties`` and the Secret's
 ``rcp-tls-secret.properties`` are read by ``java.util.Properties`` (TlsProbe ``props`` mode); the
@@ -30,7 +30,7 @@ from pico_tls.parties import (
 )
 from pico_tls.pki import CertificateAuthority, KeyAlgorithm, create_ca, generate_key
 from pico_tls.pki import sha256_fingerprint as fingerprint
-from pico_tls.plan import build_group
+from pico_tls.plan import build_plan
 from pico_tls.spec import parse_container, parse_desktop, parse_platform
 from tests.javatools import (
     ClientStore,
@@ -155,7 +155,7 @@ class Built:
 def _build(directory: Path, case: Case) -> Pending:
     platform, containers, desktops = _members(case)
     ca, ids = _identities(platform, containers, desktops)
-    group = build_group(
+    group = build_plan(
         platform, containers, desktops, ca=ca, identities=ids, require_client_auth=True
     )
     secrets = {s.name: s.encode() for s in group.stores}

@@ -112,9 +112,7 @@ def test_relative_and_package_imports_are_checked_too(source: str) -> None:
 
 
 def test_a_relative_import_within_the_part_is_fine() -> None:
-    source = (
-        "from . import report\nfrom .snapshot import Snapshot\nfrom ..plan import build_group\n"
-    )
+    source = "from . import report\nfrom .snapshot import Snapshot\nfrom ..plan import build_plan\n"
     assert violations(PACKAGE / "reconcile" / "decide.py", source) == []
 
 

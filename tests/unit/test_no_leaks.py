@@ -12,9 +12,9 @@ import pytest
 from tests.support.world import World, WorldKube, custom
 
 from pico_tls.builders import names
+from pico_tls.config import OperatorConfig
 from pico_tls.handlers import reconciler_entry
 from pico_tls.reconcile.group import GroupReconciler
-from pico_tls.config import OperatorConfig
 
 SECRET_KEYS = ("keystore.password", "key.password", "tls.key", "previous.key")
 

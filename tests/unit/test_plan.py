@@ -18,7 +18,7 @@ from pico_tls.parties import (
 )
 from pico_tls.pki.certs import CertificateAuthority, create_ca
 from pico_tls.pki.keys import KeyAlgorithm, generate_key, key_to_pem
-from pico_tls.plan import GroupPlan, build_group
+from pico_tls.plan import GroupPlan, build_plan
 from pico_tls.spec import parse_container, parse_desktop, parse_platform
 
 NOW = datetime.now(UTC)  # the clock of these tests
@@ -77,7 +77,7 @@ def plan(p, containers=(), desktops=(), require=False) -> GroupPlan:
     ids = {identity_key("platform", "mz"): identity("platform", "mz", pinned)}
     ids |= {identity_key("container", c): identity("container", c, pinned) for c in containers}
     ids |= {identity_key("desktop", d): identity("desktop", d, pinned) for d in desktops}
-    return build_group(
+    return build_plan(
         p,
         [container(c) for c in containers],
         [desktop(d) for d in desktops],
@@ -190,7 +190,7 @@ def test_staged_certificates_are_pinned_first_and_promoted_without_touching_peer
     }
 
     def build(identities: dict[str, Identity]) -> GroupPlan:
-        return build_group(
+        return build_plan(
             p,
             [container("ec1")],
             [desktop("alice")],

@@ -91,14 +91,18 @@ def _pod_properties_file(
     return out
 
 
-def _pod_entrypoint_env(s: PicoSettings, choice: DeliverySpec, tls_secret: str | None) -> PodDelivery:
+def _pod_entrypoint_env(
+    s: PicoSettings, choice: DeliverySpec, tls_secret: str | None
+) -> PodDelivery:
     out = PodDelivery(args=form_content.entrypoint_args(s, literal=form_content.kubernetes_literal))
     out.env = [
         {"name": k, "value": form_content.kubernetes_literal(v)}
         for k, v in form_content.entrypoint_env(s).items()
     ]
     if tls_secret is not None and s.passwords:  # plain: the entrypoint base64-encodes them
-        out.env += _password_env(choice, tls_secret, form_content.ENTRYPOINT_PASSWORD_ENV, plain=True)
+        out.env += _password_env(
+            choice, tls_secret, form_content.ENTRYPOINT_PASSWORD_ENV, plain=True
+        )
     return out
 
 

@@ -28,6 +28,7 @@ import tempfile
 from pathlib import Path
 
 from pico_tls.builders.classic_forms import files_of, holds_passwords
+from pico_tls.classic.folder_plan import FolderContents, FolderPlan
 from pico_tls.classic.identity import ExistingStore
 from pico_tls.classic.manifest import Manifest
 from pico_tls.classic.options import (
@@ -39,7 +40,6 @@ from pico_tls.classic.options import (
     Options,
     Role,
 )
-from pico_tls.classic.plan import FolderContents, Plan
 from pico_tls.delivery_choice import PasswordEncoding
 from pico_tls.keystore import (
     KeystoreError,
@@ -206,7 +206,7 @@ def _copy_entry(source: Path, target: Path) -> None:
         shutil.copy2(source, target, follow_symlinks=False)
 
 
-def _fill(tmp: Path, out: Path, plan: Plan) -> None:
+def _fill(tmp: Path, out: Path, plan: FolderPlan) -> None:
     ours = {p.name for p in plan.parties} | set(plan.removed) | {CA_FILE, MANIFEST_FILE}
     before = plan.previous.parties if plan.previous is not None else {}
     if out.is_dir():
@@ -236,7 +236,7 @@ def _fill(tmp: Path, out: Path, plan: Plan) -> None:
     _write(tmp / MANIFEST_FILE, manifest.encode(), PUBLIC)
 
 
-def write_plan(out: Path, plan: Plan) -> None:
+def write_folder_plan(out: Path, plan: FolderPlan) -> None:
     """Build the new DIR next to it, then swap it in; DIR is unchanged if anything fails."""
     out = Path(os.path.abspath(out))
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -15,10 +15,10 @@ from typing import Any
 import kopf
 
 from pico_tls.builders.names import FIELD_MANAGER, MANAGED_BY, PLATFORM_LABEL
+from pico_tls.config import OperatorConfig
 from pico_tls.kube import Kube, KubeError
 from pico_tls.reconcile.group import GroupReconciler
 from pico_tls.scheduler import Scheduler
-from pico_tls.config import OperatorConfig
 from pico_tls.spec import GROUP, VERSION
 
 log = logging.getLogger(__name__)

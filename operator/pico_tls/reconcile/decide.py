@@ -20,7 +20,7 @@ from pico_tls.reconcile.exclusions import (
     write_exclusions,
 )
 from pico_tls.reconcile.existing import DecodeCache, uncached
-from pico_tls.reconcile.group_plan import plan_group
+from pico_tls.reconcile.group_decision import decide_group
 from pico_tls.reconcile.group_status import report_group
 from pico_tls.reconcile.passes import Pass
 from pico_tls.reconcile.report import (
@@ -90,7 +90,7 @@ def decide(
     run.decision.references = set(_references(platform, desktops))
     try:
         try:
-            outcome = plan_group(run, platform, containers, desktops)
+            outcome = decide_group(run, platform, containers, desktops)
         except (PkiError, KeystoreError) as err:  # messages hold no key material
             keystore_problem(run, platform, "KeyMaterialError", str(err))
     except GroupConfigError:

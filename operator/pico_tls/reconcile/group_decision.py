@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from pico_tls.material import Identity
 from pico_tls.parties import Member, uses_ca
-from pico_tls.plan import GroupPlan, build_group
+from pico_tls.plan import GroupPlan, build_plan
 from pico_tls.reconcile import carotation, keymaterial
 from pico_tls.reconcile.clientauth import ClientAuthState, next_state
 from pico_tls.reconcile.group_status import GroupOutcome
@@ -21,7 +21,7 @@ from pico_tls.reconcile.writes import decide_writes
 from pico_tls.spec import PlatformSpec
 
 
-def plan_group(
+def decide_group(
     run: Pass, platform: Member, containers: Sequence[Member], desktops: Sequence[Member]
 ) -> GroupOutcome:
     """Key material, phases, the plan, and the writes it needs (recorded in the Decision)."""
@@ -34,7 +34,7 @@ def plan_group(
     previous_cas = run.rotation.trusted_previous if run.rotation else ()
 
     def build(ids: Mapping[str, Identity], require_client_auth: bool) -> GroupPlan:
-        return build_group(
+        return build_plan(
             platform,
             containers,
             desktops,

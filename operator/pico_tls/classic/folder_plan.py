@@ -83,7 +83,7 @@ class PartyOutput:
 
 
 @dataclass(frozen=True)
-class Plan:
+class FolderPlan:
     parties: tuple[PartyOutput, ...]
     ca_certificate: x509.Certificate | None
     manifest: Manifest
@@ -98,7 +98,7 @@ class Plan:
 
 @dataclass
 class _Run:
-    """One make_plan call: the input, what DIR holds, the identities resolved so far."""
+    """One plan_folder call: the input, what DIR holds, the identities resolved so far."""
 
     options: Options
     existing: FolderContents
@@ -205,13 +205,13 @@ class _Run:
         )  # fmt: skip
 
 
-def make_plan(
+def plan_folder(
     options: Options,
     existing: FolderContents,
     *,
     now: datetime | None = None,
     keygen: KeyGenerator = generate_key,
-) -> Plan:
+) -> FolderPlan:
     """What to write. ClassicError for bad input.
 
     New keys are generated in parallel threads (OpenSSL releases the GIL); `keygen` replaces
@@ -251,7 +251,7 @@ def make_plan(
     )
     removed = tuple(sorted(n for n in before if n not in given))
     ca_cert = ca.certificate if ca is not None else None
-    return Plan(
+    return FolderPlan(
         tuple(outputs), ca_cert, new_manifest, removed, existing.manifest, len(fresh),
         keygen_seconds,
     )  # fmt: skip
