@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "operator"))
 
 from pico_tls.classic.command import add_parser, options_from  # noqa: E402
 from pico_tls.classic.folder_plan import plan_folder  # noqa: E402
-from pico_tls.classic.layout import read_existing, write_folder_plan  # noqa: E402
+from pico_tls.classic.layout import read_folder, write_folder_plan  # noqa: E402
 from pico_tls.pki import KeyAlgorithm, generate_key  # noqa: E402
 
 KEYTOOL_ALGORITHMS = {
@@ -87,9 +87,9 @@ def run_instrumented(args: list[str]) -> dict[str, float | int]:
     ns = parser.parse_args(args)
     start = time.perf_counter()
     options = options_from(ns)
-    existing = read_existing(Path(ns.out), options)
+    folder = read_folder(Path(ns.out), options)
     t_plan = time.perf_counter()
-    plan = plan_folder(options, existing)
+    plan = plan_folder(options, folder)
     t_write = time.perf_counter()
     write_folder_plan(Path(ns.out), plan)
     end = time.perf_counter()

@@ -65,7 +65,7 @@ class Identity:
 
 
 @dataclass(frozen=True)
-class Existing:
+class StoredMaterial:
     key: PrivateKey | None = None
     certificate: x509.Certificate | None = None
     passwords: Passwords | None = None
@@ -147,7 +147,7 @@ def certificate_problem(
 def resolve_identity(
     request: CertRequest,
     issuer: CertificateAuthority | None,
-    existing: Existing,
+    stored: StoredMaterial,
     *,
     passwords: Passwords | None = None,
     now: datetime,
@@ -155,7 +155,7 @@ def resolve_identity(
     renew: bool = False,
     stage: bool = False,
 ) -> tuple[Identity, list[str]]:
-    """Keep the existing key, certificate and passwords where they still fit `request`.
+    """Keep the stored key, certificate and passwords where they still fit `request`.
 
     `passwords` given by the user override stored ones; `renew` reissues the certificate
     (same key) even when it is still good. `stage` (pinned parties): a reissued certificate
@@ -163,13 +163,13 @@ def resolve_identity(
     Returns the identity and notes on what was made new.
     """
     notes: list[str] = []
-    key = existing.key
+    key = stored.key
     if key is None or key_algorithm_of(key) != request.key_algorithm:
         notes.append("generated a new key" if key is None else "key algorithm changed: new key")
         key = generate_key(request.key_algorithm)
         certificate = None
     else:
-        certificate = existing.certificate
+        certificate = stored.certificate
     problem = (
         "no certificate"
         if certificate is None
@@ -177,8 +177,8 @@ def resolve_identity(
     )
     if problem is None and renew:
         problem = "renewal requested"
-    previous = existing.previous
-    staged = existing.next if stage and key is existing.key else None
+    previous = stored.previous
+    staged = stored.next if stage and key is stored.key else None
     if staged is not None and certificate_problem(staged, key, request, issuer, now):
         staged = None  # the request changed again since it was staged
     if problem is not None:
@@ -198,7 +198,7 @@ def resolve_identity(
     assert certificate is not None
     if previous is not None and not _still_trusted(previous, key, now):
         previous = None
-    chosen = passwords or existing.passwords or Passwords(new_password(), "")
+    chosen = passwords or stored.passwords or Passwords(new_password(), "")
     if not chosen.key:
         chosen = Passwords(chosen.store, chosen.store)
     return Identity(key, certificate, chosen, previous, staged), notes

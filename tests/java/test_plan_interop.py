@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from pico_tls.material import Existing, Identity, resolve_identity
+from pico_tls.material import Identity, StoredMaterial, resolve_identity
 from pico_tls.parties import (
     Member,
     cert_request_container,
@@ -108,18 +108,18 @@ def _identities(
     ca = None if pinned else create_ca("mz CA", generate_key(KeyAlgorithm.EC_P256), duration=YEAR)
     ids = {
         identity_key("platform", p.name): resolve_identity(
-            cert_request_platform(p), ca, Existing(), now=NOW
+            cert_request_platform(p), ca, StoredMaterial(), now=NOW
         )[0]
     }
     if not shared:
         for c in containers:
             request = cert_request_container(c.spec, p)
             ids[identity_key("container", c.spec.name)] = resolve_identity(
-                request, ca, Existing(), now=NOW
+                request, ca, StoredMaterial(), now=NOW
             )[0]
     for d in desktops:  # desktops are always self-signed and pinned
         ids[identity_key("desktop", d.spec.name)] = resolve_identity(
-            cert_request_desktop(d.spec), None, Existing(), now=NOW
+            cert_request_desktop(d.spec), None, StoredMaterial(), now=NOW
         )[0]
     return ca, ids
 

@@ -8,7 +8,7 @@ from functools import cache
 import pytest
 
 from pico_tls.keystore import decode_keystore
-from pico_tls.material import CertRequest, Existing, Identity, resolve_identity
+from pico_tls.material import CertRequest, Identity, StoredMaterial, resolve_identity
 from pico_tls.parties import (
     Member,
     cert_request_container,
@@ -69,7 +69,7 @@ def identity(kind: str, name: str, pinned: bool) -> Identity:
         request = cert_request_container(container(name).spec, p)
     else:
         request = cert_request_desktop(desktop(name).spec)
-    return resolve_identity(request, issuer, Existing(), now=NOW)[0]
+    return resolve_identity(request, issuer, StoredMaterial(), now=NOW)[0]
 
 
 def plan(p, containers=(), desktops=(), require=False) -> GroupPlan:
@@ -174,7 +174,7 @@ def staged(kind: str, name: str) -> Identity:
         name, (f"{name}.example",), KeyAlgorithm.RSA_2048, timedelta(days=9), timedelta(days=3)
     )
     new, notes = resolve_identity(
-        request, None, Existing(old.key, old.certificate, old.passwords), stage=True, now=NOW
+        request, None, StoredMaterial(old.key, old.certificate, old.passwords), stage=True, now=NOW
     )
     assert new.certificate == old.certificate and new.next is not None
     assert notes == ["staged a new certificate (certificate names changed): peers trust it first"]

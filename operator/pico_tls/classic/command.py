@@ -12,7 +12,7 @@ from typing import Any, TextIO, TypeVar
 
 from pico_tls.builders.classic_forms import EMIT_CHOICES
 from pico_tls.classic.folder_plan import FolderPlan, plan_folder
-from pico_tls.classic.layout import read_existing, write_folder_plan
+from pico_tls.classic.layout import read_folder, write_folder_plan
 from pico_tls.classic.options import ENCODINGS, ClassicError, Mode, Options
 from pico_tls.delivery_choice import PasswordEncoding
 from pico_tls.keystore import KeystoreError, Pkcs12Profile, StoreFormat
@@ -270,8 +270,8 @@ def run(
     out = Path(args.out)
     try:
         options = options_from(args)
-        existing = read_existing(out, options)
-        plan = plan_folder(options, existing)
+        folder = read_folder(out, options)
+        plan = plan_folder(options, folder)
         write_folder_plan(out, plan)
     except (ClassicError, KeystoreError, PkiError) as err:
         print(f"{PROG}: error: {err}", file=stderr)

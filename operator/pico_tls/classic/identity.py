@@ -15,7 +15,7 @@ from pico_tls.pki import CertificateAuthority, PrivateKey, signed_by
 
 
 @dataclass(frozen=True)
-class ExistingStore:
+class FoundStore:
     """A keystore found in DIR/NAME, decoded with its password files."""
 
     content: KeystoreContent
@@ -78,7 +78,7 @@ def _request(name: str, options: Options) -> CertRequest:
 def resolve(
     name: str,
     options: Options,
-    existing: ExistingStore | None,
+    found: FoundStore | None,
     managed: bool,
     issuer: CertificateAuthority | None,
     now: datetime,
@@ -87,9 +87,9 @@ def resolve(
     """Keep the key (ours, or one the user brought) and its certificate while it fits;
     otherwise issue one as the operator does (`material.issue`)."""
     request = _request(name, options)
-    entry = existing.content.key_entry if existing is not None else None
-    if existing is not None and entry is not None:
-        key, alias, passwords = entry.key, entry.alias, existing.passwords
+    entry = found.content.key_entry if found is not None else None
+    if found is not None and entry is not None:
+        key, alias, passwords = entry.key, entry.alias, found.passwords
         key_status = "kept" if managed else "adopted"
         problem = _certificate_problem(entry.chain[0], issuer, request, now)
         if problem is None:
@@ -99,7 +99,7 @@ def resolve(
     else:
         assert new_key is not None
         key, alias = new_key, unique_alias(name, ())
-        passwords = existing.passwords if existing is not None else new_passwords()
+        passwords = found.passwords if found is not None else new_passwords()
         key_status, cert_status = "new", "new"
     cert = issue(request, issuer, key, now)
     chain = (cert,) + ((issuer.certificate,) if issuer is not None else ())

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from pico_tls.builders.classic_forms import files_of, holds_passwords
 from pico_tls.classic.folder_plan import FolderContents, FolderPlan
-from pico_tls.classic.identity import ExistingStore
+from pico_tls.classic.identity import FoundStore
 from pico_tls.classic.manifest import Manifest
 from pico_tls.classic.options import (
     CA_FILE,
@@ -102,7 +102,7 @@ def _store_file(folder: Path, manifest: Manifest | None, managed: bool) -> Path 
     return found[0] if found else None
 
 
-def read_store(path: Path) -> ExistingStore:
+def read_store(path: Path) -> FoundStore:
     """A keystore and its password files (key.password defaults to keystore.password)."""
     folder = path.parent
     store_pw_file = folder / STORE_PASSWORD_FILE
@@ -117,10 +117,10 @@ def read_store(path: Path) -> ExistingStore:
         content = decode_keystore(data, StoreOptions(fmt, store_pw, key_pw))
     except KeystoreError as err:
         raise ClassicError(f"{path}: cannot read it ({err})") from None
-    return ExistingStore(content, Passwords(store_pw, key_pw), fmt, data)
+    return FoundStore(content, Passwords(store_pw, key_pw), fmt, data)
 
 
-def read_existing(out: Path, options: Options) -> FolderContents:
+def read_folder(out: Path, options: Options) -> FolderContents:
     """What DIR holds for the given names. ClassicError when something there cannot be read.
 
     With --force nothing but the manifest is read (and an unreadable manifest is ignored).
@@ -137,7 +137,7 @@ def read_existing(out: Path, options: Options) -> FolderContents:
         manifest = None
     if options.force:
         return FolderContents(manifest=manifest)
-    stores: dict[str, ExistingStore] = {}
+    stores: dict[str, FoundStore] = {}
     raw: dict[str, bytes] = {}
     encrypted: dict[str, Passwords] = {}
     for name, role in options.parties:

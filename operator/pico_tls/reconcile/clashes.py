@@ -67,10 +67,10 @@ def _controller(meta: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return next((r for r in refs if r.get("controller")), refs[0] if refs else None)
 
 
-def _with_existing(body: Body, existing: Mapping[ObjectKey, Body]) -> str | None:
+def _with_namespace_objects(body: Body, namespace_objects: Mapping[ObjectKey, Body]) -> str | None:
     """A message when an object `body` would write exists and belongs to something else."""
     for kind, name in sorted(writes_of(body)):
-        found = existing.get((kind, name))
+        found = namespace_objects.get((kind, name))
         if found is None:
             continue
         meta = found["metadata"]
@@ -92,7 +92,7 @@ def _with_existing(body: Body, existing: Mapping[ObjectKey, Body]) -> str | None
 
 
 def name_clash(
-    body: Body, everyone: Iterable[Body], existing: Mapping[ObjectKey, Body]
+    body: Body, everyone: Iterable[Body], namespace_objects: Mapping[ObjectKey, Body]
 ) -> str | None:
     """Why `body` must not write its objects, or None."""
-    return _with_other_resources(body, everyone) or _with_existing(body, existing)
+    return _with_other_resources(body, everyone) or _with_namespace_objects(body, namespace_objects)

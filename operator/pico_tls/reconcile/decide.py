@@ -19,10 +19,10 @@ from pico_tls.reconcile.exclusions import (
     member_message,
     write_exclusions,
 )
-from pico_tls.reconcile.existing import DecodeCache, uncached
 from pico_tls.reconcile.group_decision import decide_group
 from pico_tls.reconcile.group_status import report_group
 from pico_tls.reconcile.passes import Pass
+from pico_tls.reconcile.readback import DecodeCache, uncached
 from pico_tls.reconcile.report import (
     GroupConfigError,
     keystore_problem,
@@ -63,7 +63,7 @@ def decide(
             )
         return run.decision
     everyone = (*snapshot.platforms, *snapshot.namespace_members)
-    clash = name_clash(body, everyone, snapshot.existing)
+    clash = name_clash(body, everyone, snapshot.namespace_objects)
     if clash is not None:
         reject(run, body, clash, NAME_CLASH)
         run.decision.requeue_after = CONFIG_ERROR_SECONDS
@@ -131,7 +131,7 @@ def _without_name_clashes(run: Pass, bodies: Sequence[Body]) -> list[Body]:
     everyone = (*snapshot.platforms, *snapshot.namespace_members)
     kept = []
     for body in bodies:
-        clash = name_clash(body, everyone, snapshot.existing)
+        clash = name_clash(body, everyone, snapshot.namespace_objects)
         if clash is None:
             kept.append(body)
         else:

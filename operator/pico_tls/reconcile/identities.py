@@ -10,9 +10,9 @@ from typing import Any
 from pico_tls.builders import names, secret_manifests
 from pico_tls.material import (
     CertRequest,
-    Existing,
     Identity,
     Passwords,
+    StoredMaterial,
     renewal_time,
     resolve_identity,
 )
@@ -24,7 +24,7 @@ from pico_tls.parties import (
     identity_key,
 )
 from pico_tls.pki.certs import CertificateAuthority
-from pico_tls.reconcile import existing
+from pico_tls.reconcile import readback
 from pico_tls.reconcile.passes import Pass
 from pico_tls.reconcile.report import keystore_problem, reject
 from pico_tls.spec import KeystoreMode, PlatformSpec, SpecError
@@ -62,18 +62,18 @@ def _user_passwords(run: Pass, secret_name: str | None) -> Passwords | None:
     return Passwords(store_pw, key_pw)
 
 
-def _stored(run: Pass, mounted: str) -> Existing:
+def _stored(run: Pass, mounted: str) -> StoredMaterial:
     """What the state Secret holds; its key from the mounted Secret if the state is gone."""
     secrets = run.snapshot.secrets
-    state: Existing = run.decoded(
-        secrets.get(names.state_secret(mounted)), "state", existing.from_state
+    state: StoredMaterial = run.decoded(
+        secrets.get(names.state_secret(mounted)), "state", readback.from_state
     )
     if state.key is not None:
         return state
-    recovered: Existing = run.decoded(
-        secrets.get(mounted), "recover", existing.from_keystore_secret
+    recovered: StoredMaterial = run.decoded(
+        secrets.get(mounted), "recover", readback.from_keystore_secret
     )
-    return existing.merged(state, recovered)
+    return readback.merged(state, recovered)
 
 
 def _identity(

@@ -15,7 +15,7 @@ from pico_tls.material import Identity
 from pico_tls.parties import Member
 from pico_tls.pki.certs import CertificateAuthority, PkiError, create_ca, sha256_fingerprint
 from pico_tls.pki.keys import generate_key
-from pico_tls.reconcile import carotation, existing
+from pico_tls.reconcile import carotation, readback
 from pico_tls.reconcile.carotation import Rotation
 from pico_tls.reconcile.passes import Pass
 from pico_tls.reconcile.report import keystore_problem
@@ -50,7 +50,7 @@ def group_ca(run: Pass, platform: Member) -> CertificateAuthority:
         _event_ca(run, platform, "CACreated", f"Created the CA in Secret {name}", ca)
         return ca
     try:
-        ca = run.decoded(current, "ca", existing.ca_from)
+        ca = run.decoded(current, "ca", readback.ca_from)
     except PkiError as err:
         # Never replace a CA key silently: the user must delete the Secret on purpose.
         keystore_problem(
@@ -97,7 +97,7 @@ def _user_ca(run: Pass, platform: Member, secret: str) -> CertificateAuthority:
     if user_secret is None:
         keystore_problem(run, platform, "CASecretNotFound", f"CA Secret {secret} not found")
     try:
-        ca: CertificateAuthority = existing.ca_from(secret_manifests.decode_data(user_secret))
+        ca: CertificateAuthority = readback.ca_from(secret_manifests.decode_data(user_secret))
     except PkiError as err:
         keystore_problem(run, platform, "CAInvalid", f"CA Secret {secret}: {err}")
     problem = cannot_issue(ca, run.now)
@@ -179,7 +179,7 @@ def rotation(run: Pass, platform: Member, ca: CertificateAuthority) -> Rotation 
     body = platform.body
     recorded = carotation.from_status((body.get("status") or {}).get("caRotation"))
     mounted_secret = run.snapshot.secrets.get(names.tls_secret(platform.spec.name))
-    mounted: list[x509.Certificate] = run.decoded(mounted_secret, "cas", existing.cas_from)
+    mounted: list[x509.Certificate] = run.decoded(mounted_secret, "cas", readback.cas_from)
     found = carotation.current_rotation(recorded, ca.certificate, mounted)
     if found is not None and found != recorded:
         run.decision.status(body, {"caRotation": found.as_status()})

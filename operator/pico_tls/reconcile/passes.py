@@ -8,7 +8,7 @@ from datetime import datetime
 from pico_tls.reconcile.carotation import Rotation
 from pico_tls.reconcile.decision import Decision
 from pico_tls.reconcile.exclusions import Exclusion
-from pico_tls.reconcile.existing import DecodeCache, uncached
+from pico_tls.reconcile.readback import DecodeCache, uncached
 from pico_tls.reconcile.snapshot import Snapshot
 
 
