@@ -202,7 +202,7 @@ def _plan_platform(
     digest = _add_properties(
         plan,
         group,
-        names.tls_secret(p.name),
+        names.properties_configmap(p.name),
         "platform",
         p.name,
         body,
@@ -245,7 +245,7 @@ def _plan_container(plan: GroupPlan, group: _Group, member: Member) -> None:
     digest = _add_properties(
         plan,
         group,
-        names.tls_secret(c.name),
+        names.properties_configmap(c.name),
         "execution-container",
         c.name,
         member.body,
@@ -315,6 +315,6 @@ def _add_properties(
 ) -> str:
     """The properties ConfigMap; returns the hash of all a pod mounts (stores + properties)."""
     meta = group.meta(name, component, instance, owner)
-    cm = configmaps.properties_configmap(meta, props, delivery)
+    cm = configmaps.settings_configmap(meta, props, delivery)
     plan.configmaps.append(workloads.with_applied_hash(cm))
     return workloads.mounted_content_hash(*hash_parts, cm["data"][names.PROPERTIES_FILE])

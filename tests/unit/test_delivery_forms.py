@@ -210,7 +210,7 @@ def test_pre_encrypted_passwords_come_from_your_secret() -> None:
         container = dt.container_of(objs[(kind, name)])
         refs = [e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"]]
         assert refs == ["mz-encrypted", "mz-encrypted"]
-        cm = objs[("ConfigMap", names.tls_secret(name))]["data"]
+        cm = objs[("ConfigMap", names.properties_configmap(name))]["data"]
         env = dt.resolved_env(container, secrets)
         got = dt.read_topology([cm["cell.conf"], cm["container.conf"]], env)
         assert got["pico.rcp.tls.keystore.password"] == "ENC:store"

@@ -10,7 +10,7 @@ from pico_tls.builders import form_content, names, pod_delivery, properties
 from pico_tls.delivery_choice import DeliveryForm, DeliverySpec
 
 
-def properties_configmap(
+def settings_configmap(
     meta: dict[str, Any], props: Mapping[str, str], choice: DeliverySpec | None = None
 ) -> dict[str, Any]:
     choice = choice or DeliverySpec()

@@ -41,6 +41,13 @@ KEY_PASSWORD_KEY = "key.password"
 
 
 def tls_secret(name: str) -> str:
+    """The mounted keystore Secret of a Platform or ExecutionContainer."""
+    return f"{name}-rcp-tls"
+
+
+def properties_configmap(name: str) -> str:
+    """The ConfigMap of a Platform's or ExecutionContainer's public settings (named like its
+    keystore Secret: the two kinds do not share names)."""
     return f"{name}-rcp-tls"
 
 

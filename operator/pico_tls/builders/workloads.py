@@ -113,7 +113,7 @@ def _delivered(
     name: str, props: Mapping[str, str], choice: DeliverySpec, tls_secret: str | None, mount: str
 ) -> PodDelivery:
     settings = form_content.pico_settings(props, web_ui_tls=choice.web_ui_tls)
-    return pod_delivery(settings, choice, tls_secret, mount, names.tls_secret(name))
+    return pod_delivery(settings, choice, tls_secret, mount, names.properties_configmap(name))
 
 
 def platform_statefulset(

@@ -26,7 +26,11 @@ def writes_of(body: Body) -> set[ObjectKey]:
         key = names.desktop_secret(name)
         return {("Secret", key), ("Secret", names.state_secret(key))}
     tls = names.tls_secret(name)
-    out = {("Secret", tls), ("Secret", names.state_secret(tls)), ("ConfigMap", tls)}
+    out = {
+        ("Secret", tls),
+        ("Secret", names.state_secret(tls)),
+        ("ConfigMap", names.properties_configmap(name)),
+    }
     if kind == "ExecutionContainer":
         return out | {("Deployment", name)}
     out |= {("StatefulSet", name), ("Service", name), ("Service", names.headless_service(name))}
