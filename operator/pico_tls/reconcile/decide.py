@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from pico_tls.keystore import KeystoreError
-from pico_tls.parties import Member
+from pico_tls.parties import DesktopMember, Member, PlatformMember
 from pico_tls.pki.certs import PkiError
 from pico_tls.reconcile.clashes import name_clash
 from pico_tls.reconcile.decision import Decision
@@ -139,7 +139,7 @@ def _without_name_clashes(run: Pass, bodies: Sequence[Body]) -> list[Body]:
     return kept
 
 
-def _parse(run: Pass, bodies: Sequence[Body], parse: Callable[[Any], Any]) -> list[Member]:
+def _parse(run: Pass, bodies: Sequence[Body], parse: Callable[[Any], Any]) -> list[Member[Any]]:
     members = []
     for body in bodies:
         try:
@@ -149,7 +149,7 @@ def _parse(run: Pass, bodies: Sequence[Body], parse: Callable[[Any], Any]) -> li
     return members
 
 
-def _references(platform: Member, desktops: Sequence[Member]) -> list[str]:
+def _references(platform: PlatformMember, desktops: Sequence[DesktopMember]) -> list[str]:
     """The user Secrets (CA, passwords) this group reads."""
     tls = platform.spec.tls
     found = [tls.ca_secret_name, tls.password_secret_name]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from pico_tls.material import Identity
-from pico_tls.parties import Member, uses_ca
+from pico_tls.parties import ContainerMember, DesktopMember, PlatformMember, uses_ca
 from pico_tls.plan import GroupPlan, build_plan
 from pico_tls.reconcile import carotation, keymaterial
 from pico_tls.reconcile.clientauth import ClientAuthState, next_state
@@ -22,7 +22,10 @@ from pico_tls.spec import PlatformSpec
 
 
 def decide_group(
-    run: Pass, platform: Member, containers: Sequence[Member], desktops: Sequence[Member]
+    run: Pass,
+    platform: PlatformMember,
+    containers: Sequence[ContainerMember],
+    desktops: Sequence[DesktopMember],
 ) -> GroupOutcome:
     """Key material, phases, the plan, and the writes it needs (recorded in the Decision)."""
     p: PlatformSpec = platform.spec
@@ -61,7 +64,7 @@ def decide_group(
 
 def _phases(
     run: Pass,
-    platform: Member,
+    platform: PlatformMember,
     probe: GroupPlan,
     identities: Mapping[str, Identity],
     desired: bool,

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pico_tls.builders import names
-from pico_tls.parties import Member, cert_request_desktop
+from pico_tls.parties import ContainerMember, DesktopMember, PlatformMember, cert_request_desktop
 from pico_tls.pki.certs import CertificateAuthority
 from pico_tls.plan import GroupPlan
 from pico_tls.reconcile.carotation import Rotation, phase_message
@@ -38,9 +38,9 @@ TRANSITIONAL = (Phase.PREPARING_TRUST, Phase.ENFORCING, Phase.RELAXING)
 class GroupOutcome:
     """What the pass decided for the group, as the report needs it."""
 
-    platform: Member
-    containers: Sequence[Member]
-    desktops: Sequence[Member]
+    platform: PlatformMember
+    containers: Sequence[ContainerMember]
+    desktops: Sequence[DesktopMember]
     plan: GroupPlan
     client_auth: ClientAuthState
     rolled_out: Mapping[str, bool]  # workload name -> runs its current template everywhere
@@ -66,7 +66,7 @@ def user_ca_expiry_warning(
     )
 
 
-def ca_rotation_events(run: Pass, platform: Member) -> None:
+def ca_rotation_events(run: Pass, platform: PlatformMember) -> None:
     """An Event when the CA rotation moves to the phase the next pass builds."""
     current, following = run.rotation, run.next_rotation
     if current is None or following == current:
@@ -182,12 +182,12 @@ def _report_members(run: Pass, outcome: GroupOutcome, ca: CertificateAuthority |
             renew_before=p.tls.renew_before,
         )
     platform_rolled = outcome.rolled_out.get(p.name, False)
-    for member in outcome.desktops:
-        secret = names.desktop_secret(member.spec.name)
+    for desktop in outcome.desktops:
+        secret = names.desktop_secret(desktop.spec.name)
         store = stores.get(secret)
         member_status(
             run,
-            member.body,
+            desktop.body,
             store.identity if store else None,
             ready=platform_rolled,
             reason="Trusted" if platform_rolled else "PlatformRollingOut",
@@ -195,5 +195,5 @@ def _report_members(run: Pass, outcome: GroupOutcome, ca: CertificateAuthority |
             if platform_rolled
             else "Waiting for the platform to roll out with the new trust",
             ca=ca,
-            renew_before=cert_request_desktop(member.spec).renew_before,
+            renew_before=cert_request_desktop(desktop.spec).renew_before,
         )

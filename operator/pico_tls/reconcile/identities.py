@@ -17,7 +17,10 @@ from pico_tls.material import (
     resolve_identity,
 )
 from pico_tls.parties import (
-    Member,
+    AnyMember,
+    ContainerMember,
+    DesktopMember,
+    PlatformMember,
     cert_request_container,
     cert_request_desktop,
     cert_request_platform,
@@ -78,7 +81,7 @@ def _stored(run: Pass, mounted: str) -> StoredMaterial:
 
 def _identity(
     run: Pass,
-    owner: Member,
+    owner: AnyMember,
     mounted: str,
     request: CertRequest,
     issuer: CertificateAuthority | None,
@@ -116,11 +119,11 @@ def _identity(
 
 def group_identities(
     run: Pass,
-    platform: Member,
-    containers: Sequence[Member],
-    desktops: Sequence[Member],
+    platform: PlatformMember,
+    containers: Sequence[ContainerMember],
+    desktops: Sequence[DesktopMember],
     ca: CertificateAuthority | None,
-) -> tuple[dict[str, Identity], list[Member]]:
+) -> tuple[dict[str, Identity], list[DesktopMember]]:
     """Every party's identity by identity_key(), and the desktops kept (those whose password
     Secret is bad are rejected and left out)."""
     p: PlatformSpec = platform.spec

@@ -12,7 +12,7 @@ from cryptography import x509
 
 from pico_tls.builders import names, secret_manifests
 from pico_tls.material import Identity
-from pico_tls.parties import Member
+from pico_tls.parties import PlatformMember
 from pico_tls.pki.certs import CertificateAuthority, PkiError, create_ca, sha256_fingerprint
 from pico_tls.pki.keys import generate_key
 from pico_tls.reconcile import carotation, readback
@@ -36,7 +36,7 @@ def ca_rotation_due(ca: CertificateAuthority, now: datetime) -> bool:
     return now >= cert.not_valid_after_utc - lifetime / 3
 
 
-def group_ca(run: Pass, platform: Member) -> CertificateAuthority:
+def group_ca(run: Pass, platform: PlatformMember) -> CertificateAuthority:
     """The CA that issues the group's certificates: the user's, or the operator's own (made,
     or renewed when asked for or due; the rotation itself follows from `rotation`)."""
     p: PlatformSpec = platform.spec
@@ -65,12 +65,12 @@ def group_ca(run: Pass, platform: Member) -> CertificateAuthority:
     return renewed
 
 
-def ca_owner(platform: Member) -> Body | None:
+def ca_owner(platform: PlatformMember) -> Body | None:
     """The CA Secret's owner: the Platform, or none when it is retained on delete."""
     return None if platform.spec.tls.retain_on_delete else platform.body
 
 
-def _reown(run: Pass, platform: Member, current: Body) -> None:
+def _reown(run: Pass, platform: PlatformMember, current: Body) -> None:
     """Rewrite the CA Secret as it is when its owner reference is not the wanted one
     (retainOnDelete switched, or adopted from a deleted Platform): same data."""
     meta = _ca_meta(platform)
@@ -92,7 +92,7 @@ def _new_ca(run: Pass, p: PlatformSpec) -> CertificateAuthority:
     )
 
 
-def _user_ca(run: Pass, platform: Member, secret: str) -> CertificateAuthority:
+def _user_ca(run: Pass, platform: PlatformMember, secret: str) -> CertificateAuthority:
     user_secret = run.snapshot.user_secrets.get(secret)
     if user_secret is None:
         keystore_problem(run, platform, "CASecretNotFound", f"CA Secret {secret} not found")
@@ -129,7 +129,7 @@ def cannot_issue(ca: CertificateAuthority, now: datetime) -> str | None:
 
 
 def _maybe_renew(
-    run: Pass, platform: Member, secret: Mapping[str, Any], ca: CertificateAuthority
+    run: Pass, platform: PlatformMember, secret: Mapping[str, Any], ca: CertificateAuthority
 ) -> CertificateAuthority:
     """A new operator CA when asked for (annotation) or due; rotation itself follows."""
     if (platform.body.get("status") or {}).get("caRotation"):
@@ -150,7 +150,7 @@ def _maybe_renew(
 
 def _write_ca(
     run: Pass,
-    platform: Member,
+    platform: PlatformMember,
     ca: CertificateAuthority,
     previous: CertificateAuthority | None,
     handled_request: str | None,
@@ -160,20 +160,20 @@ def _write_ca(
     )
 
 
-def _ca_meta(platform: Member) -> dict[str, Any]:
+def _ca_meta(platform: PlatformMember) -> dict[str, Any]:
     p: PlatformSpec = platform.spec
     labels = names.labels(p.name, "platform", p.name)
     return names.metadata(names.ca_secret(p.name), p.namespace, labels, ca_owner(platform))
 
 
 def _event_ca(
-    run: Pass, platform: Member, reason: str, message: str, ca: CertificateAuthority
+    run: Pass, platform: PlatformMember, reason: str, message: str, ca: CertificateAuthority
 ) -> None:
     fingerprint = sha256_fingerprint(ca.certificate)
     run.decision.event(platform.body, "Normal", reason, f"{message}; fingerprint {fingerprint}")
 
 
-def rotation(run: Pass, platform: Member, ca: CertificateAuthority) -> Rotation | None:
+def rotation(run: Pass, platform: PlatformMember, ca: CertificateAuthority) -> Rotation | None:
     """The CA rotation in force; a rotation that starts is recorded in status before any
     write, so a pass that fails half-way cannot forget that the old CA is still in use."""
     body = platform.body
@@ -195,7 +195,7 @@ def rotation(run: Pass, platform: Member, ca: CertificateAuthority) -> Rotation 
 
 
 def promote_staged(
-    run: Pass, platform: Member, identities: Mapping[str, Identity], settled: bool
+    run: Pass, platform: PlatformMember, identities: Mapping[str, Identity], settled: bool
 ) -> dict[str, Identity]:
     """Staged certificates go into use once every workload pins them (runs this plan)."""
     staged = sorted(k for k, identity in identities.items() if identity.next is not None)

@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 from pico_tls.builders import names
 from pico_tls.material import Identity, renewal_time
-from pico_tls.parties import Member
+from pico_tls.parties import PlatformMember
 from pico_tls.pki.certs import CertificateAuthority, sha256_fingerprint
 from pico_tls.reconcile.exclusions import WRITE_FAILED, Exclusion, WriteFailure, summary
 from pico_tls.reconcile.passes import Pass
@@ -78,7 +78,7 @@ def exclusion_status(run: Pass) -> tuple[Condition, dict[str, Any]]:
     return condition, {"excludedMembers": [e.as_status() for e in entries]}
 
 
-def keystore_problem(run: Pass, platform: Member, reason: str, message: str) -> NoReturn:
+def keystore_problem(run: Pass, platform: PlatformMember, reason: str, message: str) -> NoReturn:
     """Report key material the user must fix, then stop deciding (GroupConfigError)."""
     body = platform.body
     if _known(body, "KeystoreReady").get("message") != message:

@@ -38,9 +38,6 @@ def decide_writes(run: Pass, plan: GroupPlan) -> dict[str, bool]:
             _tell_owner(run, manifest["metadata"], "PropertiesUpdated", message)
     settled: dict[str, bool] = {}
     for manifest in plan.workloads:
-        if manifest["kind"] == "Service":
-            _write_if_changed(run, manifest, snap.services)
-            continue
         name = manifest["metadata"]["name"]
         before = snap.workloads.get(name)
         written = _write_if_changed(run, manifest, snap.workloads)
@@ -53,6 +50,9 @@ def decide_writes(run: Pass, plan: GroupPlan) -> dict[str, bool]:
             message = f"{manifest['kind']} {name}: put back {', '.join(edited)} (edited by hand)"
             _tell_owner(run, manifest["metadata"], "WorkloadRestored", message)
         settled[name] = not written and rolled_out(before)
+        if manifest["kind"] == "StatefulSet":  # the Platform's Services follow its workload
+            for service in plan.services:
+                _write_if_changed(run, service, snap.services)
     return settled
 
 
