@@ -17,7 +17,7 @@ from pico_tls.pki.certs import CertificateAuthority, PkiError, create_ca, sha256
 from pico_tls.pki.keys import generate_key
 from pico_tls.reconcile import carotation, readback
 from pico_tls.reconcile.carotation import Rotation
-from pico_tls.reconcile.passes import Pass
+from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.report import keystore_problem
 from pico_tls.reconcile.rollout import owner_uids
 from pico_tls.reconcile.status import iso
@@ -36,7 +36,7 @@ def ca_rotation_due(ca: CertificateAuthority, now: datetime) -> bool:
     return now >= cert.not_valid_after_utc - lifetime / 3
 
 
-def group_ca(run: Pass, platform: PlatformMember) -> CertificateAuthority:
+def group_ca(run: PassContext, platform: PlatformMember) -> CertificateAuthority:
     """The CA that issues the group's certificates: the user's, or the operator's own (made,
     or renewed when asked for or due; the rotation itself follows from `rotation`)."""
     p: PlatformSpec = platform.spec
@@ -70,7 +70,7 @@ def ca_owner(platform: PlatformMember) -> Body | None:
     return None if platform.spec.tls.retain_on_delete else platform.body
 
 
-def _reown(run: Pass, platform: PlatformMember, current: Body) -> None:
+def _reown(run: PassContext, platform: PlatformMember, current: Body) -> None:
     """Rewrite the CA Secret as it is when its owner reference is not the wanted one
     (retainOnDelete switched, or adopted from a deleted Platform): same data."""
     meta = _ca_meta(platform)
@@ -83,7 +83,7 @@ def _reown(run: Pass, platform: PlatformMember, current: Body) -> None:
     run.decision.write({**manifest, "data": dict(current.get("data") or {})})
 
 
-def _new_ca(run: Pass, p: PlatformSpec) -> CertificateAuthority:
+def _new_ca(run: PassContext, p: PlatformSpec) -> CertificateAuthority:
     return create_ca(
         names.ca_common_name(p, run.now),
         generate_key(p.tls.key_algorithm),
@@ -92,7 +92,7 @@ def _new_ca(run: Pass, p: PlatformSpec) -> CertificateAuthority:
     )
 
 
-def _user_ca(run: Pass, platform: PlatformMember, secret: str) -> CertificateAuthority:
+def _user_ca(run: PassContext, platform: PlatformMember, secret: str) -> CertificateAuthority:
     user_secret = run.snapshot.user_secrets.get(secret)
     if user_secret is None:
         keystore_problem(run, platform, "CASecretNotFound", f"CA Secret {secret} not found")
@@ -129,7 +129,7 @@ def cannot_issue(ca: CertificateAuthority, now: datetime) -> str | None:
 
 
 def _maybe_renew(
-    run: Pass, platform: PlatformMember, secret: Mapping[str, Any], ca: CertificateAuthority
+    run: PassContext, platform: PlatformMember, secret: Mapping[str, Any], ca: CertificateAuthority
 ) -> CertificateAuthority:
     """A new operator CA when asked for (annotation) or due; rotation itself follows."""
     if (platform.body.get("status") or {}).get("caRotation"):
@@ -149,7 +149,7 @@ def _maybe_renew(
 
 
 def _write_ca(
-    run: Pass,
+    run: PassContext,
     platform: PlatformMember,
     ca: CertificateAuthority,
     previous: CertificateAuthority | None,
@@ -167,13 +167,15 @@ def _ca_meta(platform: PlatformMember) -> dict[str, Any]:
 
 
 def _event_ca(
-    run: Pass, platform: PlatformMember, reason: str, message: str, ca: CertificateAuthority
+    run: PassContext, platform: PlatformMember, reason: str, message: str, ca: CertificateAuthority
 ) -> None:
     fingerprint = sha256_fingerprint(ca.certificate)
     run.decision.event(platform.body, "Normal", reason, f"{message}; fingerprint {fingerprint}")
 
 
-def rotation(run: Pass, platform: PlatformMember, ca: CertificateAuthority) -> Rotation | None:
+def rotation(
+    run: PassContext, platform: PlatformMember, ca: CertificateAuthority
+) -> Rotation | None:
     """The CA rotation in force; a rotation that starts is recorded in status before any
     write, so a pass that fails half-way cannot forget that the old CA is still in use."""
     body = platform.body
@@ -195,7 +197,7 @@ def rotation(run: Pass, platform: PlatformMember, ca: CertificateAuthority) -> R
 
 
 def promote_staged(
-    run: Pass, platform: PlatformMember, identities: Mapping[str, Identity], settled: bool
+    run: PassContext, platform: PlatformMember, identities: Mapping[str, Identity], settled: bool
 ) -> dict[str, Identity]:
     """Staged certificates go into use once every workload pins them (runs this plan)."""
     staged = sorted(k for k, identity in identities.items() if identity.next is not None)
