@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from cryptography import x509
 
@@ -107,16 +108,37 @@ def capped_by_issuer(certificate: x509.Certificate, issuer: CertificateAuthority
     )
 
 
-def _names_match(certificate: x509.Certificate, request: CertRequest) -> bool:
+def names_match(certificate: x509.Certificate, request: CertRequest) -> bool:
+    """The certificate names exactly the request's common name and DNS names."""
     cns = certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     if [c.value for c in cns] != [request.common_name]:
         return False
+    return sorted(_dns_names(certificate)) == sorted(request.dns_names)
+
+
+def names_cover(certificate: x509.Certificate, request: CertRequest) -> bool:
+    """The certificate names at least the request's DNS names, in any case (a certificate a
+    user brought may carry more names and its own common name)."""
+    return {d.lower() for d in request.dns_names} <= {d.lower() for d in _dns_names(certificate)}
+
+
+def _dns_names(certificate: x509.Certificate) -> list[str]:
     try:
         san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-        names = sorted(san.value.get_values_for_type(x509.DNSName))
     except x509.ExtensionNotFound:
-        names = []
-    return names == sorted(request.dns_names)
+        return []
+    return list(san.value.get_values_for_type(x509.DNSName))
+
+
+class Reissue(StrEnum):
+    """Why a kept key needs a new certificate (the one keep-or-reissue rule of both front
+    ends: the operator and `pico-tls keystores`)."""
+
+    KEY_MISMATCH = "certificate does not match the key"
+    ISSUER = "certificate issuer changed"
+    NAMES = "certificate names changed"
+    NOT_YET_VALID = "certificate not yet valid"
+    DUE = "certificate renewal due"
 
 
 def certificate_problem(
@@ -126,21 +148,26 @@ def certificate_problem(
     issuer: CertificateAuthority | None,
     now: datetime,
     also_accepted: Sequence[x509.Certificate] = (),
-) -> str | None:
+    *,
+    adopted: bool = False,
+) -> Reissue | None:
     """Why the certificate must be replaced, or None when it is still good.
 
     `also_accepted`: CAs besides `issuer` whose certificates are kept (CA rotation overlap).
+    `adopted`: a certificate the user brought, kept while its names cover the request's.
     """
     if not certificate_matches_key(certificate, key):
-        return "certificate does not match the key"
+        return Reissue.KEY_MISMATCH
     if not issued_by(certificate, issuer, also_accepted):
-        return "certificate issuer changed"
-    if not _names_match(certificate, request):
-        return "certificate names changed"
+        return Reissue.ISSUER
+    if not (names_cover if adopted else names_match)(certificate, request):
+        return Reissue.NAMES
+    if now < certificate.not_valid_before_utc:
+        return Reissue.NOT_YET_VALID
     if now >= renewal_time(certificate, request.renew_before) and not capped_by_issuer(
         certificate, issuer
     ):
-        return "certificate renewal due"
+        return Reissue.DUE
     return None
 
 
