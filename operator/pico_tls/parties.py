@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 
 from pico_tls.builders import names
 from pico_tls.material import CertRequest, default_renew_before
-from pico_tls.spec import ContainerSpec, DesktopSpec, KeystoreMode, PlatformSpec, TrustMode
+from pico_tls.spec_model import ContainerSpec, DesktopSpec, KeystoreMode, PlatformSpec, TrustMode
 
 Body = Mapping[str, Any]
 SpecT = TypeVar("SpecT", PlatformSpec, ContainerSpec, DesktopSpec)

@@ -34,12 +34,7 @@ from pico_tls.parties import (
     uses_ca,
 )
 from pico_tls.pki.certs import CertificateAuthority
-from pico_tls.spec import (
-    DesktopSpec,
-    KeystoreMode,
-    PlatformSpec,
-    StoreFormatSpec,
-)
+from pico_tls.spec_model import DesktopSpec, KeystoreMode, PlatformSpec, StoreFormatSpec
 
 Body = Mapping[str, Any]
 

@@ -20,9 +20,9 @@ LAYERS = {
     "delivery_choice": 2,
     "keystore": 2,
     "material": 3,
-    "spec_model": 2.5,  # between the grammars it uses and the parsers that fill it
-    "spec": 3,
+    "spec_model": 3,  # what a parsed custom resource is
     "config": 3,
+    "spec": 4,  # the parsers that fill spec_model (builders use the model, never the parsers)
     "builders": 4,
     "parties": 5,
     "plan": 6,

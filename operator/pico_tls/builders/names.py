@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pico_tls.spec import API_VERSION, GROUP, PlatformSpec
-from pico_tls.spec import PROPERTIES_MOUNT as _PROPERTIES_MOUNT
+from pico_tls.spec_model import API_VERSION, GROUP, PlatformSpec
+from pico_tls.spec_model import PROPERTIES_MOUNT as _PROPERTIES_MOUNT
 
 FIELD_MANAGER = "pico-tls-operator"
 MANAGED_BY = "app.kubernetes.io/managed-by"

@@ -14,7 +14,7 @@ from typing import Any
 from pico_tls.builders import form_content, names
 from pico_tls.builders.pod_delivery import PASSWORD_ENV, PodDelivery, pod_delivery
 from pico_tls.delivery_choice import DeliverySpec
-from pico_tls.spec import ContainerSpec, PlatformSpec, PodTemplateSpec
+from pico_tls.spec_model import ContainerSpec, PlatformSpec, PodTemplateSpec
 
 EC_WEB_PORT = 9090
 STORE_PASSWORD_ENV = PASSWORD_ENV[form_content.STORE]

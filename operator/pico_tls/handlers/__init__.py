@@ -19,7 +19,7 @@ from pico_tls.config import OperatorConfig
 from pico_tls.kube import Kube, KubeError
 from pico_tls.reconcile.group import GroupReconciler
 from pico_tls.scheduler import Scheduler
-from pico_tls.spec import GROUP, VERSION
+from pico_tls.spec_model import GROUP, VERSION
 
 log = logging.getLogger(__name__)
 _state: dict[str, Any] = {}

@@ -23,7 +23,7 @@ from pico_tls.reconcile.report import (
     set_conditions,
 )
 from pico_tls.reconcile.status import Condition, iso
-from pico_tls.spec import PlatformSpec
+from pico_tls.spec_model import PlatformSpec
 
 CLIENT_AUTH_MESSAGES = {
     Phase.DISABLED: "Client authentication is not required",

@@ -35,7 +35,8 @@ from pico_tls.reconcile import readback
 from pico_tls.reconcile.carotation import Rotation
 from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.report import keystore_problem
-from pico_tls.spec import KeystoreMode, SpecError
+from pico_tls.spec import SpecError
+from pico_tls.spec_model import KeystoreMode
 from pico_tls.validation import check_password
 
 

@@ -21,7 +21,7 @@ from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.report import keystore_problem
 from pico_tls.reconcile.rollout import owner_uids
 from pico_tls.reconcile.status import iso
-from pico_tls.spec import PlatformSpec
+from pico_tls.spec_model import PlatformSpec
 from pico_tls.validation import MIN_DURATION
 
 Body = Mapping[str, Any]
