@@ -25,7 +25,7 @@ APPLIED_HASH = f"{GROUP}/applied-hash"
 # On a keystore Secret: the digest of the data the operator wrote (besides the keystore bytes),
 # so an Event can tell a hand edit it undoes from a change it makes.
 DATA_DIGEST = f"{GROUP}/data-digest"
-PROPERTIES_MOUNT = _PROPERTIES_MOUNT  # the one definition is in spec (it checks collisions)
+PROPERTIES_MOUNT = _PROPERTIES_MOUNT  # the one definition is in validation (it checks collisions)
 PROPERTIES_FILE = "rcp-tls.properties"
 SECRET_PROPERTIES_FILE = "rcp-tls-secret.properties"
 BASE64_SECRET_PROPERTIES_FILE = "rcp-tls-secret.base64.properties"
