@@ -22,7 +22,7 @@ from pico_tls.reconcile.exclusions import (
 from pico_tls.reconcile.identities import user_passwords
 from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.report import INVALID_SPEC, platform_write_failed, reject
-from pico_tls.reconcile.snapshot import Body
+from pico_tls.reconcile.snapshot import Body, Snapshot
 from pico_tls.spec import SpecError, parse_container, parse_desktop, parse_platform
 
 NAME_CLASH = "NameClash"
@@ -52,9 +52,40 @@ class Refused:
 
 
 def admit(run: PassContext, body: Body, failures: Sequence[WriteFailure]) -> Admitted | Refused:
+    platform = _platform(run, body, failures)
+    if isinstance(platform, Refused):
+        return platform
     snapshot = run.snapshot
-    everyone = (*snapshot.platforms, *snapshot.namespace_members)
-    clash = name_clash(body, everyone, snapshot.namespace_objects)
+    containers = {
+        _key(b): _parsed(b, lambda b: parse_container(b, platform.spec))  # its delivery form
+        for b in snapshot.containers
+    }
+    desktops = {_key(b): _parsed(b, parse_desktop) for b in snapshot.desktops}
+    excluded, retried = write_exclusions(
+        body, (*snapshot.containers, *snapshot.desktops), failures, run.now
+    )
+    left_out = _left_out(run, {**containers, **desktops}, excluded)
+    passwords: dict[str, Passwords | None] = {}
+    if platform.spec.tls.enabled:  # keystores need the desktops' password Secrets
+        kept = [m for k, m in desktops.items() if k not in left_out and isinstance(m, Member)]
+        passwords, refused = _desktop_passwords(run, kept)
+        left_out |= refused
+    return Admitted(
+        platform,
+        tuple(m for k, m in containers.items() if k not in left_out and isinstance(m, Member)),
+        tuple(m for k, m in desktops.items() if k not in left_out and isinstance(m, Member)),
+        passwords,
+        left_out,
+        retried,
+    )
+
+
+def _platform(
+    run: PassContext, body: Body, failures: Sequence[WriteFailure]
+) -> PlatformMember | Refused:
+    """The Platform, unless it clashes, is invalid, or the API refused one of its writes."""
+    snapshot = run.snapshot
+    clash = name_clash(body, _everyone(snapshot), snapshot.namespace_objects)
     if clash is not None:
         reject(run, body, clash, NAME_CLASH)
         return Refused(CONFIG_ERROR_SECONDS)
@@ -67,41 +98,46 @@ def admit(run: PassContext, body: Body, failures: Sequence[WriteFailure]) -> Adm
     if refused:
         platform_write_failed(run, body, refused[0])
         return Refused(CONFIG_ERROR_SECONDS)
-    containers = {
-        _key(b): _parsed(b, lambda b: parse_container(b, platform.spec))  # its delivery form
-        for b in snapshot.containers
-    }
-    desktops = {_key(b): _parsed(b, parse_desktop) for b in snapshot.desktops}
-    excluded, retried = write_exclusions(
-        body, (*snapshot.containers, *snapshot.desktops), failures, run.now
-    )
-    members = {**containers, **desktops}
-    left_out = dict(excluded)  # with their retry times
+    return platform
+
+
+def _left_out(
+    run: PassContext,
+    members: Mapping[MemberKey, Member[Any] | _Invalid],
+    excluded: Mapping[MemberKey, Exclusion],
+) -> dict[MemberKey, Exclusion]:
+    """Members left out and reported: a refused write first (`excluded`, with its retry
+    time), then a name clash, then an invalid spec."""
+    left_out = dict(excluded)
     for key, entry in excluded.items():
         reject(run, members[key].body, member_message(entry), WRITE_FAILED)
+    everyone = _everyone(run.snapshot)
     for key, found in members.items():
         problem = None if key in left_out else _problem(run, found, everyone)
         if problem is not None:
             reject(run, found.body, problem.message, problem.reason)
             left_out[key] = problem
+    return left_out
+
+
+def _desktop_passwords(
+    run: PassContext, desktops: Sequence[DesktopMember]
+) -> tuple[dict[str, Passwords | None], dict[MemberKey, Exclusion]]:
+    """Each desktop's passwords from its password Secret; one whose Secret is missing or
+    bad is reported and left out."""
     passwords: dict[str, Passwords | None] = {}
-    if platform.spec.tls.enabled:  # keystores need the desktops' password Secrets
-        for key, found in desktops.items():
-            if key in left_out or isinstance(found, _Invalid):
-                continue
-            try:
-                passwords[key[1]] = user_passwords(run, found.spec.password_secret_name)
-            except SpecError as err:
-                reject(run, found.body, str(err))
-                left_out[key] = Exclusion(*key, INVALID_SPEC, str(err))
-    return Admitted(
-        platform,
-        tuple(m for k, m in containers.items() if k not in left_out and isinstance(m, Member)),
-        tuple(m for k, m in desktops.items() if k not in left_out and isinstance(m, Member)),
-        passwords,
-        left_out,
-        retried,
-    )
+    refused: dict[MemberKey, Exclusion] = {}
+    for desktop in desktops:
+        try:
+            passwords[desktop.spec.name] = user_passwords(run, desktop.spec.password_secret_name)
+        except SpecError as err:
+            reject(run, desktop.body, str(err))
+            refused[_key(desktop.body)] = Exclusion(*_key(desktop.body), INVALID_SPEC, str(err))
+    return passwords, refused
+
+
+def _everyone(snapshot: Snapshot) -> tuple[Body, ...]:
+    return (*snapshot.platforms, *snapshot.namespace_members)
 
 
 @dataclass(frozen=True)
