@@ -12,7 +12,7 @@ import contextlib
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +45,7 @@ PLATFORM = Kind(f"/apis/{GROUP}/{VERSION}", "platforms")
 CONTAINER = Kind(f"/apis/{GROUP}/{VERSION}", "executioncontainers")
 DESKTOP = Kind(f"/apis/{GROUP}/{VERSION}", "desktopclients")
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+METADATA_WATCH = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 KINDS_BY_MANIFEST = {
     ("v1", "Secret"): SECRET,
     ("v1", "ConfigMap"): CONFIGMAP,
@@ -224,31 +225,51 @@ class Kube:
         """Call `changed` whenever the Secret `name` is created, edited or deleted, and once
         after every (re)list, until `stop` is set. The watch carries a field selector, so the
         API sends this one Secret and no other; errors are retried with a delay."""
-        from kubernetes import client, watch
-
-        core = client.CoreV1Api(self._client)
-        selector = f"metadata.name={name}"
+        selector = ("fieldSelector", f"metadata.name={name}")
+        path = SECRET.path(namespace)
         while not stop.is_set():
             try:
-                listed = core.list_namespaced_secret(namespace, field_selector=selector)
-                with self._lock:
-                    self.requests["GET"] += 1
+                listed = self._request("GET", path, query=[selector], accept=METADATA_LIST)
                 changed()
-                version = listed.metadata.resource_version if listed.metadata else None
-                stream = watch.Watch()  # type: ignore[no-untyped-call]
-                for _ in stream.stream(  # type: ignore[no-untyped-call]
-                    core.list_namespaced_secret,
-                    namespace,
-                    field_selector=selector,
-                    resource_version=version,
-                    timeout_seconds=WATCH_SECONDS,
-                ):
+                version = str((listed.get("metadata") or {}).get("resourceVersion", ""))
+                query = [
+                    selector,
+                    ("watch", "true"),
+                    ("resourceVersion", version),
+                    ("timeoutSeconds", str(WATCH_SECONDS)),
+                    ("allowWatchBookmarks", "false"),
+                ]
+                for event in self._stream("GET", path, query, accept=METADATA_WATCH):
                     if stop.is_set():
-                        stream.stop()  # type: ignore[no-untyped-call]
+                        break
+                    if event.get("type") == "ERROR":  # 410 Gone: list again
                         break
                     changed()
-            except Exception:  # 410 Gone, a dropped connection, the API restarting: list again
+            except Exception:  # a dropped connection, the API restarting: list again
                 stop.wait(WATCH_RETRY_SECONDS)
+
+    def _stream(
+        self, method: str, path: str, query: list[tuple[str, str]], *, accept: str
+    ) -> Iterator[dict[str, Any]]:
+        """The JSON lines of a watch response, one event at a time."""
+        with self._lock:
+            self.requests["WATCH"] += 1
+        headers = {"Accept": accept}
+        _, url, headers, _, _ = self._client.param_serialize(
+            method, path, query_params=query, header_params=headers, auth_settings=["BearerToken"]
+        )
+        response = self._client.call_api(
+            method, url, header_params=headers, _request_timeout=(10, WATCH_SECONDS + 30)
+        )
+        if response.status >= 400:
+            raise KubeError(method, path, response.status, str(response.reason))
+        pending = b""
+        for chunk in response.response.stream(4096, decode_content=True):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    yield json.loads(line)
 
 
 def _slim(meta: Mapping[str, Any]) -> dict[str, Any]:
