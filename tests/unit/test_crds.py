@@ -451,16 +451,19 @@ def test_operator_runs_as_its_service_account_with_kopf() -> None:
     ]
     deployment = one(manifest_docs("operator.yaml"), "Deployment")
     assert deployment["metadata"]["namespace"] == namespace
-    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["replicas"] == 2  # one leads (the Lease), one stands by
     pod = deployment["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == account["name"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     (container,) = pod["containers"]
     assert container["args"][:5] == ["kopf", "run", "-m", "pico_tls", "--all-namespaces"]
     assert "--standalone" in container["args"]
-    liveness = [a for a in container["args"] if a.startswith("--liveness=")]
-    assert liveness == ["--liveness=http://0.0.0.0:8080/healthz"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["PICO_TLS_HEALTH_ADDRESS"]["value"] == "0.0.0.0:8080"
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert container["resources"]["requests"]
