@@ -52,6 +52,7 @@ class Elector:
         self._seen_at = 0.0
         self._term = False  # we believed we led at the last settle()
         self._stopping_since: float | None = None
+        self._announced = False
 
     @property
     def lease(self) -> str:
@@ -109,6 +110,10 @@ class Elector:
             log.warning(
                 "%s lost the Lease %s (holder %s): writes stopped", me, self.lease, holder or "-"
             )
+        elif not leading and not self._announced:
+            holder = self.leadership.status().holder or "-"
+            log.info("%s stands by (Lease %s held by %s)", me, self.lease, holder)
+        self._announced = True
         if self._stopping_since is not None and not self.busy():
             self._stopping_since = None
             log.info("%s: no pass of its last term runs; standing by", me)

@@ -88,8 +88,13 @@ def _always_alive() -> bool:
 
 
 def reconciler_entry(
-    reconciler: GroupReconciler, kube: Kube, config: Settings, leadership: leader.Leadership
+    reconciler: GroupReconciler,
+    kube: Kube,
+    config: Settings,
+    leadership: leader.Leadership | None = None,  # None: no election, always leading
 ) -> Any:
+    leadership = leadership or leader.Leadership("local")
+
     def attempt(namespace: str, platform: str) -> Outcome:
         """A pass; after a 409 (someone wrote what it read), read and decide again."""
         for _ in range(CONFLICT_RETRIES - 1):
