@@ -53,6 +53,7 @@ class Elector:
         self._term = False  # we believed we led at the last settle()
         self._stopping_since: float | None = None
         self._announced = False
+        self._closing = False  # shutting down: claim and renew nothing more
 
     @property
     def lease(self) -> str:
@@ -75,6 +76,8 @@ class Elector:
     def attempt(self, sent: float) -> None:
         """One look at the Lease (blocking). `sent`: when this attempt began, the base of
         the fence if it renews (a renewal lands after it was sent, never before)."""
+        if self._closing:
+            return
         body = self.kube.get(LEASE, self.config.namespace, self.config.lease_name)
         stopping = self._stopping_since is not None
         if body is None:
@@ -126,9 +129,11 @@ class Elector:
 
     async def release(self) -> None:
         """On shutdown: stop writing, let running passes end, then hand the Lease back."""
-        if not self.leadership.leading():
+        self._closing = True
+        was_leading = self.leadership.leading()
+        self.leadership.step_down(final=True)
+        if not was_leading:
             return
-        self.leadership.step_down()
         deadline = self.clock() + RELEASE_WAIT
         while self.busy() and self.clock() < deadline:
             await asyncio.sleep(0.1)

@@ -167,6 +167,7 @@ class Leadership:
         self._always = not lease  # no election: the only replica, always leading
         self._until = -math.inf  # the fence: writes allowed before this (monotonic)
         self._holder = ""
+        self._closed = False  # shut down: never leads again
         self._lock = threading.Lock()
 
     def leading(self) -> bool:
@@ -179,6 +180,8 @@ class Leadership:
 
     def renewed(self, sent_at: float, renew_deadline: float) -> None:
         with self._lock:
+            if self._closed:
+                return
             self._until = sent_at + renew_deadline
             self._holder = self.identity
 
@@ -189,9 +192,11 @@ class Leadership:
             if holder != self.identity:
                 self._until = -math.inf
 
-    def step_down(self) -> None:
+    def step_down(self, final: bool = False) -> None:
+        """Stop writing now; `final`: for good (shutdown), whatever a renewal says later."""
         with self._lock:
             self._until = -math.inf
+            self._closed = self._closed or final
 
     def status(self) -> LeaderStatus:
         leading = self.leading()
