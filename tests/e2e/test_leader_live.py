@@ -15,6 +15,7 @@ from typing import Any
 
 import kubernetes
 import pytest
+from tests.e2e.faults import History
 from tests.support.operator_process import OperatorProcess
 from tests.support.replicas import (
     BECAME_LEADER,
@@ -94,14 +95,20 @@ def test_the_lease_elects_one_and_fences_it_before_a_take_over(
 
 
 def _events(cluster: Any, ns: str) -> dict[str, dict[str, Any]]:
-    return {e["metadata"]["uid"]: e for e in cluster.get_json("events", "-n", ns)["items"]}
+    """The operator's Events (not the controllers'), by uid."""
+    items = cluster.get_json("events", "-n", ns)["items"]
+    return {
+        e["metadata"]["uid"]: e for e in items if e.get("reportingComponent") == "pico-tls-operator"
+    }
 
 
 def _rotate(cluster: Any, ns: str, request: str, mid_rotation: Any = None) -> dict[str, Any]:
     """Asks for a CA rotation; calls `mid_rotation()` once the rotation is in status; returns
     the Platform once the rotation is done and everything is Ready."""
     old = get(cluster, "platform", "mz", ns)["status"]["caFingerprint"]
-    cluster.kubectl("annotate", "platform", "mz", "-n", ns, f"picotls.dev/rotate-ca={request}")
+    cluster.kubectl(
+        "annotate", "--overwrite", "platform", "mz", "-n", ns, f"picotls.dev/rotate-ca={request}"
+    )
     if mid_rotation is not None:
         cluster.wait_until(
             "rotation under way",
@@ -208,7 +215,8 @@ def test_a_second_replica_writes_nothing(
     second.start()
     try:
         second.wait_for_log(STANDS_BY, timeout=60)
-        cluster.apply([platform(namespace), member(namespace, "DesktopClient", "bob", user="B")])
+        ec1 = member(namespace, "ExecutionContainer", "ec1", image="pico/ec:test")
+        cluster.apply([platform(namespace), ec1])
         wait_ready(cluster, "platform", "mz", namespace)
         _rotate(cluster, namespace, "1")
         assert holder(cluster) == operator.pod_name
@@ -230,6 +238,10 @@ class RivalKube(Kube):
         if manifest["metadata"]["name"] == self.target and not self.raced:
             self.raced = 1
             self.rival()
+
+    def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        self._race(manifest)  # (a CA Secret is never applied; if it were, the race is here)
+        return super().apply(manifest)
 
     def create(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
         self._race(manifest)
@@ -268,6 +280,7 @@ def test_key_material_is_never_written_over_a_competing_replica(
     again, so the rival's CA stays the group's only CA (a blind apply would replace it)."""
     cluster, ns = kube_cluster, namespace
     operator_process.stop()
+    history = History(cluster, ns)  # every CA the CA Secret ever held
     rival = entry(operator_kube(operator_kubeconfig), "rival")
     cluster.apply([platform(ns), member(ns, "ExecutionContainer", "ec1", image="pico/ec:test")])
 
@@ -281,6 +294,7 @@ def test_key_material_is_never_written_over_a_competing_replica(
     )
     assert status == first == ca_of(cluster, ns)
     _one_ca(cluster, ns, get(cluster, "platform", "mz", ns)["status"])
+    assert len(history.snapshot()[1]["mz-ca"]) == 1  # one CA was ever made
 
     # A rotation both replicas start from the same read: the rival's new CA lands first.
     cluster.kubectl("annotate", "platform", "mz", "-n", ns, "picotls.dev/rotate-ca=1")
@@ -299,6 +313,9 @@ def test_key_material_is_never_written_over_a_competing_replica(
     after = converge(cluster, run, ns, rotated)
     assert ca_of(cluster, ns) == rivals_ca
     _one_ca(cluster, ns, after["status"])
+    time.sleep(1)  # the watch has seen every write by now
+    history.stop()
+    assert len(history.snapshot()[1]["mz-ca"]) == 2  # the first CA, the rival's new one
 
 
 def test_status_writes_fail_the_pass_and_phases_are_conditional(
