@@ -15,9 +15,10 @@ from typing import Any
 
 import kubernetes
 import pytest
-from tests.e2e.faults import History
-from tests.support.operator_process import OperatorProcess
-from tests.support.replicas import (
+
+from pico_harness.support.faults import History
+from pico_harness.support.operator_process import OperatorProcess
+from pico_harness.support.replicas import (
     BECAME_LEADER,
     RECONCILED,
     STANDS_BY,
@@ -26,7 +27,7 @@ from tests.support.replicas import (
     lease,
     sigkill,
 )
-from tests.support.resources import (
+from pico_harness.support.resources import (
     condition,
     fingerprints,
     generations,
@@ -35,7 +36,7 @@ from tests.support.resources import (
     platform,
     wait_ready,
 )
-
+from pico_tls.config import OperatorConfig
 from pico_tls.election import Elector
 from pico_tls.handlers import reconciler_entry
 from pico_tls.kube import PLATFORM, Kube, KubeError
@@ -44,7 +45,6 @@ from pico_tls.reconcile.apply import WriteConflict, apply_decision
 from pico_tls.reconcile.decision import Decision, StatusPatch
 from pico_tls.reconcile.group import GroupReconciler
 from pico_tls.reconcile.snapshot import Snapshot
-from pico_tls.settings import Settings
 
 pytestmark = pytest.mark.e2e
 
@@ -254,7 +254,7 @@ class RivalKube(Kube):
 
 def entry(kube: Kube, name: str) -> Callable[[str, str], float | None]:
     run: Callable[[str, str], float | None] = reconciler_entry(
-        GroupReconciler(kube), kube, Settings(settle_seconds=0), Leadership(name)
+        GroupReconciler(kube), kube, OperatorConfig(settle_seconds=0), leadership=Leadership(name)
     )
     return run
 

@@ -19,14 +19,15 @@ import kopf
 
 from pico_tls import leader
 from pico_tls.builders.names import FIELD_MANAGER, MANAGED_BY, PLATFORM_LABEL
+from pico_tls.config import OperatorConfig
 from pico_tls.election import Elector
 from pico_tls.health import Health
 from pico_tls.kube import Fenced, Kube, KubeError
 from pico_tls.reconcile.apply import WriteConflict
 from pico_tls.reconcile.group import GroupReconciler, Outcome
 from pico_tls.scheduler import Scheduler
-from pico_tls.settings import Settings
-from pico_tls.spec import GROUP, VERSION
+from pico_tls.spec_model import GROUP, VERSION
+from pico_tls.watches import SecretWatches
 
 log = logging.getLogger(__name__)
 _state: dict[str, Any] = {}
@@ -46,7 +47,7 @@ def _enqueue(namespace: str | None, platform: str | None) -> None:
 
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
-    config = Settings.from_env()
+    config = OperatorConfig.from_env()
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
@@ -54,21 +55,24 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.server_timeout = 300
     kube = Kube()
     reconciler = GroupReconciler(kube, resync_seconds=config.resync_seconds)
+    watches = SecretWatches(kube, _user_secret_changed)
     election = leader.ElectionConfig.from_env()
     lease = f"{election.namespace}/{election.lease_name}" if election.enabled else ""
     leadership = leader.Leadership(election.identity, lease)
     leader.install(leadership)
     kube.fence = leadership.check
     scheduler = Scheduler(
-        reconciler_entry(reconciler, kube, config, leadership),
+        reconciler_entry(reconciler, kube, config, watches, leadership),
         config.settle_seconds,
         config.workers,
         gate=leadership.leading,
     )
-    _state.update(scheduler=scheduler, kube=kube, reconciler=reconciler)
-    # Only our own objects are watched for these kinds (server-side label selector).
+    _state.update(scheduler=scheduler, kube=kube, reconciler=reconciler, watches=watches)
+    # Only our own objects are watched (server-side label selector): unrelated Secrets,
+    # ConfigMaps and workloads never reach the operator. The user's CA and password Secrets
+    # are followed by name (`SecretWatches`).
     owned = f"{MANAGED_BY}={FIELD_MANAGER}"
-    for group, plural in (("v1", "configmaps"), ("apps", "statefulsets"), ("apps", "deployments")):
+    for group, plural in OWNED_KINDS:
         settings.watching.label_selectors[group, plural] = owned
     tasks = [asyncio.create_task(scheduler.run())]
     alive = _always_alive
@@ -87,10 +91,19 @@ def _always_alive() -> bool:
     return True
 
 
+OWNED_KINDS = (
+    ("v1", "secrets"),
+    ("v1", "configmaps"),
+    ("apps", "statefulsets"),
+    ("apps", "deployments"),
+)
+
+
 def reconciler_entry(
     reconciler: GroupReconciler,
     kube: Kube,
-    config: Settings,
+    config: OperatorConfig,
+    watches: SecretWatches | None = None,
     leadership: leader.Leadership | None = None,  # None: no election, always leading
 ) -> Any:
     leadership = leadership or leader.Leadership("local")
@@ -121,6 +134,9 @@ def reconciler_entry(
                 raise
             log.info("namespace %s is being deleted; platform %s left alone", namespace, platform)
             return None
+        finally:
+            if watches is not None:
+                watches.follow(reconciler.referenced())
         log.info("reconciled platform %s/%s: %d writes", namespace, platform, outcome.writes)
         if config.stats_file:
             with open(config.stats_file, "w") as out:
@@ -140,6 +156,9 @@ async def cleanup(**_: Any) -> None:
     health: Health | None = _state.pop("health", None)
     if health is not None:
         await health.stop()
+    watches: SecretWatches | None = _state.pop("watches", None)
+    if watches is not None:
+        watches.stop_all()
 
 
 @kopf.on.event(GROUP, VERSION, "platforms")
@@ -153,20 +172,18 @@ def member_changed(spec: kopf.Spec, namespace: str | None, **_: Any) -> None:
     _enqueue(namespace, (spec.get("platformRef") or {}).get("name"))
 
 
+@kopf.on.event("v1", "secrets", labels=OWNED)
 @kopf.on.event("v1", "configmaps", labels=OWNED)
 @kopf.on.event("apps", "v1", "statefulsets", labels=OWNED)
 @kopf.on.event("apps", "v1", "deployments", labels=OWNED)
 def owned_changed(labels: kopf.Labels, namespace: str | None, **_: Any) -> None:
+    """Our own objects (repair, rollout progress)."""
     _enqueue(namespace, labels.get(PLATFORM_LABEL))
 
 
-@kopf.on.event("v1", "secrets")
-def secret_changed(labels: kopf.Labels, name: str, namespace: str | None, **_: Any) -> None:
-    """Our own Secrets (repair) and the user's CA and password Secrets a platform reads."""
-    if labels.get(MANAGED_BY) == FIELD_MANAGER:
-        _enqueue(namespace, labels.get(PLATFORM_LABEL))
-        return
+def _user_secret_changed(namespace: str, name: str) -> None:
+    """A user's CA or password Secret a platform reads (from `SecretWatches`' threads)."""
     reconciler: GroupReconciler | None = _state.get("reconciler")
-    if reconciler is not None and namespace:
+    if reconciler is not None:
         for platform in reconciler.platforms_reading(namespace, name):
             _enqueue(namespace, platform)

@@ -13,7 +13,7 @@ from pico_tls.kube import Kube
 from pico_tls.reconcile.apply import apply_decision
 from pico_tls.reconcile.decide import DEFAULT_RESYNC_SECONDS, decide
 from pico_tls.reconcile.exclusions import WriteFailure
-from pico_tls.reconcile.existing import DecodedSecrets
+from pico_tls.reconcile.readback import DecodedSecrets
 from pico_tls.reconcile.snapshot import read_snapshot
 
 MAX_DECISIONS = 4  # decisions per pass: the first, then one per batch of refused writes
@@ -85,6 +85,11 @@ class GroupReconciler:
                         del self.references[key]
             for name in used:
                 self.references.setdefault((namespace, name), set()).add(platform)
+
+    def referenced(self) -> set[tuple[str, str]]:
+        """Every user Secret (namespace, name) some platform group read in its last pass."""
+        with self._lock:
+            return set(self.references)
 
     def platforms_reading(self, namespace: str, secret: str) -> list[str]:
         with self._lock:
