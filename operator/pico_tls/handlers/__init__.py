@@ -44,6 +44,9 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
+    # No watch of CRDs or Namespaces (their RBAC is not granted): the kinds are found once by
+    # discovery, the namespaces served are the ones named on the command line (or all).
+    settings.scanning.disabled = True
     kube = Kube()
     reconciler = GroupReconciler(kube, resync_seconds=config.resync_seconds)
     scheduler = Scheduler(
