@@ -33,7 +33,9 @@ def kubectl_bin() -> str:
     return str(ensure_binaries() / "kubectl")
 
 
-def run(*args: str, check: bool = True, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, check: bool = True, input_text: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         list(args), input=input_text, capture_output=True, text=True, timeout=300, check=check
     )

@@ -7,9 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.support.helm import CHART, chart_objects, helm_bin, helm_template, run
-
 from scripts import sync_chart_files
+from tests.support.helm import CHART, chart_objects, helm_bin, helm_template, run
 
 Obj = dict[str, Any]
 
@@ -125,7 +124,9 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("values", "expected"), [r[1:] for r in REFUSED], ids=[r[0] for r in REFUSED])
+@pytest.mark.parametrize(
+    ("values", "expected"), [r[1:] for r in REFUSED], ids=[r[0] for r in REFUSED]
+)
 def test_the_values_schema_refuses_bad_values(values: dict[str, Any], expected: str) -> None:
     out = helm_template(values, check=False)
     assert out.returncode != 0, f"accepted: {values}"

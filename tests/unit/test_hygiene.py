@@ -4,6 +4,7 @@ field reference is the one scripts/crd_reference.py generates from crds/."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import sys
@@ -13,7 +14,6 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-
 from scripts import crd_reference
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,10 +72,8 @@ def test_the_lock_holds_everything_the_dependencies_pull_in() -> None:
             continue
         seen.add(name)
         assert name in lock, f"{req} (needed) is not in requirements.lock"
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):  # not installed: unknown
             todo += [Requirement(r) for r in metadata.requires(req.name) or []]
-        except metadata.PackageNotFoundError:
-            pass  # not installed here: its own requirements cannot be read
     assert not set(lock) - seen, f"locked but needed by nothing: {sorted(set(lock) - seen)}"
 
 

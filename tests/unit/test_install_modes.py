@@ -33,7 +33,10 @@ def grants(objects: Iterable[Obj]) -> dict[str, set[tuple[str, str, str]]]:
         for rule in role["rules"]:
             assert "resourceNames" not in rule and "nonResourceURLs" not in rule, rule
             found |= {
-                (g, r, v) for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]
+                (g, r, v)
+                for g in rule["apiGroups"]
+                for r in rule["resources"]
+                for v in rule["verbs"]
             }
     return out
 
@@ -80,7 +83,11 @@ def test_each_mode_serves_its_namespaces_with_a_role_in_each(
         account = of_kind(objects, "ServiceAccount")[0]["metadata"]
         for binding in bindings:
             assert binding["subjects"] == [
-                {"kind": "ServiceAccount", "name": account["name"], "namespace": account["namespace"]}
+                {
+                    "kind": "ServiceAccount",
+                    "name": account["name"],
+                    "namespace": account["namespace"],
+                }
             ]
         if namespaces:  # nothing cluster-wide: no Secret outside the namespaces served
             assert not of_kind(objects, *CLUSTER_SCOPED_RBAC)
