@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from tests.cluster.localcluster import ensure_binaries
+from tests.cluster.localcluster import default_bin_dir, ensure_binaries
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "pico-tls-operator"
@@ -30,7 +30,9 @@ def helm_bin() -> str:
 
 
 def kubectl_bin() -> str:
-    return str(ensure_binaries() / "kubectl")
+    """kubectl of the control plane build (built with the rest when missing)."""
+    found = default_bin_dir() / "kubectl"
+    return str(found if os.access(found, os.X_OK) else ensure_binaries() / "kubectl")
 
 
 def run(

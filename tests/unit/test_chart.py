@@ -89,7 +89,7 @@ def test_deployment_values_reach_the_pod() -> None:
     assert container["image"] == "registry.internal/pico-tls-operator:1.2.3"
     assert container["args"] == ["--namespace=a", "--namespace=b", "--verbose"]
     assert {"name": "PICO_TLS_WORKERS", "value": "4"} in container["env"]
-    assert container["resources"] == {"requests": {"cpu": "100m"}}
+    assert container["resources"]["requests"]["cpu"] == "100m"  # merged with the defaults
     assert deployment["spec"]["replicas"] == 3
     assert pod["priorityClassName"] == "platform-critical"
     assert pod["serviceAccountName"] == "picotls"
