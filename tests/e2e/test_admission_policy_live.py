@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.support.install import OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT
-from tests.support.resources import get, platform, wait_ready
+
+from pico_harness.support.install import OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT
+from pico_harness.support.resources import get, platform, wait_ready
 
 pytestmark = pytest.mark.e2e
 

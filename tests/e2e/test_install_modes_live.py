@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.support.helm import CHART, docs_of, helm_bin, run
-from tests.support.operator_process import OperatorProcess
-from tests.support.rbac_review import EVERYONE, NEEDED, rules_in
-from tests.support.resources import exists, get, platform, wait_ready
+
+from pico_harness.support.helm import CHART, docs_of, helm_bin, run
+from pico_harness.support.operator_process import OperatorProcess
+from pico_harness.support.rbac_review import EVERYONE, NEEDED, rules_in
+from pico_harness.support.resources import exists, get, platform, wait_ready
 
 pytestmark = pytest.mark.e2e
 

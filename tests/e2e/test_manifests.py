@@ -1,5 +1,5 @@
-"""End-to-end: the operator started exactly as manifests/operator.yaml starts it (its args, with
-the liveness endpoint moved to a free loopback port) serves /healthz and reconciles."""
+"""End-to-end: the operator started exactly as manifests/base/operator.yaml starts it (its
+command, with the liveness endpoint moved to a free loopback port) serves /healthz and reconciles."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.operator_process import OperatorProcess, liveness_path
-from tests.support.resources import platform, wait_ready
+
+from pico_harness.support.operator_process import OperatorProcess, liveness_path
+from pico_harness.support.resources import platform, wait_ready
 
 pytestmark = pytest.mark.e2e
 

@@ -1,6 +1,6 @@
 """The operator's ServiceAccount, with the default install's RBAC (manifests/) applied, asked of
 the real apiserver for every verb on every resource and subresource it serves (discovered, not a
-sample): the answers must be exactly the allow-list (tests/support/rbac_review.py), the
+sample): the answers must be exactly the allow-list (pico_harness/support/rbac_review.py), the
 permissions the operator needs plus what Kubernetes grants every authenticated user.
 
 Each question is a SubjectAccessReview (what `kubectl auth can-i --as=...` asks, under
@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.support.leaks import json_objects
-from tests.support.rbac_review import EVERYONE, NEEDED, PICO, listed_rules
+
+from pico_harness.support.leaks import json_objects
+from pico_harness.support.rbac_review import EVERYONE, NEEDED, PICO, listed_rules
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 from scripts import sync_chart_files
-from tests.support.helm import CHART, chart_objects, helm_bin, helm_template, run
+
+from pico_harness.support.helm import CHART, chart_objects, helm_bin, helm_template, run
 
 Obj = dict[str, Any]
 

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pytest
-from tests.support.helm import chart_objects, kustomize_objects
+
+from pico_harness.support.helm import chart_objects, kustomize_objects
 
 # mode folder -> (namespaces served, the same as chart values)
 MODES: dict[str, list[str]] = {

@@ -3,7 +3,7 @@ troubleshooting table lists them): here the member whose Platform does not exist
 
 from __future__ import annotations
 
-from tests.support.world import World, custom
+from pico_harness.support.world import World, custom
 
 
 def test_a_member_without_its_platform_gets_one_warning_event() -> None:
