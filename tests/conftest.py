@@ -10,7 +10,8 @@
 - ``operator_kubeconfig`` (session): the RBAC and admission policy of manifests/ applied, a
   kubeconfig holding a TokenRequest token of ServiceAccount pico-tls-system/pico-tls-operator.
 - ``operator_process`` (session) / ``operator`` (function): the operator as
-  manifests/base/operator.yaml starts it, under that kubeconfig (``pico_harness.support.operator_process.OperatorProcess``);
+  manifests/base/operator.yaml starts it, under that kubeconfig
+  (``pico_harness.support.operator_process.OperatorProcess``);
   ``operator`` makes sure it is running for the test.
 - ``namespace`` (function): a fresh namespace, deleted afterwards.
 """
