@@ -6,7 +6,10 @@ ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
 # --- build: a virtualenv with the locked dependencies and the package -------------------------
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
-# A C compiler for the dependencies that ship no wheel (twofish, via pyjks).
+# A C compiler for the dependencies that ship no wheel (twofish, via pyjks). Build stage only,
+# not pinned to Debian package versions: the base image pins the release, and an exact version
+# leaves the archive at its next security update (the build would break, not get safer).
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*
@@ -35,4 +38,4 @@ ENV PATH=/opt/venv/bin:$PATH \
     PICO_TLS_HEALTH_ADDRESS=0.0.0.0:8080
 USER 10001:10001
 EXPOSE 8080
-CMD ["kopf", "run", "-m", "pico_tls", "--all-namespaces", "--standalone"]
+CMD ["kopf", "run", "-m", "pico_tls", "--standalone", "--all-namespaces"]

@@ -4,7 +4,7 @@ Where the machine can run real pods (root, containerd, runc, the CNI plugins, bu
 debootstrap, a JDK: scripts/demo installs them), scripts/demo_real.py runs everything on a real
 node: the operator as a pod from manifests/, the examples on the pico stand-in image, live
 mutual-TLS traffic between the pods. Otherwise (or with --simulated) it says why and falls
-back to simulated pods (kwok): the local control plane, crds/ and manifests/rbac.yaml, the
+back to simulated pods (kwok): the local control plane, crds/ and the RBAC of manifests/, the
 operator as a process under its own ServiceAccount, examples/, what the operator produced, and
 the keystores checked with real JVM handshakes.
 

@@ -7,10 +7,11 @@
   like a test cluster, unless ``PICO_TLS_FORCE_CLUSTER=1``); ``PICO_TLS_KIND=1`` uses pytest-kind
   when Docker is available.
 - ``crds`` (session): crds/*.yaml applied and Established.
-- ``operator_kubeconfig`` (session): manifests/rbac.yaml applied, a kubeconfig holding a
-  TokenRequest token of ServiceAccount pico-tls-system/pico-tls-operator.
-- ``operator_process`` (session) / ``operator`` (function): the operator as manifests/operator.yaml
-  starts it, under that kubeconfig (``pico_harness.support.operator_process.OperatorProcess``);
+- ``operator_kubeconfig`` (session): the RBAC and admission policy of manifests/ applied, a
+  kubeconfig holding a TokenRequest token of ServiceAccount pico-tls-system/pico-tls-operator.
+- ``operator_process`` (session) / ``operator`` (function): the operator as
+  manifests/base/operator.yaml starts it, under that kubeconfig
+  (``pico_harness.support.operator_process.OperatorProcess``);
   ``operator`` makes sure it is running for the test.
 - ``namespace`` (function): a fresh namespace, deleted afterwards.
 """
@@ -227,7 +228,7 @@ def crds(kube_cluster: KubeCluster) -> KubeCluster:
 
 @pytest.fixture(scope="session")
 def operator_kubeconfig(crds: KubeCluster, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A kubeconfig for the operator's own ServiceAccount (manifests/rbac.yaml), not admin."""
+    """A kubeconfig for the operator's own ServiceAccount (the RBAC of manifests/), not admin."""
     cluster = crds
     path = install_rbac(cluster, tmp_path_factory.mktemp("operator") / "operator.kubeconfig")
     whoami = ClusterAccess(path, cluster.kubectl_bin).kubectl("auth", "whoami", "-o", "json")

@@ -1,5 +1,6 @@
-"""End-to-end: the operator started exactly as manifests/operator.yaml starts it (its args, with
-the liveness endpoint moved to a free loopback port) serves /healthz and reconciles."""
+"""End-to-end: the operator started exactly as manifests/base/operator.yaml starts it (its
+command, with the liveness endpoint moved to a free loopback port) serves /healthz and
+reconciles."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""The operator's ServiceAccount, with manifests/rbac.yaml applied, asked of the real apiserver
-for every verb on every resource and subresource it serves (discovered, not a sample): the
-answers must be exactly the allow-list below, the permissions the operator needs plus what
-Kubernetes grants every authenticated user.
+"""The operator's ServiceAccount, with the default install's RBAC (manifests/) applied, asked of
+the real apiserver for every verb on every resource and subresource it serves (discovered, not a
+sample): the answers must be exactly the allow-list (pico_harness/support/rbac_review.py), the
+permissions the operator needs plus what Kubernetes grants every authenticated user.
 
 Each question is a SubjectAccessReview (what `kubectl auth can-i --as=...` asks, under
 impersonation, as a SelfSubjectAccessReview), all sent by one `kubectl create`; a second view,
@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from pico_harness.support.leaks import json_objects
+from pico_harness.support.rbac_review import EVERYONE, NEEDED, PICO, listed_rules
 
 pytestmark = pytest.mark.e2e
 
@@ -56,30 +57,6 @@ PSEUDO_RESOURCES = {
     ("certificates.k8s.io", "signers"),
 }
 
-WRITE = {"get", "list", "watch", "create", "patch"}
-PICO = "picotls.dev"
-# (group, resource, subresource) -> verbs allowed. The operator's needs (manifests/rbac.yaml):
-NEEDED: dict[tuple[str, str, str], set[str]] = {
-    ("", "secrets", ""): WRITE | {"update"},  # update: key material at a resourceVersion
-    ("", "configmaps", ""): WRITE,
-    ("", "services", ""): WRITE,
-    ("apps", "statefulsets", ""): WRITE,
-    ("apps", "deployments", ""): WRITE,
-    ("", "events", ""): {"create", "patch"},
-    ("events.k8s.io", "events", ""): {"create", "patch"},
-    ("apiextensions.k8s.io", "customresourcedefinitions", ""): {"get", "list", "watch"},
-    ("", "namespaces", ""): {"list", "watch"},
-    **{(PICO, r, ""): {"get", "list", "watch"} for r in ("platforms", "executioncontainers")},
-    (PICO, "desktopclients", ""): {"get", "list", "watch"},
-    **{(PICO, r, "status"): {"patch"} for r in ("platforms", "executioncontainers")},
-    (PICO, "desktopclients", "status"): {"patch"},
-}
-# What every authenticated user may do (ClusterRoles system:basic-user and friends).
-EVERYONE: dict[tuple[str, str, str], set[str]] = {
-    ("authorization.k8s.io", "selfsubjectaccessreviews", ""): {"create"},
-    ("authorization.k8s.io", "selfsubjectrulesreviews", ""): {"create"},
-    ("authentication.k8s.io", "selfsubjectreviews", ""): {"create"},
-}
 ALLOWED = {**NEEDED, **EVERYONE}
 # Leader election, in the operator's own namespace only: create any Lease, get and update the
 # one named LEASE (a question without a name is refused those two).
@@ -93,7 +70,7 @@ Question = tuple[str, str, str, str, str]  # group, resource, subresource, verb,
 
 @pytest.fixture(scope="module")
 def rbac(operator_kubeconfig: Any, crds: Any) -> Iterator[Any]:
-    """The cluster with manifests/rbac.yaml applied (operator_kubeconfig does that)."""
+    """The cluster with the RBAC of manifests/ applied (operator_kubeconfig does that)."""
     yield crds
 
 
@@ -144,20 +121,6 @@ def ask(cluster: Any, asked: list[Question]) -> list[bool]:
     )  # kubectl prints one object per created item
     assert len(items) == len(asked)
     return [bool(item["status"].get("allowed")) for item in items]
-
-
-def listed_rules(table: str) -> Iterator[tuple[str, str, str, set[str], str]]:
-    """Rows of `kubectl auth can-i --list` with a resource: (group, resource, subresource,
-    verbs, resource names); the resource column reads `resource.group/subresource`."""
-    for line in table.splitlines()[1:]:
-        if not line.strip() or line[0].isspace():
-            continue  # a non-resource URL
-        name = line.split()[0]
-        brackets = [part.strip("[]") for part in line.split("[")[1:]]
-        verbs, names = set(brackets[-1].rstrip("] ").split()), brackets[-2].rstrip("] ")
-        qualified, _, sub = name.partition("/")
-        resource, _, group = qualified.partition(".")
-        yield group, resource, sub, verbs, names
 
 
 def expected(question: Question) -> bool:

@@ -21,6 +21,8 @@ from pico_tls import spec_model
 ROOT = Path(__file__).resolve().parents[2]
 CRD_DIR = ROOT / "crds"
 MANIFESTS = ROOT / "manifests"
+CLUSTER_RBAC = "cluster-wide/rbac.yaml"
+OPERATOR = "base/operator.yaml"
 
 GROUP = "picotls.dev"
 VERSION = "v1alpha1"
@@ -375,33 +377,31 @@ def allowed(rules: list[Mapping[str, Any]], group: str, resource: str, verb: str
     )
 
 
-WRITE_VERBS = ["get", "list", "watch", "create", "patch"]
+WRITE_VERBS = ["list", "watch", "create", "patch"]
 
-# (group, resource) -> verbs the operator needs.
+# (group, resource) -> verbs the operator needs: lists (snapshots), watches (kopf), server-side
+# apply (patch, create for a new object), reads by name of the user's Secrets only.
 REQUIRED_PERMISSIONS: dict[tuple[str, str], list[str]] = {
-    ("", "secrets"): [*WRITE_VERBS, "update"],  # key material: update at a resourceVersion
+    ("", "secrets"): ["get", *WRITE_VERBS, "update"],  # update: key material at a resourceVersion
     ("", "configmaps"): WRITE_VERBS,
-    ("", "services"): WRITE_VERBS,
+    ("", "services"): ["list", "create", "patch"],
     ("apps", "statefulsets"): WRITE_VERBS,
     ("apps", "deployments"): WRITE_VERBS,
     ("", "events"): ["create"],
-    ("events.k8s.io", "events"): ["create"],
-    ("apiextensions.k8s.io", "customresourcedefinitions"): ["list", "watch"],
-    ("", "namespaces"): ["list", "watch"],
-    **{(GROUP, plural): ["get", "list", "watch"] for _, plural, _ in KINDS.values()},
+    **{(GROUP, plural): ["list", "watch"] for _, plural, _ in KINDS.values()},
     **{(GROUP, f"{plural}/status"): ["patch"] for _, plural, _ in KINDS.values()},
 }
 
 
 @pytest.mark.parametrize(("group", "resource"), list(REQUIRED_PERMISSIONS))
 def test_cluster_role_covers_what_the_operator_does(group: str, resource: str) -> None:
-    rules = one(manifest_docs("rbac.yaml"), "ClusterRole")["rules"]
+    rules = one(manifest_docs(CLUSTER_RBAC), "ClusterRole")["rules"]
     for verb in REQUIRED_PERMISSIONS[(group, resource)]:
         assert allowed(rules, group, resource, verb), f"ClusterRole lacks {verb} {group}/{resource}"
 
 
 def test_cluster_role_is_least_privilege() -> None:
-    rules = one(manifest_docs("rbac.yaml"), "ClusterRole")["rules"]
+    rules = one(manifest_docs(CLUSTER_RBAC), "ClusterRole")["rules"]
     for rule in rules:
         for key in ("apiGroups", "resources", "verbs"):
             assert "*" not in rule[key], f"no wildcards in the ClusterRole: {rule}"
@@ -420,18 +420,14 @@ def test_cluster_role_is_least_privilege() -> None:
     assert granted == set(REQUIRED_PERMISSIONS)
 
 
-# Exactly what the ClusterRole grants: what the operator needs, plus `patch` on Events (kopf
-# updates a repeated Event) and `get` on CRDs (kopf's discovery).
-GRANTED = {k: set(v) for k, v in REQUIRED_PERMISSIONS.items()} | {
-    ("", "events"): {"create", "patch"},
-    ("events.k8s.io", "events"): {"create", "patch"},
-    ("apiextensions.k8s.io", "customresourcedefinitions"): {"get", "list", "watch"},
-}
+# Exactly what the ClusterRole grants: what the operator needs (kopf finds the kinds by
+# discovery and watches no CRD or Namespace; it and the operator only post Events).
+GRANTED = {k: set(v) for k, v in REQUIRED_PERMISSIONS.items()}
 NEVER = {"update", "delete", "deletecollection", "escalate", "bind", "impersonate", "*"}
 
 
 def test_cluster_role_grants_exactly_these_verbs_and_never_update_or_delete() -> None:
-    rules = one(manifest_docs("rbac.yaml"), "ClusterRole")["rules"]
+    rules = one(manifest_docs(CLUSTER_RBAC), "ClusterRole")["rules"]
     granted: dict[tuple[str, str], set[str]] = {}
     for rule in rules:
         for group in rule["apiGroups"]:
@@ -443,7 +439,7 @@ def test_cluster_role_grants_exactly_these_verbs_and_never_update_or_delete() ->
 
 
 def test_the_lease_role_is_namespaced_and_names_its_lease() -> None:
-    rbac = manifest_docs("rbac.yaml")
+    rbac = manifest_docs("base/leader-election.yaml")
     role = one(rbac, "Role")
     assert role["metadata"]["namespace"] == "pico-tls-system"
     by_verbs = {tuple(r["verbs"]): r.get("resourceNames") for r in role["rules"]}
@@ -453,7 +449,7 @@ def test_the_lease_role_is_namespaced_and_names_its_lease() -> None:
 
 
 def test_operator_runs_as_its_service_account_with_kopf() -> None:
-    rbac = manifest_docs("rbac.yaml")
+    rbac = manifest_docs("base/identity.yaml") + manifest_docs(CLUSTER_RBAC)
     namespace = one(rbac, "Namespace")["metadata"]["name"]
     account = one(rbac, "ServiceAccount")["metadata"]
     binding = one(rbac, "ClusterRoleBinding")
@@ -462,15 +458,17 @@ def test_operator_runs_as_its_service_account_with_kopf() -> None:
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": account["name"], "namespace": namespace}
     ]
-    deployment = one(manifest_docs("operator.yaml"), "Deployment")
+    deployment = one(manifest_docs(OPERATOR), "Deployment")
     assert deployment["metadata"]["namespace"] == namespace
     assert deployment["spec"]["replicas"] == 2  # one leads (the Lease), one stands by
     pod = deployment["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == account["name"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     (container,) = pod["containers"]
-    assert container["args"][:5] == ["kopf", "run", "-m", "pico_tls", "--all-namespaces"]
-    assert "--standalone" in container["args"]
+    assert container["command"][:4] == ["kopf", "run", "-m", "pico_tls"]
+    assert container["args"] == ["--all-namespaces"]  # the install modes replace it
+    assert "--standalone" in container["command"]
+    assert not [a for a in container["command"] if a.startswith("--liveness=")]
     env = {e["name"]: e for e in container["env"]}
     assert env["PICO_TLS_HEALTH_ADDRESS"]["value"] == "0.0.0.0:8080"
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
@@ -483,16 +481,17 @@ def test_operator_runs_as_its_service_account_with_kopf() -> None:
 
 
 def test_kustomization_uses_the_canonical_crds() -> None:
-    kustomization = yaml.safe_load((MANIFESTS / "kustomization.yaml").read_text(encoding="utf-8"))
-    assert kustomization["resources"] == ["../crds", "rbac.yaml", "operator.yaml"]
-    assert not list(MANIFESTS.glob("*crd*")), "CRDs live only in crds/"
+    base = yaml.safe_load((MANIFESTS / "base" / "kustomization.yaml").read_text(encoding="utf-8"))
+    assert base["resources"][0] == "../../crds"
+    assert not list(MANIFESTS.glob("**/*crd*")), "CRDs live only in crds/"
 
 
 def test_image_runs_the_same_command_and_locks_dependencies() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    args = one(manifest_docs("operator.yaml"), "Deployment")["spec"]["template"]["spec"][
+    container = one(manifest_docs(OPERATOR), "Deployment")["spec"]["template"]["spec"][
         "containers"
-    ][0]["args"]
+    ][0]
+    args = container["command"] + container["args"]
     cmd = "CMD [" + ", ".join(f'"{a}"' for a in args) + "]"
     assert cmd in dockerfile
     assert re.search(r"python:3\.11\.\d+-slim-bookworm", dockerfile)

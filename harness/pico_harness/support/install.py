@@ -1,9 +1,11 @@
-"""What the operator needs in a cluster before it starts: the CRDs (Established) and the RBAC
-of manifests/rbac.yaml, and a kubeconfig that acts as its ServiceAccount."""
+"""What the operator needs in a cluster before it starts: the CRDs (Established), its namespace,
+ServiceAccount, RBAC and admission policy as `kubectl kustomize manifests/` renders them (all but
+the CRDs and the Deployment), and a kubeconfig that acts as its ServiceAccount."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -12,7 +14,18 @@ from pico_harness.cluster.localcluster import ClusterAccess
 
 ROOT = REPO_ROOT
 CRD_DIR = ROOT / "crds"
-RBAC_FILE = ROOT / "manifests" / "rbac.yaml"
+MANIFESTS = ROOT / "manifests"
+# Rendered kinds the operator process needs (no Deployment: the tests run it as a process).
+PREREQUISITE_KINDS = {
+    "Namespace",
+    "ServiceAccount",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Role",
+    "RoleBinding",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+}
 OPERATOR_NAMESPACE = "pico-tls-system"
 OPERATOR_SERVICE_ACCOUNT = "pico-tls-operator"
 
@@ -38,9 +51,18 @@ def install_crds(access: ClusterAccess) -> list[str]:
     return names
 
 
+def rendered_prerequisites(access: ClusterAccess, mode: str = "") -> list[dict[str, Any]]:
+    """The objects of `kubectl kustomize manifests/<mode>` the operator process needs."""
+    text = access.kubectl("kustomize", str(MANIFESTS / mode)).stdout
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    return [d for d in docs if d["kind"] in PREREQUISITE_KINDS]
+
+
 def install_rbac(access: ClusterAccess, kubeconfig: Path, duration: str = "6h") -> Path:
-    """manifests/rbac.yaml applied; writes and returns a kubeconfig for its ServiceAccount."""
-    access.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(RBAC_FILE))
+    """The default install's (manifests/) namespace, ServiceAccount, RBAC and admission policy
+    applied; writes and returns a kubeconfig for its ServiceAccount."""
+    text = yaml.safe_dump_all(rendered_prerequisites(access))
+    access.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input_text=text)
     return access.service_account_kubeconfig(
         OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, kubeconfig, duration=duration
     )

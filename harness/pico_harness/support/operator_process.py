@@ -1,8 +1,8 @@
-"""The operator as a process: `python -m` + the container args of manifests/operator.yaml, so
-tests, benchmarks and the demo run the command that is deployed. Only the namespace scope, the
-module (experiments) and the probe address (a loopback port, or none) may differ. Each
-OperatorProcess is one replica: a pod name of its own (the Lease holder), kept across restarts
-as a container restart keeps it."""
+"""The operator as a process: `python -m` + the container command and args of
+manifests/base/operator.yaml, so tests, benchmarks and the demo run the command that is deployed.
+Only the namespace scope, the module (experiments) and the probe address (a loopback port, or
+none) may differ. Each OperatorProcess is one replica: a pod name of its own (the Lease holder),
+kept across restarts as a container restart keeps it."""
 
 from __future__ import annotations
 
@@ -16,30 +16,33 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from pico_harness import REPO_ROOT
 
 ROOT = REPO_ROOT
-MANIFEST = ROOT / "manifests" / "operator.yaml"
+MANIFEST = ROOT / "manifests" / "base" / "operator.yaml"
 
 
-def manifest_container() -> dict[str, object]:
+def manifest_container() -> dict[str, Any]:
     docs = list(yaml.safe_load_all(MANIFEST.read_text()))
     deployment = next(d for d in docs if d and d["kind"] == "Deployment")
     return dict(deployment["spec"]["template"]["spec"]["containers"][0])
 
 
 def manifest_args() -> list[str]:
-    args = [str(a) for a in manifest_container()["args"]]  # type: ignore[attr-defined]
+    """The container's command followed by its args (the namespaces served)."""
+    container = manifest_container()
+    args = [str(a) for key in ("command", "args") for a in container.get(key) or []]
     assert args[:4] == ["kopf", "run", "-m", "pico_tls"], args
     return args
 
 
 def liveness_path() -> str:
     probe = manifest_container()["livenessProbe"]
-    return str(probe["httpGet"]["path"])  # type: ignore[index]
+    return str(probe["httpGet"]["path"])
 
 
 def operator_args(

@@ -53,6 +53,9 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
     settings.posting.enabled = False  # our Events come from passes (fenced), not from kopf
     settings.watching.server_timeout = 300
+    # No watch of CRDs or Namespaces (their RBAC is not granted): the kinds are found once by
+    # discovery, the namespaces served are the ones named on the command line (or all).
+    settings.scanning.disabled = True
     kube = Kube()
     reconciler = GroupReconciler(kube, resync_seconds=config.resync_seconds)
     watches = SecretWatches(kube, _user_secret_changed)

@@ -17,6 +17,8 @@ from pico_tls.reconcile.status import Condition, iso, merge_conditions
 
 Body = Mapping[str, Any]
 INVALID_SPEC = "InvalidSpec"
+# Member reasons the user has something to fix (a Warning Event besides the condition).
+WARNED = {"PlatformNotFound"}
 
 
 class GroupConfigError(Exception):
@@ -128,6 +130,8 @@ def member_status(
     ca: CertificateAuthority | None = None,
     renew_before: timedelta | None = None,
 ) -> None:
+    if reason in WARNED and _known(body, "Ready").get("message") != message:
+        run.decision.event(body, "Warning", reason, message)  # once per new message
     conditions = [Condition("Ready", ready, reason, message)]
     status: dict[str, Any] = {}
     if identity is not None:
