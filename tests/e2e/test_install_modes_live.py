@@ -20,7 +20,7 @@ import yaml
 
 from pico_harness.support.helm import CHART, docs_of, helm_bin, run
 from pico_harness.support.operator_process import OperatorProcess
-from pico_harness.support.rbac_review import EVERYONE, NEEDED, rules_in
+from pico_harness.support.rbac_review import EVERYONE, LEASES, NEEDED, rules_in
 from pico_harness.support.resources import exists, get, platform, wait_ready
 
 pytestmark = pytest.mark.e2e
@@ -104,11 +104,15 @@ def test_the_chart_in_each_install_mode(
         # What the apiserver says the ServiceAccount may do, namespace by namespace.
         served = watched or scratch_namespaces
         counts: dict[str, int] = {}
+        lease = f"{release.name}-pico-tls-operator"  # the chart's fullname
         for ns in [*scratch_namespaces, namespace]:
-            rules = rules_in(kube_cluster, user, ns)
+            own = ns == namespace
+            rules = rules_in(kube_cluster, user, ns, lease if own else None)
             serves = not watched or ns in watched
             counts[f"{'served' if serves else 'not served'} {ns}"] = len(rules)
             expected = {**NEEDED, **EVERYONE} if serves else dict(EVERYONE)
+            if own:  # leader election: create a Lease there (get/update: by name only)
+                expected[LEASES] = {"create"}
             assert rules == expected, (mode, ns, sorted(set(rules) ^ set(expected)))
         cluster_wide = kube_cluster.kubectl(
             "auth", "can-i", "list", "secrets", "--all-namespaces", f"--as={user}", check=False
@@ -120,7 +124,12 @@ def test_the_chart_in_each_install_mode(
         kubeconfig = kube_cluster.service_account_kubeconfig(
             namespace, account, tmp_path / "operator.kubeconfig", duration="1h"
         )
-        operator = OperatorProcess(kubeconfig, tmp_path / "operator.log", namespaces=watched)
+        operator = OperatorProcess(
+            kubeconfig,
+            tmp_path / "operator.log",
+            namespaces=watched,
+            env={"POD_NAMESPACE": namespace, "PICO_TLS_LEASE_NAME": lease},
+        )
         for ns in unwatched:  # created first: the operator would see them before the others
             kube_cluster.apply(platform(ns))
         operator.start()
