@@ -32,6 +32,7 @@ LAYERS = {
     "reconcile": 8,
     "handlers": 9,
     "render": 9,
+    "ctl": 9.5,  # people's commands: over kube (block at its end), keystore, spec, builders.names
     "cli": 10,
     "__init__": 10,
 }
