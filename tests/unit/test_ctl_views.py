@@ -109,7 +109,7 @@ def test_ctl_status_pending_until_the_generation_is_observed() -> None:
 def test_ctl_problem_is_the_latest_failing_condition_and_never_progressing() -> None:
     b = body("Platform", "mz")
     b["status"]["conditions"] += [
-        {"type": "Progressing", "status": "True", "reason": "Rolling",
+        {"type": "Progressing", "status": "False", "reason": "RolledOut",
          "lastTransitionTime": "2026-12-05T11:59:00Z"},
         {"type": "KeystoreReady", "status": "False", "reason": "CAExpiringSoon", "message": "x",
          "lastTransitionTime": "2026-12-05T11:00:00Z"},
