@@ -278,6 +278,7 @@ def call(
     """One request, the answer's bytes (a pod log is text); KubeError as `Kube` raises it,
     KubeUnreachable when nothing answers."""
     import urllib3
+    from kubernetes.client.exceptions import ApiException
 
     client = kube._client
     _, url, headers, payload, _ = client.param_serialize(
@@ -292,7 +293,7 @@ def call(
         response = client.call_api(
             method, url, header_params=headers, body=payload, _request_timeout=30
         )
-    except urllib3.exceptions.HTTPError as err:
+    except (urllib3.exceptions.HTTPError, ApiException) as err:  # TLS errors come as the latter
         host = client.configuration.host
         raise KubeUnreachable(f"the API server at {host} does not answer ({err})") from None
     raw: bytes = response.read()

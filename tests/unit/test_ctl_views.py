@@ -239,10 +239,12 @@ def test_ctl_progress_states() -> None:
     b["status"]["renewRequest"] = "7"
     assert progress_view.renew_state(b, "7")[0]
     p = body("Platform", "mz", caRotation={"phase": "Reissue"})
-    assert progress_view.rotation_state(p, "6", "7")[1].startswith("an earlier CA rotation")
-    assert progress_view.rotation_state(p, "7", "7")[1].startswith("CA rotation phase Reissue")
+    assert progress_view.rotation_state(p, "6", "7", "A")[1].startswith("an earlier CA rotation")
+    assert progress_view.rotation_state(p, "7", "7", "A")[1].startswith("CA rotation phase Reissue")
     del p["status"]["caRotation"]
-    assert progress_view.rotation_state(p, "7", "7")[0]
+    p["status"]["caFingerprint"] = "A"
+    assert not progress_view.rotation_state(p, "7", "7", "A")[0]  # the status is not there yet
+    assert progress_view.rotation_state(p, "7", "7", "B")[0]
 
 
 def test_ctl_bundle_drops_the_last_applied_copy_and_managed_fields() -> None:

@@ -71,8 +71,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             print(f"key password: {key_password}")
     else:
         password_file = args.password_file or key_file.with_suffix(".password")
-        lines = password if key_password == password else f"{password}\nkey: {key_password}"
-        write_private(password_file, (lines + "\n").encode())
+        write_private(password_file, f"{password}\n".encode())
+        if key_password != password:  # a passwordSecretRef with its own key.password
+            key_file_password = password_file.with_suffix(".key-password")
+            write_private(key_file_password, f"{key_password}\n".encode())
+            print(f"the key's own password is in {key_file_password} (mode 0600)")
     print(f"wrote {key_file}" + (f" and {password_file} (mode 0600)" if password_file else ""))
     platform_name = ((desktop.get("spec") or {}).get("platformRef") or {}).get("name", "")
     platform = ctx.api.get("Platform", namespace, platform_name)

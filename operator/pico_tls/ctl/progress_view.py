@@ -36,20 +36,22 @@ def renew_state(body: Mapping[str, Any], value: str) -> tuple[bool, str]:
 
 
 def rotation_state(
-    platform: Mapping[str, Any], handled: str | None, value: str
+    platform: Mapping[str, Any], handled: str | None, value: str, old_ca: str | None
 ) -> tuple[bool, str]:
     """(done, what is happening) for a CA rotation asked with `value`; `handled` is the
-    value the CA Secret records as acted on."""
-    phase = ((platform.get("status") or {}).get("caRotation") or {}).get("phase")
+    value the CA Secret records as acted on, `old_ca` the CA fingerprint before the request
+    (done needs another one, whichever of the CA Secret and the status is written first)."""
+    status = platform.get("status") or {}
+    phase = (status.get("caRotation") or {}).get("phase")
     if handled != value:
         if phase:
             return False, f"an earlier CA rotation is in phase {phase}; this one waits for it"
         return False, "waiting for the operator to take the request"
     if phase:
         return False, f"CA rotation phase {phase} ({_moving(platform)})"
-    if not settled(platform):
+    fingerprint = str(status.get("caFingerprint", ""))
+    if not settled(platform) or fingerprint == old_ca:
         return False, "new CA in place; " + _moving(platform)
-    fingerprint = (platform.get("status") or {}).get("caFingerprint", "")
     return True, f"done: every store trusts the new CA alone ({fingerprint[:23]}...)"
 
 

@@ -118,6 +118,7 @@ def run_rotate(args: argparse.Namespace, ctx: Context) -> int:
         )
     namespace = ctx.one_namespace()
     value = args.value or str(int(time.time()))
+    old_ca = (platform.get("status") or {}).get("caFingerprint")
     ctx.api.annotate("Platform", namespace, args.platform, ROTATE_CA, value)
     print(f"{namespace}/platform/{args.platform}: CA rotation requested ({ROTATE_CA}={value})")
 
@@ -127,7 +128,7 @@ def run_rotate(args: argparse.Namespace, ctx: Context) -> int:
         if now is None:
             return False, "deleted meanwhile"
         handled = ((ca or {}).get("metadata", {}).get("annotations") or {}).get(ROTATE_CA_HANDLED)
-        return progress_view.rotation_state(now, handled, value)
+        return progress_view.rotation_state(now, handled, value, old_ca)
 
     if args.wait:
         follow([Target(f"{namespace}/platform/{args.platform}", state)], args.timeout)
