@@ -56,6 +56,27 @@ def private(path: Path) -> bool:
     return stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
+def desktop_user(cluster: Any, ns: str, desktop: str, path: Path) -> Path:
+    """A kubeconfig of a ServiceAccount that may get one DesktopClient and its key Secret."""
+    cluster.kubectl("create", "serviceaccount", f"{desktop}-user", "-n", ns)
+    rules = [
+        {"apiGroups": ["picotls.dev"], "resources": ["desktopclients"],
+         "resourceNames": [desktop], "verbs": ["get"]},
+        {"apiGroups": [""], "resources": ["secrets"],
+         "resourceNames": [f"{desktop}-desktop-key"], "verbs": ["get"]},
+    ]  # fmt: skip
+    meta = {"name": f"{desktop}-user", "namespace": ns}
+    cluster.apply([
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta,
+         "rules": rules},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta,
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": meta["name"]},
+         "subjects": [{"kind": "ServiceAccount", "name": meta["name"], "namespace": ns}]},
+    ])  # fmt: skip
+    result: Path = cluster.service_account_kubeconfig(ns, f"{desktop}-user", path)
+    return result
+
+
 def test_ctl_commands_on_the_examples(
     kube_cluster: Any,
     operator: Any,
@@ -113,6 +134,12 @@ def test_ctl_commands_on_the_examples(
     bob_password = bob.split("keystore password: ")[1].split()[0]
     assert not (tmp_path / "bob.password").exists() and private(tmp_path / "bob.jks")
     assert keytool_listing(tmp_path / "bob.jks", bob_password, "JKS").by_alias()["desktop"]
+    # a desktop user who may read their own DesktopClient and key Secret, nothing else
+    user = desktop_user(kube_cluster, ns, "alice", tmp_path / "alice-user.yaml")
+    own = ctl(kube_cluster, "desktop-key", "alice", "-n", ns, "-o", str(tmp_path / "own.p12"),
+              kubeconfig=user)  # fmt: skip
+    assert own.returncode == 0 and "you may not read Platform mz" in own.stdout, own.stderr
+    assert (tmp_path / "own.p12").read_bytes() == key_file.read_bytes()
     server_store = secret_store(kube_cluster, "mz-rcp-tls", ns, tmp_path)
     clients = [ClientStore(key_file, "PKCS12", password, password),
                ClientStore(tmp_path / "bob.jks", "JKS", bob_password, bob_password)]  # fmt: skip

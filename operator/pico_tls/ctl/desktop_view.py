@@ -37,8 +37,11 @@ def warnings(
     platform: Mapping[str, Any] | None,
     now: datetime,
     soon: timedelta,
+    *,
+    readable: bool = True,
 ) -> list[str]:
-    """Why this key may soon stop working: renewal due, a CA rotation, a desktop not Ready."""
+    """Why this key may soon stop working: renewal due, a CA rotation, a desktop not Ready
+    (`readable`: False when the user may not read the Platform, so it may well exist)."""
     out: list[str] = []
     status = desktop.get("status") or {}
     name = desktop["metadata"]["name"]
@@ -59,6 +62,6 @@ def warnings(
     if ready is None or ready.get("status") != "True":
         why = f"{ready.get('reason')}: {ready.get('message')}" if ready else "no status yet"
         out.append(f"DesktopClient {name} is not Ready ({why}); the Platform may refuse it")
-    if platform is None:
+    if platform is None and readable:
         out.append("its Platform does not exist: nothing will accept this key")
     return out
