@@ -85,9 +85,11 @@ def test_ctl_desktop_key_opens_the_live_platform(env: rp.RealPods, tmp_path: Pat
         assert bundled.returncode == 0, bundled.stderr
         with tarfile.open(archive) as tar:
             texts = {m.name: tar.extractfile(m).read().decode() for m in tar.getmembers()}  # type: ignore[union-attr]
+        about = json.loads(texts["pico-tls-bundle/bundle.json"])
+        assert about["notIncluded"] == [], about
         logs = [n for n in texts if n.startswith("pico-tls-bundle/logs/pico-tls-operator")]
-        assert logs and texts[logs[0]], sorted(texts)
-        assert json.loads(texts["pico-tls-bundle/bundle.json"])["notIncluded"] == []
+        assert logs, about["files"]
+        assert texts[logs[0]].strip(), logs
         recorder.catch_up()
         assert find_leaks(recorder.snapshot(), texts) == []
     finally:

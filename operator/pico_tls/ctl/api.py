@@ -94,7 +94,7 @@ class Api:
     def pod_log(self, namespace: str, pod: str, container: str | None = None) -> str:
         query = [("container", container)] if container else []
         path = KINDS["Pod"].path(namespace, pod, "log")
-        raw = kube.call(self.session.kube, "GET", path, query=query, accept="text/plain")
+        raw = kube.call(self.session.kube, "GET", path, query=query, accept="*/*")
         return raw.decode(errors="replace")
 
     def get_metadata(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
