@@ -66,7 +66,7 @@ def test_ctl_desktop_key_opens_the_live_platform(env: rp.RealPods, tmp_path: Pat
             ready = lambda k=kind, n=name: rp.resource_ready(env, k, n, NS)  # noqa: E731
             env.wait(f"{kind} {name} Ready", ready, 300)
         status = ctl(env, "status", "-A")
-        print(f"\n$ kubectl pico-tls status -A\n{status.stdout}{status.stderr}")
+        print(f"\n$ pico-tls status -A\n{status.stdout}{status.stderr}")
         assert status.returncode == 0 and "platform/mz" in status.stdout
 
         written = ctl(env, "desktop-key", "alice", "-n", NS, "-o", str(tmp_path / "alice.p12"))
