@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.javatools import ClientStore, keytool_listing, start_servers, tls_handshake_batch
-from tests.support.leaks import find_leaks
-from tests.support.resources import examples_in, get, member, platform_server, wait_ready
-from tests.support.stores import secret_store
 
+from pico_harness.java.tools import ClientStore, keytool_listing, start_servers, tls_handshake_batch
+from pico_harness.support.leaks import find_leaks
+from pico_harness.support.resources import examples_in, get, member, platform_server, wait_ready
+from pico_harness.support.stores import secret_store
 from pico_tls.keystore.protection import EVERY_JAVA
 
 pytestmark = pytest.mark.e2e

@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.support import realpods_env as rp
-from tests.support.leaks import SecretRecorder, find_leaks
-from tests.support.realpods_desktops import run_desktop
-from tests.support.stores import decoded, stranger_store
 
+from pico_harness.support import realpods_env as rp
+from pico_harness.support.leaks import SecretRecorder, find_leaks
+from pico_harness.support.realpods_desktops import run_desktop
+from pico_harness.support.stores import decoded, stranger_store
 from pico_tls.pki.certs import certs_from_pem
 
 pytestmark = pytest.mark.e2e
