@@ -8,13 +8,8 @@ from typing import Any
 
 from pico_tls.ctl.common import Context
 from pico_tls.ctl.inspect_view import Expected
-from pico_tls.spec import (
-    KeystoreMode,
-    SpecError,
-    parse_container,
-    parse_desktop,
-    parse_platform,
-)
+from pico_tls.spec import SpecError, parse_container, parse_desktop, parse_platform
+from pico_tls.spec_model import KeystoreMode
 
 
 def _owner(secret: Mapping[str, Any]) -> tuple[str, str] | None:
