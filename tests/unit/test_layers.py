@@ -36,6 +36,7 @@ LAYERS = {
     "watches": 8,
     "handlers": 9,
     "render": 9,
+    "ctl": 9.5,  # people's commands: over kube (block at its end), keystore, spec, builders.names
     "cli": 10,
     "__init__": 10,
 }

@@ -12,12 +12,14 @@ from pico_tls.keystore.model import (
     file_name,
     unique_alias,
 )
+from pico_tls.keystore.protection import Pkcs12Protection, pkcs12_protection
 
 __all__ = [
     "KeyEntry",
     "KeystoreContent",
     "KeystoreError",
     "Pkcs12Profile",
+    "Pkcs12Protection",
     "StoreFormat",
     "StoreOptions",
     "content_fingerprint",
@@ -25,5 +27,6 @@ __all__ = [
     "detect_format",
     "encode_keystore",
     "file_name",
+    "pkcs12_protection",
     "unique_alias",
 ]
