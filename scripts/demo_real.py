@@ -14,7 +14,6 @@ import json
 import signal
 import time
 from pathlib import Path
-from typing import Any
 
 from tests.javatools import keytool_list
 from tests.support import realpods_env as rp
@@ -103,11 +102,12 @@ def run(work: Path, keep: bool) -> int:
         print(env.kubectl("get", "events", "-n", NAMESPACE, "--field-selector",
                           "source=pico-tls-operator", "--sort-by=.lastTimestamp"))  # fmt: skip
         if keep:
-            _wait_for_interrupt(env)
+            wait_for_interrupt(env.cluster.kubeconfig)
     return 0 if ok else 1
 
 
-def _wait_for_interrupt(env: Any) -> None:
-    print(f"\nkept running: export KUBECONFIG={env.cluster.kubeconfig}; Ctrl-C stops it all")
+def wait_for_interrupt(kubeconfig: Path) -> None:
+    """--keep: everything stays up until Ctrl-C (or SIGTERM), then the caller stops it all."""
+    print(f"\nkept running: export KUBECONFIG={kubeconfig}; Ctrl-C stops it all", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         signal.pause()
