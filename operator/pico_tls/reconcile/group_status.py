@@ -101,7 +101,7 @@ def _progressing(
         reason = "RevocationPending"
         message = (
             f"Revoking desktop {', '.join(revoking)}: the Platform rolls out without "
-            "its certificates; until then a running Platform pod may still accept it"
+            "its certificates; until then a running Platform pod may still trust it"
         )
     elif state.phase in TRANSITIONAL:
         reason, message = state.phase.value, "Rolling out changed TLS content"
