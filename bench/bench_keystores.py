@@ -13,7 +13,7 @@ For a platform, C execution containers and D desktops (default 20 + 20), per-con
 
 Prints a table and writes JSON. Run from the repository root:
 
-    .venv/bin/python bench/bench_keystores.py --out bench/results/keystores.json
+    .venv/bin/python -m bench.bench_keystores --out bench/results/keystores.json
 """
 
 from __future__ import annotations
@@ -31,13 +31,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "operator"))
+from pico_tls.classic.command import add_parser, options_from
+from pico_tls.classic.folder_plan import plan_folder
+from pico_tls.classic.layout import read_folder, write_folder_plan
+from pico_tls.pki import KeyAlgorithm, generate_key
 
-from pico_tls.classic.command import add_parser, options_from  # noqa: E402
-from pico_tls.classic.layout import read_existing, write_plan  # noqa: E402
-from pico_tls.classic.plan import make_plan  # noqa: E402
-from pico_tls.pki import KeyAlgorithm, generate_key  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 KEYTOOL_ALGORITHMS = {
     "rsa-2048": ("RSA", "2048"),
@@ -87,11 +86,11 @@ def run_instrumented(args: list[str]) -> dict[str, float | int]:
     ns = parser.parse_args(args)
     start = time.perf_counter()
     options = options_from(ns)
-    existing = read_existing(Path(ns.out), options)
+    folder = read_folder(Path(ns.out), options)
     t_plan = time.perf_counter()
-    plan = make_plan(options, existing)
+    plan = plan_folder(options, folder)
     t_write = time.perf_counter()
-    write_plan(Path(ns.out), plan)
+    write_folder_plan(Path(ns.out), plan)
     end = time.perf_counter()
     total, keygen = end - start, plan.keygen_seconds
     # The same keys generated one after the other, for reference.

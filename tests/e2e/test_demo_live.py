@@ -3,7 +3,7 @@ traceback and every section; `scripts/demo --keep` runs until Ctrl-C (SIGINT to 
 group, as a terminal sends it) and ends cleanly; SIGTERM in the middle of a run stops it too.
 Each run leaves nothing of its real node behind (tests/support/node_traces.py).
 
-Three real-node runs of the demo, each a few minutes (see docs/testing.md for the budget)."""
+Three real-node runs of the demo, each a few minutes (tests/README.md has the figures)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.cluster import nodenet
-from tests.support.node_traces import Baseline, Traces
+
+from pico_harness.cluster import nodenet
+from pico_harness.support.node_traces import Baseline, Traces
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,6 +21,16 @@ from pathlib import Path
 
 import pytest
 
+from pico_harness.java.tools import (
+    ClientStore,
+    HandshakeResult,
+    StoreInspection,
+    StoreSpec,
+    TlsServer,
+    inspect_stores,
+    start_servers,
+    tls_handshake_batch,
+)
 from pico_tls.builders import stores as store_builders
 from pico_tls.keystore import (
     KeystoreContent,
@@ -30,23 +40,13 @@ from pico_tls.keystore import (
     encode_keystore,
     file_name,
 )
-from pico_tls.material import CertRequest, Existing, Identity, Passwords, resolve_identity
+from pico_tls.material import CertRequest, Identity, Passwords, StoredMaterial, resolve_identity
 from pico_tls.pki import (
     CertificateAuthority,
     KeyAlgorithm,
     create_ca,
     generate_key,
     sha256_fingerprint,
-)
-from tests.javatools import (
-    ClientStore,
-    HandshakeResult,
-    StoreInspection,
-    StoreSpec,
-    TlsServer,
-    inspect_stores,
-    start_servers,
-    tls_handshake_batch,
 )
 
 NOW = datetime.now(UTC)  # the clock of these tests
@@ -134,7 +134,7 @@ def _identity(
         renew_before=timedelta(days=30),
     )
     passwords = Passwords(f"store-{name}-{n}", f"key-{name}-{n}")
-    identity, _ = resolve_identity(request, issuer, Existing(), passwords=passwords, now=NOW)
+    identity, _ = resolve_identity(request, issuer, StoredMaterial(), passwords=passwords, now=NOW)
     return identity
 
 

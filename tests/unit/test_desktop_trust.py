@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.world import World, custom
-
+from pico_harness.support.world import World, custom
 from pico_tls.reconcile.desktop_trust import desktop_trust
 
 EC = {"key": {"algorithm": "ECDSA"}}
