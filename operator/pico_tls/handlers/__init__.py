@@ -2,7 +2,9 @@
 
 No handler stores state on the objects and none adds a finalizer, so an operator restart
 writes nothing and a deleted custom resource goes at once (its objects are garbage-collected
-through owner references).
+through owner references). kopf itself writes nothing either (no peering, no Event posting):
+every write is a pass of the scheduler through `Kube`, which the leader election gates (the
+scheduler starts passes only on the leader) and fences (`Kube.fence`).
 """
 
 from __future__ import annotations
@@ -10,19 +12,26 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from typing import Any
 
 import kopf
 
+from pico_tls import leader
 from pico_tls.builders.names import FIELD_MANAGER, MANAGED_BY, PLATFORM_LABEL
 from pico_tls.config import OperatorConfig
-from pico_tls.kube import Kube, KubeError
-from pico_tls.reconcile.group import GroupReconciler
+from pico_tls.election import Elector
+from pico_tls.health import Health
+from pico_tls.kube import Fenced, Kube, KubeError
+from pico_tls.reconcile.apply import WriteConflict
+from pico_tls.reconcile.group import GroupReconciler, Outcome
 from pico_tls.scheduler import Scheduler
 from pico_tls.spec_model import GROUP, VERSION
+from pico_tls.watches import SecretWatches
 
 log = logging.getLogger(__name__)
 _state: dict[str, Any] = {}
+CONFLICT_RETRIES = 3  # passes read again at once after a 409, before backing off
 OWNED = {MANAGED_BY: FIELD_MANAGER}
 
 
@@ -42,30 +51,92 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
-    settings.posting.level = logging.WARNING
+    settings.posting.enabled = False  # our Events come from passes (fenced), not from kopf
     settings.watching.server_timeout = 300
     kube = Kube()
     reconciler = GroupReconciler(kube, resync_seconds=config.resync_seconds)
+    watches = SecretWatches(kube, _user_secret_changed)
+    election = leader.ElectionConfig.from_env()
+    lease = f"{election.namespace}/{election.lease_name}" if election.enabled else ""
+    leadership = leader.Leadership(election.identity, lease)
+    leader.install(leadership)
+    kube.fence = leadership.check
     scheduler = Scheduler(
-        reconciler_entry(reconciler, kube, config), config.settle_seconds, config.workers
+        reconciler_entry(reconciler, kube, config, watches, leadership),
+        config.settle_seconds,
+        config.workers,
+        gate=leadership.leading,
     )
-    _state.update(scheduler=scheduler, kube=kube, reconciler=reconciler)
-    # Only our own objects are watched for these kinds (server-side label selector).
+    _state.update(scheduler=scheduler, kube=kube, reconciler=reconciler, watches=watches)
+    # Only our own objects are watched (server-side label selector): unrelated Secrets,
+    # ConfigMaps and workloads never reach the operator. The user's CA and password Secrets
+    # are followed by name (`SecretWatches`).
     owned = f"{MANAGED_BY}={FIELD_MANAGER}"
-    for group, plural in (("v1", "configmaps"), ("apps", "statefulsets"), ("apps", "deployments")):
+    for group, plural in OWNED_KINDS:
         settings.watching.label_selectors[group, plural] = owned
-    _state["task"] = asyncio.create_task(scheduler.run())
+    tasks = [asyncio.create_task(scheduler.run())]
+    alive = _always_alive
+    if election.enabled:  # a Kube of its own: renewals never wait behind a pass's requests
+        elector = Elector(Kube(), election, leadership, busy=scheduler.busy, on_lead=scheduler.poke)
+        tasks.append(asyncio.create_task(elector.run()))
+        _state["elector"], alive = elector, elector.healthy
+    health = Health(leadership, alive)
+    if address := os.environ.get("PICO_TLS_HEALTH_ADDRESS"):
+        await health.start(address)
+    health.ready = True
+    _state.update(tasks=tasks, health=health)
 
 
-def reconciler_entry(reconciler: GroupReconciler, kube: Kube, config: OperatorConfig) -> Any:
+def _always_alive() -> bool:
+    return True
+
+
+OWNED_KINDS = (
+    ("v1", "secrets"),
+    ("v1", "configmaps"),
+    ("apps", "statefulsets"),
+    ("apps", "deployments"),
+)
+
+
+def reconciler_entry(
+    reconciler: GroupReconciler,
+    kube: Kube,
+    config: OperatorConfig,
+    watches: SecretWatches | None = None,
+    leadership: leader.Leadership | None = None,  # None: no election, always leading
+) -> Any:
+    leadership = leadership or leader.Leadership("local")
+
+    def attempt(namespace: str, platform: str) -> Outcome:
+        """A pass; after a 409 (someone wrote what it read), read and decide again."""
+        for _ in range(CONFLICT_RETRIES - 1):
+            try:
+                return reconciler.reconcile(namespace, platform)
+            except WriteConflict as err:
+                log.info(
+                    "platform %s/%s: %s changed meanwhile; reading again", namespace, platform, err
+                )
+        return reconciler.reconcile(namespace, platform)
+
     def run(namespace: str, platform: str) -> float | None:
+        if not leadership.leading():
+            return 0.0  # stays due; the gate holds it until this replica leads
         try:
-            outcome = reconciler.reconcile(namespace, platform)
+            outcome = attempt(namespace, platform)
+        except Fenced:
+            log.info(
+                "platform %s/%s: pass stopped, this replica lost the Lease", namespace, platform
+            )
+            return 0.0
         except KubeError as err:
             if not err.namespace_terminating:
                 raise
             log.info("namespace %s is being deleted; platform %s left alone", namespace, platform)
             return None
+        finally:
+            if watches is not None:
+                watches.follow(reconciler.referenced())
         log.info("reconciled platform %s/%s: %d writes", namespace, platform, outcome.writes)
         if config.stats_file:
             with open(config.stats_file, "w") as out:
@@ -77,9 +148,17 @@ def reconciler_entry(reconciler: GroupReconciler, kube: Kube, config: OperatorCo
 
 @kopf.on.cleanup()
 async def cleanup(**_: Any) -> None:
-    task = _state.pop("task", None)
-    if task is not None:
+    elector: Elector | None = _state.pop("elector", None)
+    if elector is not None:
+        await elector.release()  # a standby takes over at once, not after the lease duration
+    for task in _state.pop("tasks", []):
         task.cancel()
+    health: Health | None = _state.pop("health", None)
+    if health is not None:
+        await health.stop()
+    watches: SecretWatches | None = _state.pop("watches", None)
+    if watches is not None:
+        watches.stop_all()
 
 
 @kopf.on.event(GROUP, VERSION, "platforms")
@@ -93,20 +172,18 @@ def member_changed(spec: kopf.Spec, namespace: str | None, **_: Any) -> None:
     _enqueue(namespace, (spec.get("platformRef") or {}).get("name"))
 
 
+@kopf.on.event("v1", "secrets", labels=OWNED)
 @kopf.on.event("v1", "configmaps", labels=OWNED)
 @kopf.on.event("apps", "v1", "statefulsets", labels=OWNED)
 @kopf.on.event("apps", "v1", "deployments", labels=OWNED)
 def owned_changed(labels: kopf.Labels, namespace: str | None, **_: Any) -> None:
+    """Our own objects (repair, rollout progress)."""
     _enqueue(namespace, labels.get(PLATFORM_LABEL))
 
 
-@kopf.on.event("v1", "secrets")
-def secret_changed(labels: kopf.Labels, name: str, namespace: str | None, **_: Any) -> None:
-    """Our own Secrets (repair) and the user's CA and password Secrets a platform reads."""
-    if labels.get(MANAGED_BY) == FIELD_MANAGER:
-        _enqueue(namespace, labels.get(PLATFORM_LABEL))
-        return
+def _user_secret_changed(namespace: str, name: str) -> None:
+    """A user's CA or password Secret a platform reads (from `SecretWatches`' threads)."""
     reconciler: GroupReconciler | None = _state.get("reconciler")
-    if reconciler is not None and namespace:
+    if reconciler is not None:
         for platform in reconciler.platforms_reading(namespace, name):
             _enqueue(namespace, platform)

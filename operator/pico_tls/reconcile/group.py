@@ -67,7 +67,7 @@ class GroupReconciler:
             )
             if decision.references is not None:
                 self._remember_references(namespace, platform_name, decision.references)
-            applied = apply_decision(self.kube, decision, now)
+            applied = apply_decision(self.kube, decision, now, snapshot)
             outcome = Outcome(decision.requeue_after, outcome.writes + applied.writes)
             if any(f.owner_kind == "Platform" for f in failures):
                 raise WriteRefused(failures[0].describe())  # reported: back off
@@ -85,6 +85,11 @@ class GroupReconciler:
                         del self.references[key]
             for name in used:
                 self.references.setdefault((namespace, name), set()).add(platform)
+
+    def referenced(self) -> set[tuple[str, str]]:
+        """Every user Secret (namespace, name) some platform group read in its last pass."""
+        with self._lock:
+            return set(self.references)
 
     def platforms_reading(self, namespace: str, secret: str) -> list[str]:
         with self._lock:
