@@ -9,12 +9,15 @@ operator as a process under its own ServiceAccount, examples/, what the operator
 the keystores checked with real JVM handshakes.
 
     scripts/demo [--keep] [--simulated]   # --keep leaves it running and prints KUBECONFIG
+                                          # until Ctrl-C or SIGTERM, which stop everything
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -23,6 +26,7 @@ from pathlib import Path
 from scripts import demo_real
 
 from pico_harness.cluster.localcluster import ClusterAccess, LocalCluster
+from pico_harness.cluster.nodenet import mounts_under
 from pico_harness.java.tools import (
     TlsServer,
     compile_probe,
@@ -132,17 +136,48 @@ def main() -> int:
     )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="pico-tls-demo-"))
-    reason = "asked for with --simulated" if args.simulated else fallback_reason()
+    received = stop_on_signals()
+    try:
+        code = run(work, args.keep, args.simulated)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM before the end: everything is stopped
+        heading("interrupted: the cluster, its node and the operator are stopped")
+        code = 128 + received[0]
+    if code == 1:
+        print(f"\nlogs of this run kept in {work}")
+    elif not mounts_under([work]):  # stopped cleanly: nothing of the node is mounted there
+        shutil.rmtree(work, ignore_errors=True)
+    return code
+
+
+def stop_on_signals() -> list[int]:
+    """SIGTERM stops the demo as Ctrl-C does (the teardown runs); a second signal during the
+    teardown is ignored, so it cannot leave the node half cleaned up (SIGKILL still works).
+    Returns the list that receives the signal's number."""
+    received: list[int] = []
+
+    def interrupt(signum: int, frame: object) -> None:
+        received.append(signum)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: print("stopping, please wait", flush=True))
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, interrupt)
+    return received
+
+
+def run(work: Path, keep: bool, simulated: bool) -> int:
+    reason = "asked for with --simulated" if simulated else fallback_reason()
     if reason is None:
-        return demo_real.run(work, args.keep)
+        return demo_real.run(work, keep)
     heading(f"simulated pods (kwok): real pods cannot run here: {reason}")
-    cluster = LocalCluster(nodes=2, keep_work_dir=args.keep, die_with_parent=not args.keep)
-    heading("starting the local control plane")
-    cluster.start()
-    access = cluster.access
-    print(f"up in {cluster.startup_seconds:.1f}s; KUBECONFIG={cluster.kubeconfig}")
+    cluster = LocalCluster(nodes=2)
     operator = None
     try:
+        heading("starting the local control plane")
+        cluster.start()
+        access = cluster.access
+        print(f"up in {cluster.startup_seconds:.1f}s; KUBECONFIG={cluster.kubeconfig}")
         kubeconfig = install_operator_prerequisites(access, work, duration="24h")
         log = work / "operator.log"
         operator = OperatorProcess(kubeconfig, log).start()
@@ -153,20 +188,13 @@ def main() -> int:
         access.wait_until("examples Ready", lambda: all_ready(access), timeout=180)
         print(f"everything Ready {time.monotonic() - began:.1f}s after kubectl apply")
         ok = show(access, work)
-        if args.keep:
-            print(
-                f"\nkept running: export KUBECONFIG={cluster.kubeconfig}; operator pid "
-                f"{operator.pid}; stop with: kill {operator.pid}; "
-                "harness/pico_harness/cluster/dev-cluster down is not needed "
-                f"(pids in {cluster.work_dir})"
-            )
-            return 0 if ok else 1
+        if keep:
+            demo_real.wait_for_interrupt(cluster.kubeconfig)
         return 0 if ok else 1
     finally:
-        if not args.keep:
-            if operator is not None:
-                operator.stop()
-            cluster.stop()
+        if operator is not None:
+            operator.stop()
+        cluster.stop()
 
 
 if __name__ == "__main__":

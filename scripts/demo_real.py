@@ -14,12 +14,11 @@ import json
 import signal
 import time
 from pathlib import Path
-from typing import Any
 
 from pico_harness.java.tools import keytool_list
 from pico_harness.support import realpods_env as rp
 from pico_harness.support import realpods_steps as steps
-from pico_harness.support.realpods_desktops import run_desktop
+from pico_harness.support.realpods_desktops import copy_secret, run_desktop
 from pico_harness.support.stores import secret_store
 from pico_harness.support.traffic import TrafficMonitor
 
@@ -59,18 +58,27 @@ def _show_traffic(run: steps.Run, seconds: float = 5.0) -> bool:
     return window.ec.get("ok", 0) > 0 and window.tls_failures == 0
 
 
-def _show_desktops(env: rp.RealPods) -> bool:
+def _show_desktops(run: steps.Run) -> bool:
     heading("desktops: the stand-in's desktop role connects once to the live Platform")
-    env.kubectl("delete", "desktopclient", "bob", "-n", NAMESPACE)
-    env.wait("bob revoked", lambda: rp.workloads_settled(env, NAMESPACE), 300, interval=1)
-    cases = (("alice-desktop-key", 0), ("bob-desktop-key", 10))
+    env = run.env
+    # bob's user imported his key before: the copy he keeps outlives his DesktopClient.
+    copy_secret(env, NAMESPACE, "bob-desktop-key", "bob-kept-key")
+    print(env.kubectl("delete", "desktopclient", "bob", "-n", NAMESPACE).strip())
+    revoked = "--for=jsonpath={.status.desktopTrust.bob}=Revoked"
+    print(f"  kubectl wait platform/mz {revoked}")
+    env.kubectl("wait", "platform/mz", "-n", NAMESPACE, revoked, "--timeout=300s", timeout=310)
+    trust = env.get("platform", "mz", "-n", NAMESPACE)["status"]["desktopTrust"]
+    print(f"  status.desktopTrust: {json.dumps(trust)}")
+    run.settle()  # the Platform Service answers from the new pod (every EC connected again)
+    cases = (("alice", "alice-desktop-key", 0), ("bob", "bob-kept-key", 10))
     ok = True
-    for secret, expected in cases:
-        code = run_desktop(env, NAMESPACE, secret, f"desktop-{secret.split('-')[0]}")
+    for user, secret, expected in cases:
+        code = run_desktop(env, NAMESPACE, secret, f"desktop-{user}")
         ok &= code == expected
         verdict = "accepted" if code == 0 else f"refused (exit {code})"
-        print(f"  {secret:22} {verdict:20} {'(as expected)' if code == expected else 'WRONG'}")
-    print("  (bob's DesktopClient was deleted just before: the Platform rolled without its pin)")
+        mark = "(as expected)" if code == expected else "WRONG"
+        print(f"  {user:6} with Secret {secret:18} {verdict:20} {mark}")
+    print("  (bob's key is the copy he kept; the Platform no longer trusts it)")
     return ok
 
 
@@ -89,16 +97,17 @@ def run(work: Path, keep: bool) -> int:
                   "after kubectl apply")  # fmt: skip
             _show_objects(env, work)
             ok = _show_traffic(run_)
-            ok &= _show_desktops(env)
+            ok &= _show_desktops(run_)
         heading("Events")
         print(env.kubectl("get", "events", "-n", NAMESPACE, "--field-selector",
                           "source=pico-tls-operator", "--sort-by=.lastTimestamp"))  # fmt: skip
         if keep:
-            _wait_for_interrupt(env)
+            wait_for_interrupt(env.cluster.kubeconfig)
     return 0 if ok else 1
 
 
-def _wait_for_interrupt(env: Any) -> None:
-    print(f"\nkept running: export KUBECONFIG={env.cluster.kubeconfig}; Ctrl-C stops it all")
+def wait_for_interrupt(kubeconfig: Path) -> None:
+    """--keep: everything stays up until Ctrl-C (or SIGTERM), then the caller stops it all."""
+    print(f"\nkept running: export KUBECONFIG={kubeconfig}; Ctrl-C stops it all", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         signal.pause()

@@ -28,6 +28,7 @@ from pico_harness.support.resources import (
     wait_ready,
 )
 from pico_harness.support.stores import rejected_by_server, secret_store, stranger_for
+from pico_tls.reconcile.rollout import rolled_out
 
 pytestmark = pytest.mark.e2e
 
@@ -167,12 +168,15 @@ def test_trust_follows_members_and_deleted_desktops_are_revoked(
     assert template_hash(kube_cluster, "statefulset", "mz", ns) == platform_hash
 
     # Deleting a desktop revokes it: the platform's new keystore rejects bob, accepts alice.
+    # The user waits for it to be in force as the README says: bob's entry reads Revoked once
+    # the Platform's pods run without his pins.
     kube_cluster.kubectl("delete", "desktopclient", "bob", "-n", ns)
-    kube_cluster.wait_until(
-        "platform rolled without bob",
-        lambda: template_hash(kube_cluster, "statefulset", "mz", ns) != platform_hash,
-    )
+    revoked = "--for=jsonpath={.status.desktopTrust.bob}=Revoked"
+    kube_cluster.kubectl("wait", "platform/mz", "-n", ns, revoked, "--timeout=180s", timeout=200)
+    assert template_hash(kube_cluster, "statefulset", "mz", ns) != platform_hash
+    assert rolled_out(get(kube_cluster, "statefulset", "mz", ns))
     platform = wait_ready(kube_cluster, "platform", "mz", ns)
+    assert platform["status"]["desktopTrust"] == {"alice": "Trusted", "bob": "Revoked"}
     assert platform["status"]["trustedClients"] == 3
     server_store = secret_store(kube_cluster, "mz-rcp-tls", ns, workdir)
     ec2_store = secret_store(kube_cluster, "ec2-rcp-tls", ns, workdir)

@@ -96,7 +96,8 @@ def test_shared_keystores_with_pinned_jks_trust(
     wait_ready(kube_cluster, "platform", "mz", ns)
     wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
     wait_ready(kube_cluster, "desktopclient", "carol", ns)
-    # Shared: the container holds the platform's key (the seed's method a).
+    # Shared: the container holds the platform's key (step 2, first method, of the vendor's
+    # Enabling Client Authentication).
     platform_data = secret_data(kube_cluster, "mz-rcp-tls", ns)
     assert secret_data(kube_cluster, "ec1-rcp-tls", ns)["tls.crt"] == platform_data["tls.crt"]
     props = get(kube_cluster, "configmap", "ec1-rcp-tls", ns)["data"]["rcp-tls.properties"]

@@ -4,7 +4,6 @@ traffic stays on the machine, and start/stop cycles that leave nothing behind.""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pico_harness.cluster import nodenet
 from pico_harness.cluster.localcluster import LocalCluster, pid_alive, port_in_use
 from pico_harness.cluster.ociimage import probe_image
 from pico_harness.cluster.realnode import NODE_LABEL
+from pico_harness.support.node_traces import Traces, node_rules, processes_using, sysctls
 
 pytestmark = pytest.mark.e2e
 ON_REAL_NODE = {NODE_LABEL[0]: NODE_LABEL[1]}
@@ -173,39 +173,14 @@ def _eth_address() -> str:
 # --------------------------------------------------------------------------------------------
 # start/stop cycles
 
-NODE_MARKERS = ("KUBE-", "PICOTLS-", "10.244.", "10.96.", nodenet.BRIDGE)
-
-
-def _node_rules() -> set[str]:
-    rules = nodenet.rules_text("iptables") | {f"v6 {r}" for r in nodenet.rules_text("ip6tables")}
-    return {r for r in rules if any(m in r for m in NODE_MARKERS)}
-
-
-def _processes_using(work: Path) -> list[str]:
-    """Processes whose command line, working folder or root is in the work folder."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            places = [cmdline, os.readlink(proc / "cwd"), os.readlink(proc / "root")]
-        except OSError:
-            continue
-        if any(str(work) in p for p in places):
-            found.append(f"{proc.name}: {cmdline[:120]}")
-    return found
-
 
 def _running_traces(cluster: LocalCluster) -> dict[str, list[str]]:
     """What the running node has made, to look for after it stopped."""
-    node = cluster.node
-    assert node is not None
-    netns = [n for n in nodenet.netns_names() if n.startswith("cni-")]
+    traces = Traces.of(cluster.work_dir)
     return {
-        "netns": netns,
-        "veths": nodenet.veths_on_bridge(),
-        "mounts": nodenet.mounts_under([cluster.work_dir]),
+        "netns": traces.netns,
+        "veths": traces.veths,
+        "mounts": traces.mounts,
         "pids": [str(p) for p in cluster.pids.values()],
         "ports": [str(p) for p in cluster.ports],
     }
@@ -217,9 +192,8 @@ def test_three_up_down_cycles_leave_nothing_behind(tmp_path: Path) -> None:
 
 
 def _three_cycles(tmp_path: Path) -> None:
-    rules_before = _node_rules()
-    sysctl_keys = (*nodenet.SYSCTLS, *nodenet.KUBELET_SYSCTLS)
-    sysctls_before = {k: (Path("/proc/sys") / k).read_text() for k in sysctl_keys}
+    rules_before = node_rules()
+    sysctls_before = sysctls()
     for cycle in range(3):
         work = tmp_path / f"cycle{cycle}"
         cluster, image = _start(work)
@@ -231,20 +205,20 @@ def _three_cycles(tmp_path: Path) -> None:
             )
             traces = _running_traces(cluster)
             assert traces["netns"] and traces["veths"] and traces["mounts"], traces
-            assert _node_rules() - rules_before  # kube-proxy and the drop rules are in place
+            assert node_rules() - rules_before  # kube-proxy and the drop rules are in place
         finally:
             cluster.stop()
-        assert not _processes_using(work), _processes_using(work)
+        assert not processes_using(work), processes_using(work)
         assert not [p for p in traces["pids"] if pid_alive(int(p))]
         assert not [p for p in traces["ports"] if port_in_use(int(p))]
         assert not nodenet.mounts_under([work]), nodenet.mounts_under([work])
         assert not set(traces["netns"]) & set(nodenet.netns_names())
         assert not Path(f"/sys/class/net/{nodenet.BRIDGE}").exists()
         assert not set(traces["veths"]) & set(nodenet.veth_links())
-        assert _node_rules() == rules_before, _node_rules() ^ rules_before
+        assert node_rules() == rules_before, node_rules() ^ rules_before
         assert not nodenet.listening_on(nodenet.NODE_IP)
         assert not list(Path("/sys/fs/cgroup/memory").glob("kubepods*"))
-        assert {k: (Path("/proc/sys") / k).read_text() for k in sysctl_keys} == sysctls_before
+        assert sysctls() == sysctls_before
 
 
 CHILD = """
@@ -284,13 +258,13 @@ def test_the_next_run_cleans_up_after_a_killed_one(tmp_path: Path) -> None:
         child.kill()
         child.wait(30)
     time.sleep(3)  # components end on their SIGTERM
-    assert _processes_using(first)  # the orphaned shim and container
+    assert processes_using(first)  # the orphaned shim and container
     orphan_netns = set(netns_before_kill) & set(nodenet.netns_names())
     assert orphan_netns
     with nodenet.node_lock():  # no other run's node between ours and the checks
         cluster, _ = _start(tmp_path / "next")
         cluster.stop()
-        assert not _processes_using(first), _processes_using(first)
+        assert not processes_using(first), processes_using(first)
         assert not nodenet.mounts_under([first])
         assert not orphan_netns & set(nodenet.netns_names())
         assert not Path(f"/sys/class/net/{nodenet.BRIDGE}").exists()

@@ -317,7 +317,7 @@ def test_status_fields(kind: str) -> None:
     status = schema_of(kind)["properties"]["status"]
     fields = set(status["properties"])
     expected = STATUS_FIELDS | (
-        {"trustedClients", "clientAuth", "caRotation", "excludedMembers"}
+        {"trustedClients", "desktopTrust", "clientAuth", "caRotation", "excludedMembers"}
         if kind == "Platform"
         else set()
     )

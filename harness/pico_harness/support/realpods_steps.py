@@ -149,11 +149,10 @@ def revoke_desktop(run: Run) -> tuple[Window, dict[str, int]]:
         "alice before": run_desktop(env, ns, "alice-kept-key", "alice-before"),
         "bob before": run_desktop(env, ns, "bob-desktop-key", "bob-before"),
     }
-    trusted = run.platform()["status"].get("trustedClients")
     window = run.step(
         "desktop alice revoked",
         lambda: env.kubectl("delete", "desktopclient", "alice", "-n", ns),
-        lambda: run.platform()["status"].get("trustedClients") != trusted,
+        lambda: run.platform()["status"].get("desktopTrust", {}).get("alice") == "Revoked",
     )
     codes["alice after"] = run_desktop(env, ns, "alice-kept-key", "alice-after")
     codes["bob after"] = run_desktop(env, ns, "bob-desktop-key", "bob-after")

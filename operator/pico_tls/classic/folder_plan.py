@@ -4,10 +4,11 @@ Pure apart from randomness (keys, passwords, serial numbers) and the clock: no f
 Trust rules:
 - With a CA: platform and container certificates are issued by it and their stores trust it,
   so a new container changes no other store.
-- Without a CA: certificates are self-signed and pinned one by one (the seed's method b).
+- Without a CA: certificates are self-signed and pinned one by one (step 2, second method, of
+  the vendor's Enabling Client Authentication: certificates exported and imported).
 - Desktop certificates are always self-signed and pinned in the platform's store, so leaving a
   desktop out of a re-run revokes it even when a CA is in use.
-- `shared` mode (the seed's method a): every container gets the platform's keystore.
+- `shared` mode (step 2, first method): every container gets the platform's keystore.
 StoredMaterial keys are kept (also in a keystore the user brings); certificates are kept while they
 still fit; trusted entries we did not write are kept; unchanged stores keep their bytes.
 """

@@ -14,6 +14,7 @@ from pico_tls.pki.certs import CertificateAuthority
 from pico_tls.plan import GroupPlan
 from pico_tls.reconcile.carotation import Rotation, phase_message
 from pico_tls.reconcile.clientauth import ClientAuthState, Phase
+from pico_tls.reconcile.desktop_trust import desktop_trust, pending_revocations
 from pico_tls.reconcile.exclusions import Exclusion
 from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.report import (
@@ -54,6 +55,12 @@ class GroupOutcome:
     def settled(self) -> bool:
         return all(self.rolled_out.values())
 
+    def desktop_trust(self, previous: Mapping[str, str]) -> dict[str, str]:
+        """`status.desktopTrust`: what the running Platform pods do with each desktop."""
+        p: PlatformSpec = self.platform.spec
+        members = [d.spec.name for d in self.desktops] if p.tls.enabled else []
+        return desktop_trust(previous, members, self.rolled_out.get(p.name, False))
+
 
 def user_ca_expiry_warning(
     p: PlatformSpec, ca: CertificateAuthority | None, now: datetime
@@ -89,17 +96,27 @@ def ca_rotation_events(run: PassContext, outcome: GroupOutcome) -> None:
     run.decision.event(outcome.platform.body, "Normal", "CARotation", message)
 
 
-def _progressing(outcome: GroupOutcome, rotation: Rotation | None) -> Condition:
+def _progressing(
+    outcome: GroupOutcome, rotation: Rotation | None, revoking: Sequence[str]
+) -> Condition:
     state = outcome.client_auth
     if rotation is not None:
         reason, message = f"CARotation{rotation.phase.value}", phase_message(rotation)
+    elif revoking:
+        reason = "RevocationPending"
+        message = (
+            f"Revoking desktop {', '.join(revoking)}: the Platform rolls out without "
+            "its certificates; until then a running Platform pod may still trust it"
+        )
     elif state.phase in TRANSITIONAL:
         reason, message = state.phase.value, "Rolling out changed TLS content"
     elif not outcome.settled:
         reason, message = "RollingOut", "Rolling out changed TLS content"
     else:
         reason, message = "Stable", "Nothing to roll"
-    progressing = state.phase in TRANSITIONAL or not outcome.settled or rotation is not None
+    progressing = (
+        state.phase in TRANSITIONAL or not outcome.settled or rotation is not None or bool(revoking)
+    )
     return Condition("Progressing", progressing, reason, message)
 
 
@@ -141,7 +158,8 @@ def report_group(
     ca = platform_store.ca if platform_store else None
     keystore_ok = platform_store is not None or not p.tls.enabled
     ready = keystore_ok and outcome.settled and state.phase not in TRANSITIONAL
-    progressing = _progressing(outcome, outcome.next_rotation)
+    trust = outcome.desktop_trust((body.get("status") or {}).get("desktopTrust") or {})
+    progressing = _progressing(outcome, outcome.next_rotation, pending_revocations(trust))
     members, listed = exclusion_status(excluded, retried, outcome.writing)
     conditions = [
         Condition("Ready", True, "Ready", "All workloads run their current TLS configuration")
@@ -163,6 +181,7 @@ def report_group(
     status: dict[str, Any] = {
         "clientAuth": state.as_status(),
         "trustedClients": len(outcome.containers) + len(outcome.desktops) if p.tls.enabled else 0,
+        "desktopTrust": trust,
         "caRotation": rotation.as_status() if rotation is not None else None,
         **listed,
     }
