@@ -14,7 +14,7 @@ from typing import Any
 from pico_tls.builders import names
 from pico_tls.reconcile.decide import decide
 from pico_tls.reconcile.decision import Decision, Event, StatusPatch, Write
-from pico_tls.reconcile.snapshot import Snapshot, referenced_secrets
+from pico_tls.reconcile.snapshot import Snapshot, read_snapshot
 
 API = "picotls.dev/v1alpha1"
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -103,44 +103,9 @@ class World:
     # -- passes ---------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        def members(kind: str) -> tuple[dict[str, Any], ...]:
-            return tuple(
-                copy.deepcopy(o)
-                for o in self.of_kind(kind)
-                if o["spec"].get("platformRef", {}).get("name") == self.platform
-            )
-
-        def owned(*kinds: str) -> dict[str, dict[str, Any]]:
-            return {
-                o["metadata"]["name"]: copy.deepcopy(o)
-                for o in self.of_kind(*kinds)
-                if (o["metadata"].get("labels") or {}).get(names.PLATFORM_LABEL) == self.platform
-            }
-
-        platform = self.find("Platform", self.platform)
-        desktops = members("DesktopClient")
-        return Snapshot(
-            self.namespace,
-            self.platform,
-            tuple(copy.deepcopy(o) for o in self.of_kind("Platform")),
-            members("ExecutionContainer"),
-            desktops,
-            secrets=owned("Secret"),
-            configmaps=owned("ConfigMap"),
-            services=owned("Service"),
-            workloads=owned(*WORKLOAD_KINDS),
-            user_secrets={
-                n: copy.deepcopy(self.find("Secret", n))
-                for n in referenced_secrets(platform, desktops)
-            },
-            namespace_members=tuple(
-                copy.deepcopy(o) for o in self.of_kind("ExecutionContainer", "DesktopClient")
-            ),
-            existing={
-                (o["kind"], o["metadata"]["name"]): {"metadata": copy.deepcopy(o["metadata"])}
-                for o in self.of_kind(*WRITTEN_KINDS)
-            },
-        )
+        """The production reader (`read_snapshot`) over this namespace, so what it leaves out
+        (resources being deleted, other groups' objects) is left out here too."""
+        return read_snapshot(WorldKube(self), self.namespace, self.platform)
 
     def decide(self) -> Decision:
         return decide(self.snapshot(), self.now)

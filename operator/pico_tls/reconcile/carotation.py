@@ -9,7 +9,8 @@ entered only when every workload runs the previous one:
 2. Reissue: every certificate is reissued by the new CA (same keys); both CAs still trusted.
 3. DropOld: the old CAs leave every store.
 
-The phase lives in the Platform's status, so a restarted operator resumes.
+The phase is recorded in the Platform's state Secret before any content of it (phases.py),
+so a restarted operator resumes and a lost status skips nothing.
 """
 
 from __future__ import annotations
@@ -101,6 +102,17 @@ def current_rotation(
     if not previous:
         return None  # e.g. rotated back to the only CA everyone trusts
     return Rotation(RotationPhase.TRUST_BOTH, target, previous)
+
+
+def derived(issuer: x509.Certificate, mounted: Sequence[x509.Certificate]) -> Rotation | None:
+    """With no record of a rotation: a mounted bundle that holds the issuing CA and others
+    shows one under way; it resumes at TrustBoth, which keeps every certificate as it is and
+    trusts every CA in the bundle."""
+    target = sha256_fingerprint(issuer)
+    if target not in {sha256_fingerprint(c) for c in mounted}:
+        return None  # a new CA: current_rotation starts a rotation to it
+    previous = _unique(mounted, without=target)
+    return Rotation(RotationPhase.TRUST_BOTH, target, previous) if previous else None
 
 
 def advance(rotation: Rotation | None, settled: bool) -> Rotation | None:

@@ -2,7 +2,8 @@
 
 First the plan with the phases as they stand (the probe); whether every workload runs it
 decides the next client-auth and CA rotation phases and the promotion of staged certificates;
-only when one of those changes is the plan built again. Pure."""
+only when one of those changes is the plan built again. The phases are recorded in the
+Platform's state Secret (phases.py), which the pass writes before anything they shape. Pure."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pico_tls.material import Identity
 from pico_tls.parties import Member, uses_ca
 from pico_tls.plan import GroupPlan, build_group
-from pico_tls.reconcile import carotation, keymaterial
+from pico_tls.reconcile import carotation, keymaterial, phases
 from pico_tls.reconcile.clientauth import ClientAuthState, next_state
 from pico_tls.reconcile.group_status import GroupOutcome
 from pico_tls.reconcile.identities import group_identities
@@ -44,7 +45,7 @@ def plan_group(
             previous_cas=previous_cas,
         )
 
-    effective = ((platform.body.get("status") or {}).get("clientAuth") or {}).get("effective")
+    effective = phases.recorded_client_auth(run, platform)
     desired = p.tls.enabled and p.tls.require_client_auth
     current_flag = bool(effective) if effective is not None else desired
     plan = build(identities, current_flag)
@@ -55,6 +56,9 @@ def plan_group(
         run.decision.status(platform.body, {"clientAuth": state.as_status()})
     if state.effective != current_flag or promoted:
         plan = build(identities | promoted, state.effective)
+    # The phases the next pass builds, in the Platform's state Secret (written first).
+    record = phases.PhaseRecord(run.next_rotation, state.effective)
+    phases.write_record(plan.state_secrets, p, record)
     rolled = decide_writes(run, plan)
     return GroupOutcome(platform, containers, desktops, plan, state, rolled)
 

@@ -15,7 +15,7 @@ from pico_tls.material import Identity
 from pico_tls.parties import Member
 from pico_tls.pki.certs import CertificateAuthority, PkiError, create_ca, sha256_fingerprint
 from pico_tls.pki.keys import generate_key
-from pico_tls.reconcile import carotation, existing
+from pico_tls.reconcile import carotation, existing, phases
 from pico_tls.reconcile.carotation import Rotation
 from pico_tls.reconcile.passes import Pass
 from pico_tls.reconcile.report import keystore_problem
@@ -132,7 +132,7 @@ def _maybe_renew(
     run: Pass, platform: Member, secret: Mapping[str, Any], ca: CertificateAuthority
 ) -> CertificateAuthority:
     """A new operator CA when asked for (annotation) or due; rotation itself follows."""
-    if (platform.body.get("status") or {}).get("caRotation"):
+    if phases.recorded_rotation(run, platform)[1] is not None:
         return ca  # one rotation at a time; a new request waits for this one to end
     request = (platform.body["metadata"].get("annotations") or {}).get(names.ROTATE_CA)
     handled = (secret["metadata"].get("annotations") or {}).get(names.ROTATE_CA_HANDLED)
@@ -174,12 +174,23 @@ def _event_ca(
 
 
 def rotation(run: Pass, platform: Member, ca: CertificateAuthority) -> Rotation | None:
-    """The CA rotation in force; a rotation that starts is recorded in status before any
-    write, so a pass that fails half-way cannot forget that the old CA is still in use."""
+    """The CA rotation in force: the recorded one (phases.py), one that starts now, or, with
+    no record at all, one the mounted trust shows under way. A rotation that starts goes into
+    the record (the Platform's state Secret, written before any mounted Secret), and status."""
     body = platform.body
-    recorded = carotation.from_status((body.get("status") or {}).get("caRotation"))
+    known, recorded = phases.recorded_rotation(run, platform)
     mounted_secret = run.snapshot.secrets.get(names.tls_secret(platform.spec.name))
     mounted: list[x509.Certificate] = run.decoded(mounted_secret, "cas", existing.cas_from)
+    if not known:
+        recorded = carotation.derived(ca.certificate, mounted)
+        if recorded is not None:
+            run.decision.event(
+                body,
+                "Warning",
+                "CARotationResumed",
+                "No record of the CA rotation under way (status and state lost): resuming at "
+                "TrustBoth, every CA the pods trust stays trusted",
+            )
     found = carotation.current_rotation(recorded, ca.certificate, mounted)
     if found is not None and found != recorded:
         run.decision.status(body, {"caRotation": found.as_status()})
