@@ -173,3 +173,27 @@ def test_relaxing_survives_a_wiped_status() -> None:
     decision = world.reconcile()
     assert require_flag(world, "mz") == "pico.rcp.tls.require_clientauth=false"
     assert not [w for w in decision.writes if w.kind in ("StatefulSet", "Deployment")]
+
+
+def test_a_desktop_being_deleted_is_no_longer_pinned() -> None:
+    """The in-memory API reads through the production snapshot reader: a resource with a
+    deletionTimestamp (a finalizer of someone else's still pending) is revoked at once."""
+    world = settled_group()
+    spec = {"platformRef": {"name": "mz"}, "user": "alice", **EC}
+    world.add(custom("DesktopClient", "alice", spec))
+    world.settle()
+    assert "desktop-alice" in platform_pins(world)
+    world.get("DesktopClient", "alice")["metadata"]["deletionTimestamp"] = "2026-06-01T01:00:00Z"
+    world.reconcile()
+    assert "desktop-alice" not in platform_pins(world)
+
+
+def platform_pins(world: World) -> set[str]:
+    from pico_tls.keystore import StoreOptions, decode_keystore, detect_format
+
+    data = world.secret_data("mz-rcp-tls")
+    blob = data.get("keystore.p12") or data["keystore.jks"]
+    options = StoreOptions(
+        detect_format(blob), data["keystore.password"].decode(), data["key.password"].decode()
+    )
+    return {alias for alias, _ in decode_keystore(blob, options).trusted}
