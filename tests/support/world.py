@@ -43,6 +43,25 @@ def _merge(target: dict[str, Any], patch: Mapping[str, Any]) -> None:
             target[key] = copy.deepcopy(value)
 
 
+def _keep_foreign_data(old: Mapping[str, Any] | None, new: dict[str, Any]) -> None:
+    """Server-side apply of `data`: keys another field manager owns stay, the operator's
+    keys are those it applied now (recorded in managedFields)."""
+    others = [
+        m for m in (old or {}).get("metadata", {}).get("managedFields") or []
+        if m.get("manager") != names.FIELD_MANAGER
+    ]
+    theirs = {
+        k[2:] for m in others for k in (m.get("fieldsV1") or {}).get("f:data") or {}
+    }
+    old_data = (old or {}).get("data") or {}
+    mine = {"f:data": {f"f:{k}": {} for k in sorted(new["data"])}}
+    new["data"] = {**{k: old_data[k] for k in theirs if k in old_data}, **new["data"]}
+    new["metadata"]["managedFields"] = [
+        *others,
+        {"manager": names.FIELD_MANAGER, "operation": "Apply", "fieldsV1": mine},
+    ]
+
+
 class World:
     """One namespace: custom resources, the operator's objects, the Events it posted."""
 
@@ -136,6 +155,8 @@ class World:
                 generation += 1
             new["metadata"]["generation"] = generation
             new["status"] = old.get("status", {}) if old else {}
+        if "data" in new:
+            _keep_foreign_data(old, new)
         self.add(new)
 
     def roll_out(self) -> None:

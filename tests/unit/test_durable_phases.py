@@ -5,6 +5,8 @@ status neither skips a phase nor rolls a flag back (decide on the in-memory API)
 from __future__ import annotations
 
 import copy
+
+import pytest
 from collections.abc import Callable
 from typing import Any
 
@@ -197,3 +199,22 @@ def platform_pins(world: World) -> set[str]:
         detect_format(blob), data["keystore.password"].decode(), data["key.password"].decode()
     )
     return {alias for alias, _ in decode_keystore(blob, options).trusted}
+
+
+FOREIGN = [("Secret", "ec1-rcp-tls"), ("Secret", "mz-rcp-tls-state"), ("ConfigMap", "ec1-rcp-tls")]
+
+
+@pytest.mark.parametrize(("kind", "name"), FOREIGN, ids=[f"{k}/{n}" for k, n in FOREIGN])
+def test_a_data_key_another_manager_adds_causes_no_write_loop(kind: str, name: str) -> None:
+    world = settled_group()
+    obj = world.get(kind, name)
+    obj["data"]["backup.note"] = "dGFnZ2VkIGJ5IGEgYmFja3VwIHRvb2w="
+    obj["metadata"]["managedFields"].append(
+        {"manager": "backup-tool", "operation": "Update", "fieldsV1": {"f:data": {"f:backup.note": {}}}}
+    )
+    writes = 0
+    for _ in range(4):
+        writes += len(world.reconcile().writes)
+        world.roll_out()
+    assert writes <= 1
+    assert world.get(kind, name)["data"]["backup.note"]  # theirs, kept
