@@ -39,8 +39,16 @@ class StatusWiper:
             status = get(self.cluster, "platform", "mz", self.ns).get("status") or {}
             if status.get("caRotation"):
                 done = self.cluster.kubectl(
-                    "patch", "platform", "mz", "-n", self.ns, "--subresource=status",
-                    "--type=json", "-p", '[{"op": "remove", "path": "/status"}]', check=False,
+                    "patch",
+                    "platform",
+                    "mz",
+                    "-n",
+                    self.ns,
+                    "--subresource=status",
+                    "--type=json",
+                    "-p",
+                    '[{"op": "remove", "path": "/status"}]',
+                    check=False,
                 )
                 self.wiped += done.returncode == 0
 
@@ -72,8 +80,10 @@ def test_a_rotation_whose_status_is_wiped_goes_through_every_phase(
 
         def only_new_ca() -> bool:
             last = [versions.versions[n][-1] for n in WATCHED]
-            return all(fingerprints(d, "ca.crt") != [old_ca] and len(fingerprints(d, "ca.crt")) == 1
-                       for d in last)
+            return all(
+                fingerprints(d, "ca.crt") != [old_ca] and len(fingerprints(d, "ca.crt")) == 1
+                for d in last
+            )
 
         kube_cluster.wait_until("the old CA dropped", only_new_ca, timeout=240)
         wiper.stop()

@@ -47,14 +47,13 @@ def _keep_foreign_data(old: Mapping[str, Any] | None, new: dict[str, Any]) -> No
     """Server-side apply of `data`: keys another field manager owns stay, the operator's
     keys are those it applied now (recorded in managedFields)."""
     others = [
-        m for m in (old or {}).get("metadata", {}).get("managedFields") or []
+        m
+        for m in (old or {}).get("metadata", {}).get("managedFields") or []
         if m.get("manager") != names.FIELD_MANAGER
     ]
-    theirs = {
-        k[2:] for m in others for k in (m.get("fieldsV1") or {}).get("f:data") or {}
-    }
+    theirs = {k[2:] for m in others for k in (m.get("fieldsV1") or {}).get("f:data") or {}}
     old_data = (old or {}).get("data") or {}
-    mine = {"f:data": {f"f:{k}": {} for k in sorted(new["data"])}}
+    mine: dict[str, Any] = {"f:data": {f"f:{k}": {} for k in sorted(new["data"])}}
     new["data"] = {**{k: old_data[k] for k in theirs if k in old_data}, **new["data"]}
     new["metadata"]["managedFields"] = [
         *others,
@@ -124,7 +123,7 @@ class World:
     def snapshot(self) -> Snapshot:
         """The production reader (`read_snapshot`) over this namespace, so what it leaves out
         (resources being deleted, other groups' objects) is left out here too."""
-        return read_snapshot(WorldKube(self), self.namespace, self.platform)
+        return read_snapshot(WorldKube(self), self.namespace, self.platform)  # type: ignore[arg-type]
 
     def decide(self) -> Decision:
         return decide(self.snapshot(), self.now)

@@ -5,11 +5,10 @@ status neither skips a phase nor rolls a flag back (decide on the in-memory API)
 from __future__ import annotations
 
 import copy
-
-import pytest
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from tests.support.world import World, custom
 
 from pico_tls.builders import names
@@ -37,7 +36,9 @@ def trusted_by_running_pods(world: World, running: dict[str, list[str]]) -> bool
     `running`: workload's Secret -> its ca.crt fingerprints when they started) trust."""
     leaves = [certs_from_pem(world.secret_data(s)["tls.crt"])[0] for s in MOUNTED]
     cas = {
-        sha256_fingerprint(c): c for s in MOUNTED for c in certs_from_pem(world.secret_data(s)["ca.crt"])
+        sha256_fingerprint(c): c
+        for s in MOUNTED
+        for c in certs_from_pem(world.secret_data(s)["ca.crt"])
     }
     cas |= {sha256_fingerprint(c): c for c in _all_cas(world)}
     for trust in running.values():
@@ -111,9 +112,7 @@ def test_status_patches_that_never_land_skip_no_phase() -> None:
     for _ in range(10):
         decision = world.decide()
         kept = [
-            a
-            for a in decision.actions
-            if not (isinstance(a, StatusPatch) and a.kind == "Platform")
+            a for a in decision.actions if not (isinstance(a, StatusPatch) and a.kind == "Platform")
         ]
         world.apply(Decision(kept))
         assert trusted_by_running_pods(world, running)
@@ -145,7 +144,8 @@ def recorded_phase(world: World) -> str | None:
     import json
 
     record = json.loads(world.secret_data("mz-rcp-tls-state")[names.PHASES_KEY])
-    return (record.get("caRotation") or {}).get("phase")
+    phase = (record.get("caRotation") or {}).get("phase")
+    return None if phase is None else str(phase)
 
 
 def require_flag(world: World, name: str) -> str:
@@ -210,7 +210,11 @@ def test_a_data_key_another_manager_adds_causes_no_write_loop(kind: str, name: s
     obj = world.get(kind, name)
     obj["data"]["backup.note"] = "dGFnZ2VkIGJ5IGEgYmFja3VwIHRvb2w="
     obj["metadata"]["managedFields"].append(
-        {"manager": "backup-tool", "operation": "Update", "fieldsV1": {"f:data": {"f:backup.note": {}}}}
+        {
+            "manager": "backup-tool",
+            "operation": "Update",
+            "fieldsV1": {"f:data": {"f:backup.note": {}}},
+        }
     )
     writes = 0
     for _ in range(4):

@@ -30,6 +30,7 @@ from pico_tls.reconcile.report import (
     platform_write_failed,
     reject,
 )
+from pico_tls.reconcile.revocation import revoke_while_blocked
 from pico_tls.reconcile.snapshot import Body, Snapshot
 from pico_tls.spec import SpecError, parse_container, parse_desktop, parse_platform
 
@@ -37,6 +38,7 @@ ROLLOUT_POLL_SECONDS = 2.0  # while something rolls out
 CONFIG_ERROR_SECONDS = 60.0
 NAME_CLASH = "NameClash"  # while the user has something to fix
 DEFAULT_RESYNC_SECONDS = 600.0
+BLOCKED = "The group is blocked (see the Platform's Ready condition)"
 
 
 def decide(
@@ -72,6 +74,7 @@ def decide(
         platform = Member(body, parse_platform(body))
     except SpecError as err:
         reject(run, body, str(err))
+        revoke_while_blocked(run, body, BLOCKED)
         return run.decision
     refused = [f for f in failures if f.owner_kind == "Platform"]
     if refused:
@@ -94,6 +97,7 @@ def decide(
         except (PkiError, KeystoreError) as err:  # messages hold no key material
             keystore_problem(run, platform, "KeyMaterialError", str(err))
     except GroupConfigError:
+        revoke_while_blocked(run, body, BLOCKED)
         run.decision.requeue_after = CONFIG_ERROR_SECONDS
         return run.decision
     if report_group(run, outcome):

@@ -85,9 +85,7 @@ def recorded_client_auth(run: Pass, platform: Member) -> bool | None:
     return None if effective is None else bool(effective)
 
 
-def write_record(
-    state_secrets: list[dict[str, Any]], p: PlatformSpec, record: PhaseRecord
-) -> None:
+def write_record(state_secrets: list[dict[str, Any]], p: PlatformSpec, record: PhaseRecord) -> None:
     """Put the record into the Platform's planned state Secret (written before any mounted
     Secret or workload of the pass)."""
     wanted = state_secret_name(p)
