@@ -4,10 +4,13 @@ are recorded in the Platform's state Secret, status only reports them."""
 
 from __future__ import annotations
 
+import base64
+import subprocess
 import threading
 from typing import Any
 
 import pytest
+from tests.support.leaks import json_objects
 from tests.support.resources import (
     condition,
     fingerprints,
@@ -15,9 +18,12 @@ from tests.support.resources import (
     get,
     member,
     platform,
+    secret_data,
     wait_ready,
 )
 from tests.support.secretwatch import SecretVersions
+
+from pico_tls.keystore import StoreOptions, decode_keystore, detect_format
 
 pytestmark = pytest.mark.e2e
 
@@ -122,3 +128,123 @@ def test_a_rotation_whose_status_is_wiped_goes_through_every_phase(
         "mz": 3,
         "ec1": 3,
     }
+
+
+def pinned(cluster: Any, ns: str) -> set[str]:
+    """Aliases of the trusted entries in the Platform's stored keystore."""
+    data = secret_data(cluster, "mz-rcp-tls", ns)
+    blob = data.get("keystore.p12") or data["keystore.jks"]
+    options = StoreOptions(
+        detect_format(blob), data["keystore.password"].decode(), data["key.password"].decode()
+    )
+    return {alias for alias, _ in decode_keystore(blob, options).trusted}
+
+
+def test_a_desktop_deleted_while_the_ca_key_is_corrupt_is_revoked(
+    kube_cluster: Any, operator: Any, namespace: str
+) -> None:
+    ns = namespace
+    kube_cluster.apply(
+        [
+            platform(ns),
+            member(ns, "DesktopClient", "alice", user="Alice"),
+            member(ns, "DesktopClient", "bob", user="Bob"),
+        ]
+    )
+    wait_ready(kube_cluster, "platform", "mz", ns)
+    wait_ready(kube_cluster, "desktopclient", "alice", ns)
+    assert {"desktop-alice", "desktop-bob"} <= pinned(kube_cluster, ns)
+    garbage = base64.b64encode(b"-----BEGIN PRIVATE KEY-----\nbroken\n").decode()
+    kube_cluster.kubectl(
+        "patch", "secret", "mz-ca", "-n", ns, "-p", f'{{"data": {{"tls.key": "{garbage}"}}}}'
+    )
+    kube_cluster.wait_until(
+        "the group blocked by the CA key",
+        lambda: condition(get(kube_cluster, "platform", "mz", ns), "Ready") == "False",
+        timeout=60,
+    )
+    kube_cluster.kubectl("delete", "desktopclient", "alice", "-n", ns)
+    kube_cluster.wait_until(
+        "alice's pin gone from the Platform's keystore",
+        lambda: "desktop-alice" not in pinned(kube_cluster, ns),
+        timeout=60,
+    )
+    assert "desktop-bob" in pinned(kube_cluster, ns)
+    events = kube_cluster.get_json("events", "-n", ns)["items"]
+    assert any(e["reason"] == "Revoked" and "Alice" in e["message"] for e in events)
+    assert condition(get(kube_cluster, "platform", "mz", ns), "Ready") == "False"
+
+
+class ResourceVersions:
+    """Every resourceVersion one Secret goes through, from a `kubectl get -w` stream."""
+
+    def __init__(self, cluster: Any, ns: str, name: str) -> None:
+        self.seen: list[str] = []
+        self._process = subprocess.Popen(
+            [
+                cluster.kubectl_bin,
+                f"--kubeconfig={cluster.kubeconfig}",
+                "get",
+                "secret",
+                name,
+                "-n",
+                ns,
+                "--watch",
+                "--output-watch-events=false",
+                "-o",
+                "json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self._process.stdout is not None
+        for obj in json_objects(self._process.stdout):
+            version = obj["metadata"]["resourceVersion"]
+            if version not in self.seen:
+                self.seen.append(version)
+
+    def stop(self) -> None:
+        self._process.terminate()
+        self._process.wait(10)
+        self._thread.join(10)
+
+
+def test_a_data_key_another_manager_adds_costs_at_most_one_write(
+    kube_cluster: Any, operator: Any, namespace: str
+) -> None:
+    ns = namespace
+    kube_cluster.apply(
+        [platform(ns), member(ns, "ExecutionContainer", "ec1", image="pico/ec:test")]
+    )
+    wait_ready(kube_cluster, "platform", "mz", ns)
+    wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
+    versions = ResourceVersions(kube_cluster, ns, "ec1-rcp-tls")
+    try:
+        kube_cluster.wait_until("the watch started", lambda: versions.seen, timeout=30)
+        note = base64.b64encode(b"backed up").decode()
+        kube_cluster.kubectl(
+            "patch",
+            "secret",
+            "ec1-rcp-tls",
+            "-n",
+            ns,
+            "--field-manager=backup-tool",
+            "-p",
+            f'{{"data": {{"backup.note": "{note}"}}}}',
+        )
+        kube_cluster.wait_until("the patch seen", lambda: len(versions.seen) >= 2, timeout=30)
+        # More passes of the group: a new member, through to Ready.
+        kube_cluster.apply([member(ns, "DesktopClient", "carol", user="Carol")])
+        wait_ready(kube_cluster, "desktopclient", "carol", ns)
+        wait_ready(kube_cluster, "platform", "mz", ns)
+        wait_ready(kube_cluster, "executioncontainer", "ec1", ns)
+    finally:
+        versions.stop()
+    # The version before, the patch, and at most one write of the operator.
+    assert len(versions.seen) <= 3, versions.seen
+    assert secret_data(kube_cluster, "ec1-rcp-tls", ns)["backup.note"] == b"backed up"

@@ -103,3 +103,17 @@ def test_an_unreadable_platform_store_while_blocked_says_who_may_stay_trusted() 
     decision = world.reconcile()
     warnings = [e for e in decision.events if e.reason == "RevocationBlocked"]
     assert len(warnings) == 1 and "may still be trusted" in warnings[0].message
+
+
+def test_a_ca_secret_that_lost_its_label_is_never_overwritten() -> None:
+    world = group()
+    ca = world.get("Secret", "mz-ca")
+    ca["metadata"]["labels"] = {}
+    data = dict(ca["data"])
+    decision = world.reconcile()
+    assert world.get("Secret", "mz-ca")["data"] == data
+    assert "mz-ca" not in [w.name for w in decision.writes]
+    ready = world.condition("Platform", "mz", "KeystoreReady")
+    assert (ready["status"], ready["reason"]) == ("False", "CASecretUnrecognised")
+    assert [e.reason for e in decision.events if e.type == "Warning"] == ["CASecretUnrecognised"]
+    assert world.reconcile().events == []  # said once

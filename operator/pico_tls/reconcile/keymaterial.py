@@ -44,6 +44,15 @@ def group_ca(run: Pass, platform: Member) -> CertificateAuthority:
         return _user_ca(run, platform, p.tls.ca_secret_name)
     name = names.ca_secret(p.name)
     current = run.snapshot.secrets.get(name)
+    if current is None and ("Secret", name) in run.snapshot.existing:
+        # There, but without our label: maybe ours, maybe not; never overwrite a CA key.
+        keystore_problem(
+            run,
+            platform,
+            "CASecretUnrecognised",
+            f"Secret {name} exists without the label {names.PLATFORM_LABEL}={p.name}: if it "
+            "holds this Platform's CA, put the label back; else delete or rename it",
+        )
     if current is None:
         ca = _new_ca(run, p)
         _write_ca(run, platform, ca, None, None)
