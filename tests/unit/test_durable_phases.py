@@ -222,3 +222,34 @@ def test_a_data_key_another_manager_adds_causes_no_write_loop(kind: str, name: s
         world.roll_out()
     assert writes <= 1
     assert world.get(kind, name)["data"]["backup.note"]  # theirs, kept
+
+
+def issuer_fp(world: World, secret: str) -> str:
+    leaf = certs_from_pem(world.secret_data(secret)["tls.crt"])[0]
+    data = world.secret_data("mz-ca")
+    for ca in (*certs_from_pem(data["tls.crt"]), *certs_from_pem(data.get("previous.crt", b""))):
+        if signed_by(leaf, ca):
+            return sha256_fingerprint(ca)
+    raise AssertionError("issuer unknown")
+
+
+def test_certificates_issued_during_trust_both_come_from_the_old_ca() -> None:
+    """A new member and a requested renewal during TrustBoth: the pods still running the
+    pre-rotation template trust only the old CA, so the old CA issues until Reissue."""
+    world = settled_group()
+    old = bundle(world, "mz-rcp-tls")[0]
+    world.get("Platform", "mz")["metadata"]["annotations"] = {names.ROTATE_CA: "1"}
+    world.reconcile()  # TrustBoth written, nothing rolled out yet
+    spec = {"platformRef": {"name": "mz"}, "image": "i"}
+    world.add(custom("ExecutionContainer", "ec2", spec))
+    world.get("ExecutionContainer", "ec1")["metadata"]["annotations"] = {names.RENEW: "1"}
+    before = world.secret_data("ec1-rcp-tls")["tls.crt"]
+    world.reconcile()
+    assert issuer_fp(world, "ec2-rcp-tls") == old
+    assert world.secret_data("ec1-rcp-tls")["tls.crt"] != before  # renewed, by the old CA
+    assert issuer_fp(world, "ec1-rcp-tls") == old
+    world.roll_out()
+    world.settle()
+    new = bundle(world, "mz-rcp-tls")[0]
+    assert new != old
+    assert issuer_fp(world, "ec2-rcp-tls") == new == issuer_fp(world, "ec1-rcp-tls")

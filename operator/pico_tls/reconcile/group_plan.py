@@ -31,7 +31,8 @@ def plan_group(
     run.rotation = keymaterial.rotation(run, platform, ca) if ca is not None else None
     identities: dict[str, Identity] = {}
     if p.tls.enabled:
-        identities, desktops = group_identities(run, platform, containers, desktops, ca)
+        issuing = keymaterial.issuing_ca(run, platform, ca, run.rotation) if ca else None
+        identities, desktops = group_identities(run, platform, containers, desktops, ca, issuing)
     previous_cas = run.rotation.trusted_previous if run.rotation else ()
 
     def build(ids: Mapping[str, Identity], require_client_auth: bool) -> GroupPlan:

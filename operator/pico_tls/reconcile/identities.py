@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from cryptography import x509
+
 from pico_tls.builders import names, secret_manifests
 from pico_tls.material import (
     CertRequest,
@@ -83,6 +85,7 @@ def _identity(
     request: CertRequest,
     issuer: CertificateAuthority | None,
     passwords: Passwords | None,
+    also_accepted: tuple[x509.Certificate, ...] = (),
 ) -> Identity:
     stored = _stored(run, mounted)
     if stored.key is None and (owner.body.get("status") or {}).get("certificateFingerprint"):
@@ -94,6 +97,7 @@ def _identity(
             "made a new one; every peer gets its new certificate",
         )
     accepted = run.rotation.accepted_previous if run.rotation and issuer else ()
+    accepted += also_accepted
     identity, notes = resolve_identity(
         request,
         issuer,
@@ -120,24 +124,34 @@ def group_identities(
     containers: Sequence[Member],
     desktops: Sequence[Member],
     ca: CertificateAuthority | None,
+    issuing: CertificateAuthority | None = None,
 ) -> tuple[dict[str, Identity], list[Member]]:
     """Every party's identity by identity_key(), and the desktops kept (those whose password
-    Secret is bad are rejected and left out)."""
+    Secret is bad are rejected and left out). `issuing` issues new certificates when it is not
+    `ca` (the old CA during TrustBoth; certificates of `ca` are kept too)."""
     p: PlatformSpec = platform.spec
+    issuer = issuing or ca
+    also = (ca.certificate,) if ca is not None and issuer is not ca else ()
     try:
         platform_pw = _user_passwords(run, p.tls.password_secret_name)
     except SpecError as err:
         keystore_problem(run, platform, "PasswordSecretInvalid", str(err))
     out = {
         identity_key("platform", p.name): _identity(
-            run, platform, names.tls_secret(p.name), cert_request_platform(p), ca, platform_pw
+            run,
+            platform,
+            names.tls_secret(p.name),
+            cert_request_platform(p),
+            issuer,
+            platform_pw,
+            also,
         )
     }
     if p.tls.keystore_mode is KeystoreMode.PER_CONTAINER:
         for c in containers:
             request = cert_request_container(c.spec, p)
             out[identity_key("container", c.spec.name)] = _identity(
-                run, c, names.tls_secret(c.spec.name), request, ca, platform_pw
+                run, c, names.tls_secret(c.spec.name), request, issuer, platform_pw, also
             )
     kept = []
     for d in desktops:

@@ -214,6 +214,34 @@ def rotation(run: Pass, platform: Member, ca: CertificateAuthority) -> Rotation 
     return found
 
 
+def issuing_ca(
+    run: Pass, platform: Member, ca: CertificateAuthority, rotation: Rotation | None
+) -> CertificateAuthority:
+    """The CA that issues this pass's new certificates (a new member, a renewal, a hostname
+    edit): during TrustBoth the old one, since pods still running the pre-rotation template
+    trust only it, when its key is at hand (the operator CA keeps it as `previous.*`; a user
+    CA replaced in its Secret does not, then the new CA issues); else `ca`."""
+    if rotation is None or rotation.phase is not carotation.RotationPhase.TRUST_BOTH:
+        return ca
+    if platform.spec.tls.ca_secret_name:
+        return ca
+    secret = run.snapshot.secrets.get(names.ca_secret(platform.spec.name))
+    old = {sha256_fingerprint(c) for c in rotation.previous}
+    held: list[CertificateAuthority] = run.decoded(secret, "held-cas", _held_cas)
+    return next((c for c in held if sha256_fingerprint(c.certificate) in old), ca)
+
+
+def _held_cas(data: Mapping[str, bytes]) -> list[CertificateAuthority]:
+    """The CAs (with keys) a CA Secret holds: the current one, then the previous one."""
+    found = []
+    for cert, key in (("tls.crt", "tls.key"), ("previous.crt", "previous.key")):
+        try:
+            found.append(existing.ca_from({"tls.crt": data[cert], "tls.key": data[key]}))
+        except (KeyError, PkiError):
+            continue
+    return found
+
+
 def promote_staged(
     run: Pass, platform: Member, identities: Mapping[str, Identity], settled: bool
 ) -> dict[str, Identity]:
