@@ -11,7 +11,7 @@ from typing import Any
 from pico_tls.keystore import KeystoreError
 from pico_tls.parties import Member
 from pico_tls.pki.certs import PkiError
-from pico_tls.reconcile.clashes import name_clash
+from pico_tls.reconcile.clashes import NAME_CLASH, name_clash
 from pico_tls.reconcile.decision import Decision
 from pico_tls.reconcile.exclusions import (
     WRITE_FAILED,
@@ -36,7 +36,6 @@ from pico_tls.spec import SpecError, parse_container, parse_desktop, parse_platf
 
 ROLLOUT_POLL_SECONDS = 2.0  # while something rolls out
 CONFIG_ERROR_SECONDS = 60.0
-NAME_CLASH = "NameClash"  # while the user has something to fix
 DEFAULT_RESYNC_SECONDS = 600.0
 BLOCKED = "The group is blocked (see the Platform's Ready condition)"
 

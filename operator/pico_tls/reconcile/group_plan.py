@@ -15,7 +15,7 @@ from pico_tls.plan import GroupPlan, build_group
 from pico_tls.reconcile import carotation, keymaterial, phases
 from pico_tls.reconcile.clientauth import ClientAuthState, next_state
 from pico_tls.reconcile.group_status import GroupOutcome
-from pico_tls.reconcile.identities import group_identities
+from pico_tls.reconcile.identities import group_identities, held_identities
 from pico_tls.reconcile.passes import Pass
 from pico_tls.reconcile.rollout import rolled_out, template_hash
 from pico_tls.reconcile.writes import decide_writes
@@ -34,6 +34,8 @@ def plan_group(
         issuing = keymaterial.issuing_ca(run, platform, ca, run.rotation) if ca else None
         identities, desktops = group_identities(run, platform, containers, desktops, ca, issuing)
     previous_cas = run.rotation.trusted_previous if run.rotation else ()
+    # Members left out (refused write, invalid spec) stay pinned by the Platform.
+    held = held_identities(run, containers, desktops) if p.tls.enabled else []
 
     def build(ids: Mapping[str, Identity], require_client_auth: bool) -> GroupPlan:
         return build_group(
@@ -44,6 +46,7 @@ def plan_group(
             identities=ids,
             require_client_auth=require_client_auth,
             previous_cas=previous_cas,
+            held=held,
         )
 
     effective = phases.recorded_client_auth(run, platform)

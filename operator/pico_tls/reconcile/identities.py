@@ -27,6 +27,7 @@ from pico_tls.parties import (
 )
 from pico_tls.pki.certs import CertificateAuthority
 from pico_tls.reconcile import existing
+from pico_tls.reconcile.clashes import NAME_CLASH
 from pico_tls.reconcile.passes import Pass
 from pico_tls.reconcile.report import keystore_problem, reject
 from pico_tls.spec import KeystoreMode, PlatformSpec, SpecError
@@ -166,3 +167,35 @@ def group_identities(
             run, d, names.desktop_secret(d.spec.name), cert_request_desktop(d.spec), None, pw
         )
     return out, kept
+
+
+def held_identities(
+    run: Pass, containers: Sequence[Member], desktops: Sequence[Member]
+) -> list[tuple[str, str, Identity]]:
+    """Members of the group left out of this pass (a refused write, an invalid spec; not a
+    name clash: those objects may be another's), as their state Secrets hold them, so the
+    Platform keeps pinning them: desktops while they exist, containers while they run."""
+    planned = {("ExecutionContainer", m.spec.name) for m in containers}
+    planned |= {("DesktopClient", m.spec.name) for m in desktops}
+    snap = run.snapshot
+    found = []
+    for body in (*snap.containers, *snap.desktops):
+        key = (str(body["kind"]), str(body["metadata"]["name"]))
+        entry = run.excluded.get(key)
+        if key in planned or (entry is not None and entry.reason == NAME_CLASH):
+            continue
+        container = key[0] == "ExecutionContainer"
+        if container and key[1] not in snap.workloads:
+            continue  # nothing of it runs
+        mounted = names.tls_secret(key[1]) if container else names.desktop_secret(key[1])
+        stored = _stored(run, mounted)
+        if stored.key is not None and stored.certificate is not None:
+            identity = Identity(
+                stored.key,
+                stored.certificate,
+                stored.passwords or Passwords("", ""),
+                stored.previous,
+                stored.next,
+            )
+            found.append(("container" if container else "desktop", key[1], identity))
+    return found
