@@ -21,7 +21,7 @@ from pico_tls.reconcile.exclusions import (
 )
 from pico_tls.reconcile.existing import DecodeCache, uncached
 from pico_tls.reconcile.group_plan import plan_group
-from pico_tls.reconcile.group_status import report_group
+from pico_tls.reconcile.group_status import STUCK_SECONDS, report_group
 from pico_tls.reconcile.passes import Pass
 from pico_tls.reconcile.report import (
     GroupConfigError,
@@ -100,7 +100,7 @@ def decide(
         run.decision.requeue_after = CONFIG_ERROR_SECONDS
         return run.decision
     if report_group(run, outcome):
-        run.decision.requeue_after = ROLLOUT_POLL_SECONDS
+        run.decision.requeue_after = STUCK_SECONDS if outcome.stuck(run) else ROLLOUT_POLL_SECONDS
         return run.decision
     wait = resync_seconds
     retries = [e.retry_at for e in run.excluded.values() if e.retry_at is not None]

@@ -21,6 +21,7 @@ from pico_tls.reconcile.report import (
     member_status,
     set_conditions,
 )
+from pico_tls.reconcile.rollout import stuck
 from pico_tls.reconcile.status import Condition, iso
 from pico_tls.spec import PlatformSpec
 
@@ -32,6 +33,7 @@ CLIENT_AUTH_MESSAGES = {
     Phase.RELAXING: "Rolling out pico.rcp.tls.require_clientauth=false",
 }
 TRANSITIONAL = (Phase.PREPARING_TRUST, Phase.ENFORCING, Phase.RELAXING)
+STUCK_SECONDS = 60.0  # how often a stuck rollout is looked at again
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,16 @@ class GroupOutcome:
     @property
     def settled(self) -> bool:
         return all(self.rolled_out.values())
+
+    def stuck(self, run: Pass) -> list[str]:
+        """Workloads whose rollout will not finish by itself (not written in this pass)."""
+        written = {w.name for w in run.decision.writes}
+        workloads = run.snapshot.workloads
+        return [
+            f"{workloads[name]['kind']} {name}"
+            for name, done in sorted(self.rolled_out.items())
+            if not done and name not in written and stuck(workloads.get(name))
+        ]
 
 
 def user_ca_expiry_warning(
@@ -114,6 +126,21 @@ def _keystore_condition(
     return Condition("KeystoreReady", True, "CAExpiringSoon", expiry)
 
 
+def _waiting(run: Pass, body: Mapping[str, Any], outcome: GroupOutcome) -> Condition:
+    """Ready=False while workloads roll out, RolloutStuck (one Warning) when one cannot."""
+    stuck_ones = outcome.stuck(run)
+    if not stuck_ones:
+        return Condition("Ready", False, "RollingOut", "Waiting for workloads to roll out")
+    message = (
+        f"{', '.join(stuck_ones)}: rollout stuck (progress deadline exceeded); see "
+        f"kubectl describe and its pods; looked at again every {STUCK_SECONDS:.0f} s"
+    )
+    known = {c.get("type"): c for c in (body.get("status") or {}).get("conditions") or []}
+    if (known.get("Ready") or {}).get("message") != message:
+        run.decision.event(body, "Warning", "RolloutStuck", message)
+    return Condition("Ready", False, "RolloutStuck", message)
+
+
 def report_group(run: Pass, outcome: GroupOutcome) -> bool:
     """Status of the Platform and its members; True while something is still rolling out."""
     platform = outcome.platform
@@ -130,12 +157,13 @@ def report_group(run: Pass, outcome: GroupOutcome) -> bool:
     ca = platform_store.ca if platform_store else None
     keystore_ok = platform_store is not None or not p.tls.enabled
     ready = keystore_ok and outcome.settled and state.phase not in TRANSITIONAL
+    waiting = _waiting(run, body, outcome)
     progressing = _progressing(outcome, run.next_rotation)
     members, excluded = exclusion_status(run)
     conditions = [
         Condition("Ready", True, "Ready", "All workloads run their current TLS configuration")
         if ready
-        else Condition("Ready", False, "RollingOut", "Waiting for workloads to roll out"),
+        else waiting,
         _keystore_condition(run, body, p, ca)
         if keystore_ok
         else Condition("KeystoreReady", False, "TLSDisabled", "TLS is disabled"),
