@@ -61,7 +61,8 @@ def plan_group(
     if state.effective != current_flag or promoted:
         plan = build(identities | promoted, state.effective)
     # The phases the next pass builds, in the Platform's state Secret (written first).
-    record = phases.PhaseRecord(run.next_rotation, state.effective)
+    handled = phases.rotate_ca_handled(run, platform)
+    record = phases.PhaseRecord(run.next_rotation, state.effective, handled)
     phases.write_record(plan.state_secrets, p, record)
     rolled = decide_writes(run, plan)
     return GroupOutcome(platform, containers, desktops, plan, state, rolled)

@@ -76,7 +76,11 @@ def _stored(run: Pass, mounted: str) -> Existing:
     recovered: Existing = run.decoded(
         secrets.get(mounted), "recover", existing.from_keystore_secret
     )
-    return existing.merged(state, recovered)
+    # The state Secret held the certificates a renewal replaced or staged; the Platform's
+    # store still pins them (a desktop user's imported key may be the replaced one).
+    platform_store = secrets.get(names.tls_secret(run.snapshot.platform_name))
+    pinned = run.decoded(platform_store, "trusted", existing.trusted_from)
+    return existing.with_pinned_versions(existing.merged(state, recovered), pinned)
 
 
 def _identity(

@@ -56,7 +56,11 @@ def group_ca(run: Pass, platform: Member) -> CertificateAuthority:
     if current is None:
         ca = _new_ca(run, p)
         _write_ca(run, platform, ca, None, None)
-        _event_ca(run, platform, "CACreated", f"Created the CA in Secret {name}", ca)
+        if names.tls_secret(p.name) in run.snapshot.secrets:  # a CA was in use: deleted
+            message = f"Secret {name} was deleted while its CA is in use: made a new CA"
+            _event_ca(run, platform, "CADeleted", f"{message}; rotating with overlap", ca, True)
+        else:
+            _event_ca(run, platform, "CACreated", f"Created the CA in Secret {name}", ca)
         return ca
     try:
         ca = run.decoded(current, "ca", existing.ca_from)
@@ -145,7 +149,9 @@ def _maybe_renew(
         return ca  # one rotation at a time; a new request waits for this one to end
     request = (platform.body["metadata"].get("annotations") or {}).get(names.ROTATE_CA)
     handled = (secret["metadata"].get("annotations") or {}).get(names.ROTATE_CA_HANDLED)
-    if request and request != handled:
+    record = phases.recorded(run, platform)
+    done = {handled, record.rotate_ca_handled if record else None}
+    if request and request not in done:
         why = f"requested by annotation {names.ROTATE_CA}={request}"
     elif ca_rotation_due(ca, run.now):
         why = f"the CA expires on {ca.certificate.not_valid_after_utc:%Y-%m-%d}"
@@ -176,10 +182,16 @@ def _ca_meta(platform: Member) -> dict[str, Any]:
 
 
 def _event_ca(
-    run: Pass, platform: Member, reason: str, message: str, ca: CertificateAuthority
+    run: Pass,
+    platform: Member,
+    reason: str,
+    message: str,
+    ca: CertificateAuthority,
+    warn: bool = False,
 ) -> None:
     fingerprint = sha256_fingerprint(ca.certificate)
-    run.decision.event(platform.body, "Normal", reason, f"{message}; fingerprint {fingerprint}")
+    kind = "Warning" if warn else "Normal"
+    run.decision.event(platform.body, kind, reason, f"{message}; fingerprint {fingerprint}")
 
 
 def rotation(run: Pass, platform: Member, ca: CertificateAuthority) -> Rotation | None:
@@ -203,6 +215,7 @@ def rotation(run: Pass, platform: Member, ca: CertificateAuthority) -> Rotation 
     found = carotation.current_rotation(recorded, ca.certificate, mounted)
     if found is not None and found != recorded:
         run.decision.status(body, {"caRotation": found.as_status()})
+        _warn_if_older(run, body, ca.certificate, mounted)
         old = ", ".join(sha256_fingerprint(c) for c in found.previous)
         run.decision.event(
             body,
@@ -240,6 +253,21 @@ def _held_cas(data: Mapping[str, bytes]) -> list[CertificateAuthority]:
         except (KeyError, PkiError):
             continue
     return found
+
+
+def _warn_if_older(
+    run: Pass, body: Mapping[str, Any], issuer: x509.Certificate, mounted: list[x509.Certificate]
+) -> None:
+    """A rotation to a CA older than the one in use: a restore from a backup, most likely."""
+    if mounted and issuer.not_valid_before_utc < mounted[0].not_valid_before_utc:
+        run.decision.event(
+            body,
+            "Warning",
+            "CAOlderRestored",
+            f"The CA {sha256_fingerprint(issuer)} is older than the one in use "
+            f"{sha256_fingerprint(mounted[0])} (a restored backup?): rotating back to it with "
+            "overlap; put the newer CA back in its Secret if that was not meant",
+        )
 
 
 def promote_staged(

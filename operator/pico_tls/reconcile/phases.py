@@ -26,11 +26,13 @@ from pico_tls.spec import PlatformSpec
 class PhaseRecord:
     rotation: Rotation | None  # the phase the next pass builds (None: no rotation)
     client_auth: bool | None  # pico.rcp.tls.require_clientauth in force (None: not known)
+    rotate_ca_handled: str | None = None  # the picotls.dev/rotate-ca value acted on
 
     def encode(self) -> str:
         record: dict[str, Any] = {
             "caRotation": self.rotation.as_status() if self.rotation else None,
             "clientAuth": None if self.client_auth is None else {"effective": self.client_auth},
+            "rotateCaHandled": self.rotate_ca_handled,
         }
         return json.dumps(record, sort_keys=True)
 
@@ -55,7 +57,12 @@ def _decode(data: Mapping[str, bytes]) -> PhaseRecord | None:
         return None  # unreadable: fall back to status rather than forget a rotation
     client_auth = record.get("clientAuth")
     effective = client_auth.get("effective") if isinstance(client_auth, dict) else None
-    return PhaseRecord(rotation, effective if isinstance(effective, bool) else None)
+    handled = record.get("rotateCaHandled")
+    return PhaseRecord(
+        rotation,
+        effective if isinstance(effective, bool) else None,
+        handled if isinstance(handled, str) else None,
+    )
 
 
 def recorded(run: Pass, platform: Member) -> PhaseRecord | None:
@@ -83,6 +90,21 @@ def recorded_client_auth(run: Pass, platform: Member) -> bool | None:
         return record.client_auth
     effective = ((platform.body.get("status") or {}).get("clientAuth") or {}).get("effective")
     return None if effective is None else bool(effective)
+
+
+def rotate_ca_handled(run: Pass, platform: Member) -> str | None:
+    """The rotate-ca request acted on last: on the CA Secret written in this pass, else on the
+    one read, else in the record (a CA Secret restored from a backup lost its annotation)."""
+    name = names.ca_secret(platform.spec.name)
+    for secret in (
+        *(w.manifest for w in run.decision.writes if w.kind == "Secret" and w.name == name),
+        run.snapshot.secrets.get(name) or {"metadata": {}},
+    ):
+        value = (secret["metadata"].get("annotations") or {}).get(names.ROTATE_CA_HANDLED)
+        if value:
+            return str(value)
+    record = recorded(run, platform)
+    return record.rotate_ca_handled if record else None
 
 
 def write_record(state_secrets: list[dict[str, Any]], p: PlatformSpec, record: PhaseRecord) -> None:
