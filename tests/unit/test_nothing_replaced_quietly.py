@@ -78,3 +78,14 @@ def test_an_older_ca_restored_from_a_backup_is_a_warning() -> None:
     warnings = [e for e in decision.events if e.type == "Warning"]
     assert [e.reason for e in warnings] == ["CAOlderRestored"]
     assert world.status("Platform", "mz")["caRotation"]["phase"] == "TrustBoth"
+
+
+def test_desktop_users_are_told_to_reimport_when_trust_both_starts() -> None:
+    world = renewed_desktop()
+    world.get("Platform", "mz")["metadata"]["annotations"] = {names.ROTATE_CA: "1"}
+    decision = world.reconcile()
+    told = [e for e in decision.events if e.reason == "ReimportKey"]
+    assert [e.involved["metadata"]["name"] for e in told] == ["alice"]
+    assert "alice-desktop-key" in told[0].message
+    cas = world.secret_data("alice-desktop-key")["ca.crt"]
+    assert cas.count(b"BEGIN CERTIFICATE") == 2  # the store to import trusts both CAs

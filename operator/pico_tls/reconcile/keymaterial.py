@@ -224,6 +224,7 @@ def rotation(run: Pass, platform: Member, ca: CertificateAuthority) -> Rotation 
             f"CA rotation started: trusting the new CA {found.target} and the old {old} "
             "before any certificate changes",
         )
+        _tell_desktops(run)
     return found
 
 
@@ -253,6 +254,21 @@ def _held_cas(data: Mapping[str, bytes]) -> list[CertificateAuthority]:
         except (KeyError, PkiError):
             continue
     return found
+
+
+def _tell_desktops(run: Pass) -> None:
+    """Desktop users import their store by hand: the one written now trusts both CAs, and
+    from Reissue on the Platform presents a certificate of the new CA."""
+    for body in run.snapshot.desktops:
+        secret = names.desktop_secret(str(body["metadata"]["name"]))
+        run.decision.event(
+            body,
+            "Normal",
+            "ReimportKey",
+            f"CA rotation started: import the keystore of Secret {secret} again now (it trusts "
+            "the old and the new CA); the Platform presents a certificate of the new CA once "
+            "every pod trusts both, and a store imported before now will refuse it",
+        )
 
 
 def _warn_if_older(
