@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pico_tls.material import Identity
 from pico_tls.parties import Member, uses_ca
 from pico_tls.plan import GroupPlan, build_group
-from pico_tls.reconcile import carotation, keymaterial, phases
+from pico_tls.reconcile import carotation, keymaterial, phases, sizes
 from pico_tls.reconcile.clientauth import ClientAuthState, next_state
 from pico_tls.reconcile.group_status import GroupOutcome
 from pico_tls.reconcile.identities import group_identities, held_identities
@@ -53,6 +53,10 @@ def plan_group(
     desired = p.tls.enabled and p.tls.require_client_auth
     current_flag = bool(effective) if effective is not None else desired
     plan = build(identities, current_flag)
+    fitting = sizes.fit(run, platform, desktops, plan)  # the 1 MiB limit of a Secret
+    if len(fitting) < len(desktops):
+        desktops = fitting
+        plan = build(identities, current_flag)
     state, promoted = _phases(run, platform, plan, identities, desired, effective)
     if state.effective != current_flag:
         # The flag flips in this pass: recorded before any write, so a pass cut short after

@@ -116,14 +116,17 @@ def _keystore_condition(
     """KeystoreReady; warns (condition message and one Event) when a user's CA, which the
     operator cannot renew, expires within the renewal window."""
     expiry = user_ca_expiry_warning(p, ca, run.now)
+    reason = "CAExpiringSoon"
+    if expiry is None and run.store_size_warning is not None:
+        expiry, reason = run.store_size_warning, "StoreNearLimit"
     if expiry is None:
         return Condition(
             "KeystoreReady", True, "KeystoreWritten", "Keystore Secrets are up to date"
         )
     known = {c.get("type"): c for c in (body.get("status") or {}).get("conditions") or []}
     if (known.get("KeystoreReady") or {}).get("message") != expiry:
-        run.decision.event(body, "Warning", "CAExpiringSoon", expiry)
-    return Condition("KeystoreReady", True, "CAExpiringSoon", expiry)
+        run.decision.event(body, "Warning", reason, expiry)
+    return Condition("KeystoreReady", True, reason, expiry)
 
 
 def _waiting(run: Pass, body: Mapping[str, Any], outcome: GroupOutcome) -> Condition:

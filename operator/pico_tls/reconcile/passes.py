@@ -27,6 +27,8 @@ class Pass:
     # after a refused write, whose record stays in the Platform's status until they converge.
     excluded: dict[tuple[str, str], Exclusion] = field(default_factory=dict)
     retried: dict[tuple[str, str], Exclusion] = field(default_factory=dict)
+    # The Platform's keystore Secret is near the API's size limit (sizes.py): why.
+    store_size_warning: str | None = None
 
     @property
     def namespace(self) -> str:
