@@ -6,7 +6,8 @@ writer (another field manager: a plain server-side apply that must get 409 Confl
 forced one that overwrites the operator's ConfigMap or keystore, which the operator must put
 back), and watch expiry (etcd compacted to its current revision, then the apiserver restarted:
 every watch resuming from an older resourceVersion gets 410 Gone and must list again), and
-the deletion of a state Secret (the key must come back from the mounted keystore, unchanged).
+the deletion of a state Secret (the key must come back from the mounted keystore, unchanged),
+and a wiped Platform status (the phases go on from their record in the state Secret).
 The caller keeps the two destructive kinds on different parties: a key whose state Secret is
 deleted while its mounted keystore is overwritten is lost for real (no copy is left), which is
 what test_the_checks_see_a_lost_key shows the checks report.
@@ -47,8 +48,9 @@ KINDS = (
     "etcd-restart",
     "watch-expiry",
     "state-secret-delete",
+    "status-wipe",
 )
-WEIGHTS = (45, 25, 12, 8, 8, 6)
+WEIGHTS = (42, 23, 12, 8, 8, 6, 6)
 
 
 def digest(data: str | None) -> str:
@@ -176,6 +178,7 @@ class Faults:
             "etcd-restart": lambda: self._restart("etcd"),
             "watch-expiry": self.expire_watches,
             "state-secret-delete": self.delete_state_secret,
+            "status-wipe": self.wipe_status,
         }
         self.target = ""
         actions[kind]()
@@ -234,6 +237,17 @@ class Faults:
         name = self.rng.choice(self.state_secrets)
         self.target = f"secret/{name}"
         self.cluster.kubectl("delete", "secret", name, "-n", self.ns, "--ignore-not-found")
+
+    def wipe_status(self) -> None:
+        """Anyone with platforms/status (or a backup restore) drops every Platform's status:
+        the phases are recorded elsewhere, so none may be skipped or rolled back."""
+        found = self.cluster.kubectl("get", "platforms", "-n", self.ns, "-o", "name", check=False)
+        names = found.stdout.split() if found.returncode == 0 else []
+        self.target = " ".join(names)
+        for name in names:
+            remove = '[{"op": "remove", "path": "/status"}]'
+            args = ("patch", name, "-n", self.ns, "--subresource=status", "--type=json")
+            self.cluster.kubectl(*args, "-p", remove, check=False)
 
     def summary(self) -> str:
         total = sum(self.injected.values())
