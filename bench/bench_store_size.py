@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from tests.support.world import World, custom
-
+from pico_harness.support.world import World, custom
 from pico_tls.reconcile.sizes import SECRET_LIMIT, secret_size
 
 KEYS = [

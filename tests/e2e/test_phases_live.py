@@ -10,8 +10,9 @@ import threading
 from typing import Any
 
 import pytest
-from tests.support.leaks import json_objects
-from tests.support.resources import (
+
+from pico_harness.support.leaks import json_objects
+from pico_harness.support.resources import (
     condition,
     fingerprints,
     generations,
@@ -21,8 +22,7 @@ from tests.support.resources import (
     secret_data,
     wait_ready,
 )
-from tests.support.secretwatch import SecretVersions
-
+from pico_harness.support.secretwatch import SecretVersions
 from pico_tls.keystore import StoreOptions, decode_keystore, detect_format
 
 pytestmark = pytest.mark.e2e

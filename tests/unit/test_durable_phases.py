@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from tests.support.world import World, custom
 
+from pico_harness.support.world import World, custom
 from pico_tls.builders import names
 from pico_tls.pki.certs import certs_from_pem, sha256_fingerprint, signed_by
 from pico_tls.reconcile.decision import Decision, StatusPatch

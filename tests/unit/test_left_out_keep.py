@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.world import World, WorldKube, custom
-
+from pico_harness.support.world import World, WorldKube, custom
 from pico_tls.keystore import StoreOptions, decode_keystore, detect_format
 from pico_tls.kube import KubeError
 from pico_tls.reconcile.group import GroupReconciler

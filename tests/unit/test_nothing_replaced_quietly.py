@@ -3,8 +3,7 @@ on the in-memory API)."""
 
 from __future__ import annotations
 
-from tests.support.world import World, custom
-
+from pico_harness.support.world import World, custom
 from pico_tls.builders import names
 from pico_tls.keystore import StoreOptions, decode_keystore, detect_format
 from pico_tls.pki.certs import sha256_fingerprint

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.support.world import World, WorldKube, custom
 
+from pico_harness.support.world import World, WorldKube, custom
 from pico_tls.kube import KubeError
 from pico_tls.reconcile import group as group_module
 from pico_tls.reconcile.group import GroupReconciler

@@ -5,8 +5,8 @@ the in-memory API, with the limit scaled down to a few desktops)."""
 from __future__ import annotations
 
 import pytest
-from tests.support.world import World, custom
 
+from pico_harness.support.world import World, custom
 from pico_tls.keystore import StoreOptions, decode_keystore, detect_format
 from pico_tls.reconcile import sizes
 

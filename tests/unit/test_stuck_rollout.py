@@ -3,7 +3,7 @@ again with backoff, not every 2 s forever (decide on the in-memory API)."""
 
 from __future__ import annotations
 
-from tests.support.world import World, custom
+from pico_harness.support.world import World, custom
 
 EC = {"key": {"algorithm": "ECDSA"}}
 
