@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from cryptography import x509
@@ -87,23 +87,23 @@ def _stored_store(
 
 def _held(run: Pass) -> set[str]:
     """Fingerprints of every certificate a member of the group (valid or not) holds."""
-    snap = run.snapshot
+    secrets = run.snapshot.secrets
     found: set[str] = set()
     for mounted in _member_secrets(run):
-        for secret_name, keys in (
-            (mounted, ("tls.crt",)),
-            (
-                names.state_secret(mounted),
-                ("tls.crt", names.PREVIOUS_CERT_KEY, names.NEXT_CERT_KEY),
-            ),
-        ):
-            secret = snap.secrets.get(secret_name)
-            data = secret_manifests.decode_data(secret) if secret else {}
-            for key in keys:
-                try:
-                    found |= {sha256_fingerprint(c) for c in certs_from_pem(data.get(key, b""))}
-                except (PkiError, ValueError):
-                    continue
+        found |= _fingerprints(secrets.get(mounted), ("tls.crt",))
+        state = secrets.get(names.state_secret(mounted))
+        found |= _fingerprints(state, ("tls.crt", names.PREVIOUS_CERT_KEY, names.NEXT_CERT_KEY))
+    return found
+
+
+def _fingerprints(secret: Body | None, keys: Sequence[str]) -> set[str]:
+    data = secret_manifests.decode_data(secret) if secret else {}
+    found: set[str] = set()
+    for key in keys:
+        try:
+            found |= {sha256_fingerprint(c) for c in certs_from_pem(data.get(key, b""))}
+        except (PkiError, ValueError):
+            continue
     return found
 
 
