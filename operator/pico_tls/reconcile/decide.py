@@ -99,13 +99,19 @@ def decide(
         revoke_while_blocked(run, body, BLOCKED)
         run.decision.requeue_after = CONFIG_ERROR_SECONDS
         return run.decision
+    retries = [e.retry_at for e in run.excluded.values() if e.retry_at is not None]
+    until_retry = max(1.0, (min(retries) - run.now).total_seconds()) if retries else None
     if report_group(run, outcome):
-        run.decision.requeue_after = STUCK_SECONDS if outcome.stuck(run) else ROLLOUT_POLL_SECONDS
+        if outcome.stuck(run):
+            run.decision.requeue_after = STUCK_SECONDS
+        elif run.rotation_waits_for and until_retry is not None:  # nothing moves before
+            run.decision.requeue_after = max(ROLLOUT_POLL_SECONDS, until_retry)
+        else:
+            run.decision.requeue_after = ROLLOUT_POLL_SECONDS
         return run.decision
     wait = resync_seconds
-    retries = [e.retry_at for e in run.excluded.values() if e.retry_at is not None]
-    if retries:
-        wait = min(wait, max(1.0, (min(retries) - run.now).total_seconds()))
+    if until_retry is not None:
+        wait = min(wait, until_retry)
     if run.renewals:
         wait = min(wait, max(1.0, (min(run.renewals) - run.now).total_seconds()))
     run.decision.requeue_after = wait

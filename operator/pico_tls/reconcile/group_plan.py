@@ -15,7 +15,7 @@ from pico_tls.plan import GroupPlan, build_group
 from pico_tls.reconcile import carotation, keymaterial, phases, sizes
 from pico_tls.reconcile.clientauth import ClientAuthState, next_state
 from pico_tls.reconcile.group_status import GroupOutcome
-from pico_tls.reconcile.identities import group_identities, held_identities
+from pico_tls.reconcile.identities import group_identities, held_identities, left_out_running
 from pico_tls.reconcile.passes import Pass
 from pico_tls.reconcile.rollout import rolled_out, template_hash
 from pico_tls.reconcile.writes import decide_writes
@@ -88,8 +88,12 @@ def _phases(
         for name, digest in probe.mounted_hashes.items()
     )
     all_rolled = all(rolled_out(workloads.get(name)) for name in probe.mounted_hashes)
-    # The next rotation phase is built by the next pass, once this one runs everywhere.
-    run.next_rotation = carotation.advance(run.rotation, material_settled and all_rolled)
+    # The next rotation phase is built by the next pass, once this one runs everywhere,
+    # including members left out of the pass whose pods still run (their stores lag behind).
+    waiting = left_out_running(run) if run.rotation is not None else []
+    settled = material_settled and all_rolled
+    run.rotation_waits_for = waiting if settled else []
+    run.next_rotation = carotation.advance(run.rotation, settled and not waiting)
     state = next_state(
         desired,
         effective,

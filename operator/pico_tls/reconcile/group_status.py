@@ -96,9 +96,20 @@ def ca_rotation_events(run: Pass, platform: Member) -> None:
     run.decision.event(platform.body, "Normal", "CARotation", message)
 
 
-def _progressing(outcome: GroupOutcome, rotation: Rotation | None) -> Condition:
+def _progressing(run: Pass, outcome: GroupOutcome, rotation: Rotation | None) -> Condition:
     state = outcome.client_auth
-    if rotation is not None:
+    if rotation is not None and run.rotation_waits_for:
+        reason = "CARotationWaiting"
+        message = (
+            f"CA rotation waits in {rotation.phase.value} for "
+            f"{', '.join(run.rotation_waits_for)}: left out (see excludedMembers) while its "
+            "pods run, so its store lags behind; fix or delete it and the rotation goes on"
+        )
+        body = outcome.platform.body
+        known = {c.get("type"): c for c in (body.get("status") or {}).get("conditions") or []}
+        if (known.get("Progressing") or {}).get("message") != message:
+            run.decision.event(body, "Warning", reason, message)
+    elif rotation is not None:
         reason, message = f"CARotation{rotation.phase.value}", phase_message(rotation)
     elif state.phase in TRANSITIONAL:
         reason, message = state.phase.value, "Rolling out changed TLS content"
@@ -161,7 +172,7 @@ def report_group(run: Pass, outcome: GroupOutcome) -> bool:
     keystore_ok = platform_store is not None or not p.tls.enabled
     ready = keystore_ok and outcome.settled and state.phase not in TRANSITIONAL
     waiting = _waiting(run, body, outcome)
-    progressing = _progressing(outcome, run.next_rotation)
+    progressing = _progressing(run, outcome, run.next_rotation)
     members, excluded = exclusion_status(run)
     conditions = [
         Condition("Ready", True, "Ready", "All workloads run their current TLS configuration")

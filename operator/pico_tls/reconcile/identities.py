@@ -203,3 +203,15 @@ def held_identities(
             )
             found.append(("container" if container else "desktop", key[1], identity))
     return found
+
+
+def left_out_running(run: Pass) -> list[str]:
+    """ExecutionContainers left out of this pass (not for a name clash) whose Deployment
+    exists: their pods keep the stores they had."""
+    return sorted(
+        name
+        for (kind, name), entry in run.excluded.items()
+        if kind == "ExecutionContainer"
+        and entry.reason != NAME_CLASH
+        and name in run.snapshot.workloads
+    )

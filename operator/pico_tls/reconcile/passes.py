@@ -29,6 +29,8 @@ class Pass:
     retried: dict[tuple[str, str], Exclusion] = field(default_factory=dict)
     # The Platform's keystore Secret is near the API's size limit (sizes.py): why.
     store_size_warning: str | None = None
+    # Members left out while their pods run, whom the CA rotation waits for.
+    rotation_waits_for: list[str] = field(default_factory=list)
 
     @property
     def namespace(self) -> str:
