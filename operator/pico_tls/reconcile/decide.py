@@ -106,6 +106,9 @@ def decide(
             run.decision.requeue_after = STUCK_SECONDS
         elif run.rotation_waits_for and until_retry is not None:  # nothing moves before
             run.decision.requeue_after = max(ROLLOUT_POLL_SECONDS, until_retry)
+        elif run.rotation_holds_until is not None:
+            held = (run.rotation_holds_until - run.now).total_seconds()
+            run.decision.requeue_after = max(ROLLOUT_POLL_SECONDS, held)
         else:
             run.decision.requeue_after = ROLLOUT_POLL_SECONDS
         return run.decision

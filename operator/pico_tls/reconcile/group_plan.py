@@ -8,6 +8,7 @@ Platform's state Secret (phases.py), which the pass writes before anything they 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from pico_tls.material import Identity
 from pico_tls.parties import Member, uses_ca
@@ -93,7 +94,9 @@ def _phases(
     waiting = left_out_running(run) if run.rotation is not None else []
     settled = material_settled and all_rolled
     run.rotation_waits_for = waiting if settled else []
-    run.next_rotation = carotation.advance(run.rotation, settled and not waiting)
+    run.rotation_holds_until = _reimport_hold(run, platform) if settled else None
+    hold = run.rotation_holds_until is not None
+    run.next_rotation = carotation.advance(run.rotation, settled and not waiting and not hold)
     state = next_state(
         desired,
         effective,
@@ -105,3 +108,15 @@ def _phases(
         run, platform, identities, material_settled and all_rolled
     )
     return state, promoted
+
+
+def _reimport_hold(run: Pass, platform: Member) -> datetime | None:
+    """Until when TrustBoth holds so desktop users can import their key again
+    (tls.desktopReimportPeriod from the rotation's start), or None."""
+    rotation, period = run.rotation, platform.spec.tls.desktop_reimport_period
+    if rotation is None or rotation.phase is not carotation.RotationPhase.TRUST_BOTH:
+        return None
+    if not run.snapshot.desktops or not period or not rotation.since:
+        return None
+    until = datetime.fromisoformat(rotation.since.replace("Z", "+00:00")) + period
+    return until if run.now < until else None

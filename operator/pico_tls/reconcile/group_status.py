@@ -109,6 +109,12 @@ def _progressing(run: Pass, outcome: GroupOutcome, rotation: Rotation | None) ->
         known = {c.get("type"): c for c in (body.get("status") or {}).get("conditions") or []}
         if (known.get("Progressing") or {}).get("message") != message:
             run.decision.event(body, "Warning", reason, message)
+    elif rotation is not None and run.rotation_holds_until is not None:
+        reason = "CARotationHolding"
+        message = (
+            f"CA rotation holds in TrustBoth until {iso(run.rotation_holds_until)} "
+            "(tls.desktopReimportPeriod): desktop users import their key again meanwhile"
+        )
     elif rotation is not None:
         reason, message = f"CARotation{rotation.phase.value}", phase_message(rotation)
     elif state.phase in TRANSITIONAL:

@@ -212,7 +212,7 @@ def rotation(run: Pass, platform: Member, ca: CertificateAuthority) -> Rotation 
                 "No record of the CA rotation under way (status and state lost): resuming at "
                 "TrustBoth, every CA the pods trust stays trusted",
             )
-    found = carotation.current_rotation(recorded, ca.certificate, mounted)
+    found = carotation.current_rotation(recorded, ca.certificate, mounted, iso(run.now))
     if found is not None and found != recorded:
         run.decision.status(body, {"caRotation": found.as_status()})
         _warn_if_older(run, body, ca.certificate, mounted)

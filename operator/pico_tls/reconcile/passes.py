@@ -31,6 +31,8 @@ class Pass:
     store_size_warning: str | None = None
     # Members left out while their pods run, whom the CA rotation waits for.
     rotation_waits_for: list[str] = field(default_factory=list)
+    # TrustBoth holds until then for desktop users to import their key again.
+    rotation_holds_until: datetime | None = None
 
     @property
     def namespace(self) -> str:
