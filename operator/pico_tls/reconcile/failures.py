@@ -8,7 +8,7 @@ from datetime import datetime
 
 from pico_tls.reconcile.decision import Decision
 from pico_tls.reconcile.exclusions import redact
-from pico_tls.reconcile.passes import Pass
+from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.report import reject
 from pico_tls.reconcile.snapshot import Body, Snapshot
 
@@ -30,6 +30,6 @@ def internal_error_message(kind: str) -> str:
 def pass_failed(platform: Body, reason: str, message: str, now: datetime) -> Decision:
     """Ready=False `reason` on the Platform, one Warning Event per new message."""
     meta = platform["metadata"]
-    run = Pass(Snapshot(str(meta.get("namespace", "")), str(meta["name"])), now)
+    run = PassContext(Snapshot(str(meta.get("namespace", "")), str(meta["name"])), now)
     reject(run, platform, message, reason)
     return run.decision

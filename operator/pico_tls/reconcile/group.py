@@ -13,7 +13,6 @@ from pico_tls.kube import PLATFORM, Kube, KubeError
 from pico_tls.reconcile.apply import apply_decision
 from pico_tls.reconcile.decide import DEFAULT_RESYNC_SECONDS, decide
 from pico_tls.reconcile.exclusions import WriteFailure
-from pico_tls.reconcile.existing import DecodedSecrets
 from pico_tls.reconcile.failures import (
     INTERNAL_ERROR,
     READ_FAILED,
@@ -21,6 +20,7 @@ from pico_tls.reconcile.failures import (
     pass_failed,
     read_failed_message,
 )
+from pico_tls.reconcile.readback import DecodedSecrets
 from pico_tls.reconcile.snapshot import read_snapshot
 
 MAX_DECISIONS = 4  # decisions per pass: the first, then one per batch of refused writes
@@ -103,7 +103,7 @@ class GroupReconciler:
             if body is not None:
                 apply_decision(self.kube, pass_failed(body, reason, message, now), now)
         except Exception:
-            return
+            return  # already failing; the scheduler logs the first error
 
     def _remember_references(self, namespace: str, platform: str, used: set[str]) -> None:
         with self._lock:

@@ -9,12 +9,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pico_tls.builders import names
-from pico_tls.parties import Member, cert_request_desktop
+from pico_tls.parties import ContainerMember, DesktopMember, PlatformMember, cert_request_desktop
 from pico_tls.pki.certs import CertificateAuthority
 from pico_tls.plan import GroupPlan
 from pico_tls.reconcile.carotation import Rotation, phase_message
 from pico_tls.reconcile.clientauth import ClientAuthState, Phase
-from pico_tls.reconcile.passes import Pass
+from pico_tls.reconcile.exclusions import Exclusion
+from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.report import (
     certificate_status,
     exclusion_status,
@@ -23,7 +24,7 @@ from pico_tls.reconcile.report import (
 )
 from pico_tls.reconcile.rollout import stuck
 from pico_tls.reconcile.status import Condition, iso
-from pico_tls.spec import PlatformSpec
+from pico_tls.spec_model import PlatformSpec
 
 CLIENT_AUTH_MESSAGES = {
     Phase.DISABLED: "Client authentication is not required",
@@ -40,18 +41,25 @@ STUCK_SECONDS = 60.0  # how often a stuck rollout is looked at again
 class GroupOutcome:
     """What the pass decided for the group, as the report needs it."""
 
-    platform: Member
-    containers: Sequence[Member]
-    desktops: Sequence[Member]
+    platform: PlatformMember
+    containers: Sequence[ContainerMember]
+    desktops: Sequence[DesktopMember]
     plan: GroupPlan
     client_auth: ClientAuthState
     rolled_out: Mapping[str, bool]  # workload name -> runs its current template everywhere
+    rotation: Rotation | None = None  # the CA rotation phase this pass built
+    next_rotation: Rotation | None = None  # the phase the next pass builds (None: done)
+    due: tuple[datetime, ...] = ()  # when certificates fall due (renewals, unpinning)
+    writing: frozenset[tuple[str, str]] = frozenset()  # (kind, name) of owners written to
+    store_size_warning: str | None = None  # the Platform's keystore is near 1 MiB (sizes.py)
+    rotation_waits_for: tuple[str, ...] = ()  # members left out while their pods run
+    rotation_holds_until: datetime | None = None  # TrustBoth holds for desktop re-imports
 
     @property
     def settled(self) -> bool:
         return all(self.rolled_out.values())
 
-    def stuck(self, run: Pass) -> list[str]:
+    def stuck(self, run: PassContext) -> list[str]:
         """Workloads whose rollout will not finish by itself (not written in this pass)."""
         written = {w.name for w in run.decision.writes}
         workloads = run.snapshot.workloads
@@ -78,9 +86,9 @@ def user_ca_expiry_warning(
     )
 
 
-def ca_rotation_events(run: Pass, platform: Member) -> None:
+def ca_rotation_events(run: PassContext, outcome: GroupOutcome) -> None:
     """An Event when the CA rotation moves to the phase the next pass builds."""
-    current, following = run.rotation, run.next_rotation
+    current, following = outcome.rotation, outcome.next_rotation
     if current is None or following == current:
         return
     if following is None:
@@ -93,26 +101,26 @@ def ca_rotation_events(run: Pass, platform: Member) -> None:
             f"CA rotation: {current.phase.value} -> {following.phase.value}: "
             f"{phase_message(following)}"
         )
-    run.decision.event(platform.body, "Normal", "CARotation", message)
+    run.decision.event(outcome.platform.body, "Normal", "CARotation", message)
 
 
-def _progressing(run: Pass, outcome: GroupOutcome, rotation: Rotation | None) -> Condition:
+def _progressing(run: PassContext, outcome: GroupOutcome, rotation: Rotation | None) -> Condition:
     state = outcome.client_auth
-    if rotation is not None and run.rotation_waits_for:
+    if rotation is not None and outcome.rotation_waits_for:
         reason = "CARotationWaiting"
         message = (
             f"CA rotation waits in {rotation.phase.value} for "
-            f"{', '.join(run.rotation_waits_for)}: left out (see excludedMembers) while its "
-            "pods run, so its store lags behind; fix or delete it and the rotation goes on"
+            f"{', '.join(outcome.rotation_waits_for)}: left out (see excludedMembers) while "
+            "its pods run, so its store lags behind; fix or delete it and the rotation goes on"
         )
         body = outcome.platform.body
         known = {c.get("type"): c for c in (body.get("status") or {}).get("conditions") or []}
         if (known.get("Progressing") or {}).get("message") != message:
             run.decision.event(body, "Warning", reason, message)
-    elif rotation is not None and run.rotation_holds_until is not None:
+    elif rotation is not None and outcome.rotation_holds_until is not None:
         reason = "CARotationHolding"
         message = (
-            f"CA rotation holds in TrustBoth until {iso(run.rotation_holds_until)} "
+            f"CA rotation holds in TrustBoth until {iso(outcome.rotation_holds_until)} "
             "(tls.desktopReimportPeriod): desktop users import their key again meanwhile"
         )
     elif rotation is not None:
@@ -128,14 +136,19 @@ def _progressing(run: Pass, outcome: GroupOutcome, rotation: Rotation | None) ->
 
 
 def _keystore_condition(
-    run: Pass, body: Mapping[str, Any], p: PlatformSpec, ca: CertificateAuthority | None
+    run: PassContext,
+    body: Mapping[str, Any],
+    p: PlatformSpec,
+    ca: CertificateAuthority | None,
+    size_warning: str | None,
 ) -> Condition:
     """KeystoreReady; warns (condition message and one Event) when a user's CA, which the
-    operator cannot renew, expires within the renewal window."""
+    operator cannot renew, expires within the renewal window, or the Platform's keystore
+    Secret nears the API's size limit."""
     expiry = user_ca_expiry_warning(p, ca, run.now)
     reason = "CAExpiringSoon"
-    if expiry is None and run.store_size_warning is not None:
-        expiry, reason = run.store_size_warning, "StoreNearLimit"
+    if expiry is None and size_warning is not None:
+        expiry, reason = size_warning, "StoreNearLimit"
     if expiry is None:
         return Condition(
             "KeystoreReady", True, "KeystoreWritten", "Keystore Secrets are up to date"
@@ -146,7 +159,7 @@ def _keystore_condition(
     return Condition("KeystoreReady", True, reason, expiry)
 
 
-def _waiting(run: Pass, body: Mapping[str, Any], outcome: GroupOutcome) -> Condition:
+def _waiting(run: PassContext, body: Mapping[str, Any], outcome: GroupOutcome) -> Condition:
     """Ready=False while workloads roll out, RolloutStuck (one Warning) when one cannot."""
     stuck_ones = outcome.stuck(run)
     if not stuck_ones:
@@ -161,8 +174,14 @@ def _waiting(run: Pass, body: Mapping[str, Any], outcome: GroupOutcome) -> Condi
     return Condition("Ready", False, "RolloutStuck", message)
 
 
-def report_group(run: Pass, outcome: GroupOutcome) -> bool:
-    """Status of the Platform and its members; True while something is still rolling out."""
+def report_group(
+    run: PassContext,
+    outcome: GroupOutcome,
+    excluded: Mapping[tuple[str, str], Exclusion],
+    retried: Mapping[tuple[str, str], Exclusion],
+) -> bool:
+    """Status of the Platform and its members (`excluded`: members left out, `retried`:
+    members retried after a refused write); True while something is still rolling out."""
     platform = outcome.platform
     p: PlatformSpec = platform.spec
     body = platform.body
@@ -171,20 +190,20 @@ def report_group(run: Pass, outcome: GroupOutcome) -> bool:
     if old_phase is not None and old_phase != state.phase.value:
         message = f"Required client authentication: {old_phase} -> {state.phase.value}"
         run.decision.event(body, "Normal", "ClientAuth", message)
-    ca_rotation_events(run, platform)
+    ca_rotation_events(run, outcome)
     stores = {s.name: s for s in outcome.plan.stores}
     platform_store = stores.get(names.tls_secret(p.name))
     ca = platform_store.ca if platform_store else None
     keystore_ok = platform_store is not None or not p.tls.enabled
     ready = keystore_ok and outcome.settled and state.phase not in TRANSITIONAL
+    progressing = _progressing(run, outcome, outcome.next_rotation)
     waiting = _waiting(run, body, outcome)
-    progressing = _progressing(run, outcome, run.next_rotation)
-    members, excluded = exclusion_status(run)
+    members, listed = exclusion_status(excluded, retried, outcome.writing)
     conditions = [
         Condition("Ready", True, "Ready", "All workloads run their current TLS configuration")
         if ready
         else waiting,
-        _keystore_condition(run, body, p, ca)
+        _keystore_condition(run, body, p, ca, outcome.store_size_warning)
         if keystore_ok
         else Condition("KeystoreReady", False, "TLSDisabled", "TLS is disabled"),
         Condition(
@@ -196,12 +215,12 @@ def report_group(run: Pass, outcome: GroupOutcome) -> bool:
         progressing,
         members,
     ]
-    rotation = run.next_rotation
+    rotation = outcome.next_rotation
     status: dict[str, Any] = {
         "clientAuth": state.as_status(),
         "trustedClients": len(outcome.containers) + len(outcome.desktops) if p.tls.enabled else 0,
         "caRotation": rotation.as_status() if rotation is not None else None,
-        **excluded,
+        **listed,
     }
     if platform_store is not None:
         status |= certificate_status(body, platform_store.identity, ca, p.tls.renew_before)
@@ -210,7 +229,9 @@ def report_group(run: Pass, outcome: GroupOutcome) -> bool:
     return progressing.status
 
 
-def _report_members(run: Pass, outcome: GroupOutcome, ca: CertificateAuthority | None) -> None:
+def _report_members(
+    run: PassContext, outcome: GroupOutcome, ca: CertificateAuthority | None
+) -> None:
     p: PlatformSpec = outcome.platform.spec
     stores = {s.name: s for s in outcome.plan.stores}
     for member in outcome.containers:
@@ -230,12 +251,12 @@ def _report_members(run: Pass, outcome: GroupOutcome, ca: CertificateAuthority |
             renew_before=p.tls.renew_before,
         )
     platform_rolled = outcome.rolled_out.get(p.name, False)
-    for member in outcome.desktops:
-        secret = names.desktop_secret(member.spec.name)
+    for desktop in outcome.desktops:
+        secret = names.desktop_secret(desktop.spec.name)
         store = stores.get(secret)
         member_status(
             run,
-            member.body,
+            desktop.body,
             store.identity if store else None,
             ready=platform_rolled,
             reason="Trusted" if platform_rolled else "PlatformRollingOut",
@@ -243,5 +264,5 @@ def _report_members(run: Pass, outcome: GroupOutcome, ca: CertificateAuthority |
             if platform_rolled
             else "Waiting for the platform to roll out with the new trust",
             ca=ca,
-            renew_before=cert_request_desktop(member.spec).renew_before,
+            renew_before=cert_request_desktop(desktop.spec).renew_before,
         )

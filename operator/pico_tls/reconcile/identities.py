@@ -5,6 +5,8 @@ neither holds a key (a Warning Event then says the key was lost). Pure."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from cryptography import x509
@@ -12,25 +14,31 @@ from cryptography import x509
 from pico_tls.builders import names, secret_manifests
 from pico_tls.material import (
     CertRequest,
-    Existing,
     Identity,
     Passwords,
+    StoredMaterial,
     renewal_time,
     resolve_identity,
 )
 from pico_tls.parties import (
-    Member,
+    AnyMember,
+    ContainerMember,
+    DesktopMember,
+    PlatformMember,
     cert_request_container,
     cert_request_desktop,
     cert_request_platform,
     identity_key,
 )
 from pico_tls.pki.certs import CertificateAuthority
-from pico_tls.reconcile import existing
+from pico_tls.reconcile import readback
+from pico_tls.reconcile.carotation import Rotation
 from pico_tls.reconcile.clashes import NAME_CLASH
-from pico_tls.reconcile.passes import Pass
-from pico_tls.reconcile.report import keystore_problem, reject
-from pico_tls.spec import KeystoreMode, PlatformSpec, SpecError
+from pico_tls.reconcile.exclusions import Exclusion
+from pico_tls.reconcile.passes import PassContext
+from pico_tls.reconcile.report import keystore_problem
+from pico_tls.spec import SpecError
+from pico_tls.spec_model import KeystoreMode
 from pico_tls.validation import check_password
 
 
@@ -41,7 +49,7 @@ def renew_requested(body: Mapping[str, Any]) -> str | None:
     return str(wanted) if wanted and wanted != done else None
 
 
-def _user_passwords(run: Pass, secret_name: str | None) -> Passwords | None:
+def user_passwords(run: PassContext, secret_name: str | None) -> Passwords | None:
     """Passwords from the user's Secret; SpecError when it is missing, incomplete, one of the
     operator's own Secrets, or holds a password Java would refuse or read differently."""
     if not secret_name:
@@ -65,33 +73,40 @@ def _user_passwords(run: Pass, secret_name: str | None) -> Passwords | None:
     return Passwords(store_pw, key_pw)
 
 
-def _stored(run: Pass, mounted: str) -> Existing:
+def _stored(run: PassContext, mounted: str) -> StoredMaterial:
     """What the state Secret holds; its key from the mounted Secret if the state is gone."""
     secrets = run.snapshot.secrets
-    state: Existing = run.decoded(
-        secrets.get(names.state_secret(mounted)), "state", existing.from_state
+    state: StoredMaterial = run.decoded(
+        secrets.get(names.state_secret(mounted)), "state", readback.from_state
     )
     if state.key is not None:
         return state
-    recovered: Existing = run.decoded(
-        secrets.get(mounted), "recover", existing.from_keystore_secret
+    recovered: StoredMaterial = run.decoded(
+        secrets.get(mounted), "recover", readback.from_keystore_secret
     )
     # The state Secret held the certificates a renewal replaced or staged; the Platform's
     # store still pins them (a desktop user's imported key may be the replaced one).
     platform_store = secrets.get(names.tls_secret(run.snapshot.platform_name))
-    pinned = run.decoded(platform_store, "trusted", existing.trusted_from)
-    return existing.with_pinned_versions(existing.merged(state, recovered), pinned)
+    pinned = run.decoded(platform_store, "trusted", readback.trusted_from)
+    return readback.with_pinned_versions(readback.merged(state, recovered), pinned)
+
+
+@dataclass(frozen=True)
+class _Party:
+    key: str  # identity_key()
+    owner: AnyMember
+    mounted: str  # its mounted Secret (its state Secret is named after it)
+    request: CertRequest
+    issuer: CertificateAuthority | None  # None: self-signed, pinned by its peers
+    passwords: Passwords | None  # the user's, else kept or new
 
 
 def _identity(
-    run: Pass,
-    owner: Member,
-    mounted: str,
-    request: CertRequest,
-    issuer: CertificateAuthority | None,
-    passwords: Passwords | None,
-    also_accepted: tuple[x509.Certificate, ...] = (),
-) -> Identity:
+    run: PassContext, party: _Party, accepted: Sequence[x509.Certificate]
+) -> tuple[Identity, tuple[datetime, ...]]:
+    """The party's identity, and when it falls due again (renewal, end of a pinned
+    previous certificate)."""
+    owner, mounted, request, issuer = party.owner, party.mounted, party.request, party.issuer
     stored = _stored(run, mounted)
     if stored.key is None and (owner.body.get("status") or {}).get("certificateFingerprint"):
         run.decision.event(
@@ -101,92 +116,113 @@ def _identity(
             f"Secrets {names.state_secret(mounted)} and {mounted} hold no readable key any more: "
             "made a new one; every peer gets its new certificate",
         )
-    accepted = run.rotation.accepted_previous if run.rotation and issuer else ()
-    accepted += also_accepted
     identity, notes = resolve_identity(
         request,
         issuer,
         stored,
-        passwords=passwords,
+        passwords=party.passwords,
         now=run.now,
-        also_accepted=accepted,
+        also_accepted=accepted if issuer else (),
         renew=renew_requested(owner.body) is not None,
         stage=issuer is None,  # self-signed certificates are pinned by their peers
     )
     if notes:
         run.decision.event(owner.body, "Normal", "KeyMaterial", f"{mounted}: {'; '.join(notes)}")
-    due = renewal_time(identity.certificate, request.renew_before)
-    if due > run.now:  # else capped by its CA's expiry: a renewal would not extend it
-        run.renewals.append(due)
+    due: list[datetime] = []
+    renewal = renewal_time(identity.certificate, request.renew_before)
+    if renewal > run.now:  # else capped by its CA's expiry: a renewal would not extend it
+        due.append(renewal)
     if identity.previous is not None:  # unpinned once it expires
-        run.renewals.append(identity.previous.not_valid_after_utc)
-    return identity
+        due.append(identity.previous.not_valid_after_utc)
+    return identity, tuple(due)
+
+
+@dataclass(frozen=True)
+class GroupIdentities:
+    """Every party's identity by identity_key(), and when the earliest falls due."""
+
+    by_key: dict[str, Identity]
+    due: tuple[datetime, ...]  # renewal times (the requeue time comes from the earliest)
 
 
 def group_identities(
-    run: Pass,
-    platform: Member,
-    containers: Sequence[Member],
-    desktops: Sequence[Member],
+    run: PassContext,
+    platform: PlatformMember,
+    containers: Sequence[ContainerMember],
+    desktops: Sequence[DesktopMember],
     ca: CertificateAuthority | None,
+    rotation: Rotation | None,
+    desktop_passwords: Mapping[str, Passwords | None],
     issuing: CertificateAuthority | None = None,
-) -> tuple[dict[str, Identity], list[Member]]:
-    """Every party's identity by identity_key(), and the desktops kept (those whose password
-    Secret is bad are rejected and left out). `issuing` issues new certificates when it is not
-    `ca` (the old CA during TrustBoth; certificates of `ca` are kept too)."""
-    p: PlatformSpec = platform.spec
-    issuer = issuing or ca
-    also = (ca.certificate,) if ca is not None and issuer is not ca else ()
+) -> GroupIdentities:
+    """`desktop_passwords`: from each desktop's password Secret (admission checked them);
+    certificates of the old CAs of `rotation` are kept while its phase accepts them.
+    `issuing` issues new certificates when it is not `ca` (the old CA during TrustBoth;
+    certificates of `ca` are kept too)."""
+    p = platform.spec
     try:
-        platform_pw = _user_passwords(run, p.tls.password_secret_name)
+        platform_pw = user_passwords(run, p.tls.password_secret_name)
     except SpecError as err:
         keystore_problem(run, platform, "PasswordSecretInvalid", str(err))
-    out = {
-        identity_key("platform", p.name): _identity(
-            run,
+    accepted = rotation.accepted_previous if rotation else ()
+    issuer = issuing or ca
+    if ca is not None and issuer is not ca:
+        accepted = (*accepted, ca.certificate)
+    parties: list[_Party] = [
+        _Party(
+            identity_key("platform", p.name),
             platform,
             names.tls_secret(p.name),
             cert_request_platform(p),
             issuer,
             platform_pw,
-            also,
         )
-    }
+    ]
     if p.tls.keystore_mode is KeystoreMode.PER_CONTAINER:
-        for c in containers:
-            request = cert_request_container(c.spec, p)
-            out[identity_key("container", c.spec.name)] = _identity(
-                run, c, names.tls_secret(c.spec.name), request, issuer, platform_pw, also
+        parties += [
+            _Party(
+                identity_key("container", c.spec.name),
+                c,
+                names.tls_secret(c.spec.name),
+                cert_request_container(c.spec, p),
+                issuer,
+                platform_pw,
             )
-    kept = []
-    for d in desktops:
-        try:
-            pw = _user_passwords(run, d.spec.password_secret_name)
-        except SpecError as err:
-            reject(run, d.body, str(err))
-            continue
-        kept.append(d)
-        # Desktops are always self-signed and pinned, so deleting one revokes it.
-        out[identity_key("desktop", d.spec.name)] = _identity(
-            run, d, names.desktop_secret(d.spec.name), cert_request_desktop(d.spec), None, pw
+            for c in containers
+        ]
+    # Desktops are always self-signed and pinned, so deleting one revokes it.
+    parties += [
+        _Party(
+            identity_key("desktop", d.spec.name),
+            d,
+            names.desktop_secret(d.spec.name),
+            cert_request_desktop(d.spec),
+            None,
+            desktop_passwords.get(d.spec.name),
         )
-    return out, kept
+        for d in desktops
+    ]
+    by_key: dict[str, Identity] = {}
+    due: list[datetime] = []
+    for party in parties:
+        by_key[party.key], when = _identity(run, party, accepted)
+        due += when
+    return GroupIdentities(by_key, tuple(due))
 
 
 def held_identities(
-    run: Pass, containers: Sequence[Member], desktops: Sequence[Member]
+    run: PassContext,
+    excluded: Mapping[tuple[str, str], Exclusion],
 ) -> list[tuple[str, str, Identity]]:
     """Members of the group left out of this pass (a refused write, an invalid spec; not a
     name clash: those objects may be another's), as their state Secrets hold them, so the
     Platform keeps pinning them: desktops while they exist, containers while they run."""
-    planned = {("ExecutionContainer", m.spec.name) for m in containers}
-    planned |= {("DesktopClient", m.spec.name) for m in desktops}
     snap = run.snapshot
     found = []
     for body in (*snap.containers, *snap.desktops):
         key = (str(body["kind"]), str(body["metadata"]["name"]))
-        entry = run.excluded.get(key)
-        if key in planned or (entry is not None and entry.reason == NAME_CLASH):
+        entry = excluded.get(key)
+        if entry is None or entry.reason == NAME_CLASH:
             continue
         container = key[0] == "ExecutionContainer"
         if container and key[1] not in snap.workloads:
@@ -205,12 +241,12 @@ def held_identities(
     return found
 
 
-def left_out_running(run: Pass) -> list[str]:
+def left_out_running(run: PassContext, excluded: Mapping[tuple[str, str], Exclusion]) -> list[str]:
     """ExecutionContainers left out of this pass (not for a name clash) whose Deployment
     exists: their pods keep the stores they had."""
     return sorted(
         name
-        for (kind, name), entry in run.excluded.items()
+        for (kind, name), entry in excluded.items()
         if kind == "ExecutionContainer"
         and entry.reason != NAME_CLASH
         and name in run.snapshot.workloads

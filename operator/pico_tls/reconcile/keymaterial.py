@@ -12,16 +12,16 @@ from cryptography import x509
 
 from pico_tls.builders import names, secret_manifests
 from pico_tls.material import Identity
-from pico_tls.parties import Member
+from pico_tls.parties import PlatformMember
 from pico_tls.pki.certs import CertificateAuthority, PkiError, create_ca, sha256_fingerprint
 from pico_tls.pki.keys import generate_key
-from pico_tls.reconcile import carotation, existing, phases
+from pico_tls.reconcile import carotation, phases, readback
 from pico_tls.reconcile.carotation import Rotation
-from pico_tls.reconcile.passes import Pass
+from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.report import keystore_problem
 from pico_tls.reconcile.rollout import owner_uids
 from pico_tls.reconcile.status import iso
-from pico_tls.spec import PlatformSpec
+from pico_tls.spec_model import PlatformSpec
 from pico_tls.validation import MIN_DURATION
 
 Body = Mapping[str, Any]
@@ -36,7 +36,7 @@ def ca_rotation_due(ca: CertificateAuthority, now: datetime) -> bool:
     return now >= cert.not_valid_after_utc - lifetime / 3
 
 
-def group_ca(run: Pass, platform: Member) -> CertificateAuthority:
+def group_ca(run: PassContext, platform: PlatformMember) -> CertificateAuthority:
     """The CA that issues the group's certificates: the user's, or the operator's own (made,
     or renewed when asked for or due; the rotation itself follows from `rotation`)."""
     p: PlatformSpec = platform.spec
@@ -44,7 +44,7 @@ def group_ca(run: Pass, platform: Member) -> CertificateAuthority:
         return _user_ca(run, platform, p.tls.ca_secret_name)
     name = names.ca_secret(p.name)
     current = run.snapshot.secrets.get(name)
-    if current is None and ("Secret", name) in run.snapshot.existing:
+    if current is None and ("Secret", name) in run.snapshot.namespace_objects:
         # There, but without our label: maybe ours, maybe not; never overwrite a CA key.
         keystore_problem(
             run,
@@ -63,7 +63,7 @@ def group_ca(run: Pass, platform: Member) -> CertificateAuthority:
             _event_ca(run, platform, "CACreated", f"Created the CA in Secret {name}", ca)
         return ca
     try:
-        ca = run.decoded(current, "ca", existing.ca_from)
+        ca = run.decoded(current, "ca", readback.ca_from)
     except PkiError as err:
         # Never replace a CA key silently: the user must delete the Secret on purpose.
         keystore_problem(
@@ -78,12 +78,12 @@ def group_ca(run: Pass, platform: Member) -> CertificateAuthority:
     return renewed
 
 
-def ca_owner(platform: Member) -> Body | None:
+def ca_owner(platform: PlatformMember) -> Body | None:
     """The CA Secret's owner: the Platform, or none when it is retained on delete."""
     return None if platform.spec.tls.retain_on_delete else platform.body
 
 
-def _reown(run: Pass, platform: Member, current: Body) -> None:
+def _reown(run: PassContext, platform: PlatformMember, current: Body) -> None:
     """Rewrite the CA Secret as it is when its owner reference is not the wanted one
     (retainOnDelete switched, or adopted from a deleted Platform): same data."""
     meta = _ca_meta(platform)
@@ -96,7 +96,7 @@ def _reown(run: Pass, platform: Member, current: Body) -> None:
     run.decision.write({**manifest, "data": dict(current.get("data") or {})})
 
 
-def _new_ca(run: Pass, p: PlatformSpec) -> CertificateAuthority:
+def _new_ca(run: PassContext, p: PlatformSpec) -> CertificateAuthority:
     return create_ca(
         names.ca_common_name(p, run.now),
         generate_key(p.tls.key_algorithm),
@@ -105,12 +105,12 @@ def _new_ca(run: Pass, p: PlatformSpec) -> CertificateAuthority:
     )
 
 
-def _user_ca(run: Pass, platform: Member, secret: str) -> CertificateAuthority:
+def _user_ca(run: PassContext, platform: PlatformMember, secret: str) -> CertificateAuthority:
     user_secret = run.snapshot.user_secrets.get(secret)
     if user_secret is None:
         keystore_problem(run, platform, "CASecretNotFound", f"CA Secret {secret} not found")
     try:
-        ca: CertificateAuthority = existing.ca_from(secret_manifests.decode_data(user_secret))
+        ca: CertificateAuthority = readback.ca_from(secret_manifests.decode_data(user_secret))
     except PkiError as err:
         keystore_problem(run, platform, "CAInvalid", f"CA Secret {secret}: {err}")
     problem = cannot_issue(ca, run.now)
@@ -142,7 +142,7 @@ def cannot_issue(ca: CertificateAuthority, now: datetime) -> str | None:
 
 
 def _maybe_renew(
-    run: Pass, platform: Member, secret: Mapping[str, Any], ca: CertificateAuthority
+    run: PassContext, platform: PlatformMember, secret: Mapping[str, Any], ca: CertificateAuthority
 ) -> CertificateAuthority:
     """A new operator CA when asked for (annotation) or due; rotation itself follows."""
     if phases.recorded_rotation(run, platform)[1] is not None:
@@ -164,8 +164,8 @@ def _maybe_renew(
 
 
 def _write_ca(
-    run: Pass,
-    platform: Member,
+    run: PassContext,
+    platform: PlatformMember,
     ca: CertificateAuthority,
     previous: CertificateAuthority | None,
     handled_request: str | None,
@@ -175,15 +175,15 @@ def _write_ca(
     )
 
 
-def _ca_meta(platform: Member) -> dict[str, Any]:
+def _ca_meta(platform: PlatformMember) -> dict[str, Any]:
     p: PlatformSpec = platform.spec
     labels = names.labels(p.name, "platform", p.name)
     return names.metadata(names.ca_secret(p.name), p.namespace, labels, ca_owner(platform))
 
 
 def _event_ca(
-    run: Pass,
-    platform: Member,
+    run: PassContext,
+    platform: PlatformMember,
     reason: str,
     message: str,
     ca: CertificateAuthority,
@@ -194,14 +194,16 @@ def _event_ca(
     run.decision.event(platform.body, kind, reason, f"{message}; fingerprint {fingerprint}")
 
 
-def rotation(run: Pass, platform: Member, ca: CertificateAuthority) -> Rotation | None:
+def rotation(
+    run: PassContext, platform: PlatformMember, ca: CertificateAuthority
+) -> Rotation | None:
     """The CA rotation in force: the recorded one (phases.py), one that starts now, or, with
     no record at all, one the mounted trust shows under way. A rotation that starts goes into
     the record (the Platform's state Secret, written before any mounted Secret), and status."""
     body = platform.body
     known, recorded = phases.recorded_rotation(run, platform)
     mounted_secret = run.snapshot.secrets.get(names.tls_secret(platform.spec.name))
-    mounted: list[x509.Certificate] = run.decoded(mounted_secret, "cas", existing.cas_from)
+    mounted: list[x509.Certificate] = run.decoded(mounted_secret, "cas", readback.cas_from)
     if not known:
         recorded = carotation.derived(ca.certificate, mounted)
         if recorded is not None:
@@ -229,7 +231,7 @@ def rotation(run: Pass, platform: Member, ca: CertificateAuthority) -> Rotation 
 
 
 def issuing_ca(
-    run: Pass, platform: Member, ca: CertificateAuthority, rotation: Rotation | None
+    run: PassContext, platform: PlatformMember, ca: CertificateAuthority, rotation: Rotation | None
 ) -> CertificateAuthority:
     """The CA that issues this pass's new certificates (a new member, a renewal, a hostname
     edit): during TrustBoth the old one, since pods still running the pre-rotation template
@@ -250,13 +252,13 @@ def _held_cas(data: Mapping[str, bytes]) -> list[CertificateAuthority]:
     found = []
     for cert, key in (("tls.crt", "tls.key"), ("previous.crt", "previous.key")):
         try:
-            found.append(existing.ca_from({"tls.crt": data[cert], "tls.key": data[key]}))
+            found.append(readback.ca_from({"tls.crt": data[cert], "tls.key": data[key]}))
         except (KeyError, PkiError):
             continue
     return found
 
 
-def _tell_desktops(run: Pass) -> None:
+def _tell_desktops(run: PassContext) -> None:
     """Desktop users import their store by hand: the one written now trusts both CAs, and
     from Reissue on the Platform presents a certificate of the new CA."""
     for body in run.snapshot.desktops:
@@ -272,7 +274,10 @@ def _tell_desktops(run: Pass) -> None:
 
 
 def _warn_if_older(
-    run: Pass, body: Mapping[str, Any], issuer: x509.Certificate, mounted: list[x509.Certificate]
+    run: PassContext,
+    body: Mapping[str, Any],
+    issuer: x509.Certificate,
+    mounted: list[x509.Certificate],
 ) -> None:
     """A rotation to a CA older than the one in use: a restore from a backup, most likely."""
     if mounted and issuer.not_valid_before_utc < mounted[0].not_valid_before_utc:
@@ -287,7 +292,7 @@ def _warn_if_older(
 
 
 def promote_staged(
-    run: Pass, platform: Member, identities: Mapping[str, Identity], settled: bool
+    run: PassContext, platform: PlatformMember, identities: Mapping[str, Identity], settled: bool
 ) -> dict[str, Identity]:
     """Staged certificates go into use once every workload pins them (runs this plan)."""
     staged = sorted(k for k, identity in identities.items() if identity.next is not None)

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from pico_tls.builders import names
-from pico_tls.parties import Member
+from pico_tls.parties import PlatformMember
 from pico_tls.reconcile import carotation
 from pico_tls.reconcile.carotation import Rotation
-from pico_tls.reconcile.passes import Pass
-from pico_tls.spec import PlatformSpec
+from pico_tls.reconcile.passes import PassContext
+from pico_tls.spec_model import PlatformSpec
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def _decode(data: Mapping[str, bytes]) -> PhaseRecord | None:
     )
 
 
-def recorded(run: Pass, platform: Member) -> PhaseRecord | None:
+def recorded(run: PassContext, platform: PlatformMember) -> PhaseRecord | None:
     """The group's phase record, None when there is none (or it cannot be read)."""
     secret = run.snapshot.secrets.get(state_secret_name(platform.spec))
     if secret is None:
@@ -74,7 +74,7 @@ def recorded(run: Pass, platform: Member) -> PhaseRecord | None:
     return found
 
 
-def recorded_rotation(run: Pass, platform: Member) -> tuple[bool, Rotation | None]:
+def recorded_rotation(run: PassContext, platform: PlatformMember) -> tuple[bool, Rotation | None]:
     """(known, rotation): the rotation the record (else the status) says is in force."""
     record = recorded(run, platform)
     if record is not None:
@@ -83,7 +83,7 @@ def recorded_rotation(run: Pass, platform: Member) -> tuple[bool, Rotation | Non
     return bool(status), carotation.from_status(status)
 
 
-def recorded_client_auth(run: Pass, platform: Member) -> bool | None:
+def recorded_client_auth(run: PassContext, platform: PlatformMember) -> bool | None:
     """The require_clientauth flag in force: the record's, else the status's."""
     record = recorded(run, platform)
     if record is not None and record.client_auth is not None:
@@ -92,7 +92,7 @@ def recorded_client_auth(run: Pass, platform: Member) -> bool | None:
     return None if effective is None else bool(effective)
 
 
-def rotate_ca_handled(run: Pass, platform: Member) -> str | None:
+def rotate_ca_handled(run: PassContext, platform: PlatformMember) -> str | None:
     """The rotate-ca request acted on last: on the CA Secret written in this pass, else on the
     one read, else in the record (a CA Secret restored from a backup lost its annotation)."""
     name = names.ca_secret(platform.spec.name)

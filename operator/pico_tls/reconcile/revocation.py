@@ -27,15 +27,15 @@ from pico_tls.keystore import (
 )
 from pico_tls.keystore.model import Pkcs12Profile
 from pico_tls.pki.certs import PkiError, certs_from_pem, sha256_fingerprint
-from pico_tls.reconcile import existing, owned
-from pico_tls.reconcile.passes import Pass
+from pico_tls.reconcile import owned, readback
+from pico_tls.reconcile.passes import PassContext
 
 Body = Mapping[str, Any]
 # Fields the API server sets; never part of what the operator applies.
 _SERVER_META = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields")
 
 
-def revoke_while_blocked(run: Pass, platform: Body, why: str) -> None:
+def revoke_while_blocked(run: PassContext, platform: Body, why: str) -> None:
     """Drop the pins of deleted members from the Platform's stored keystore (see above)."""
     name = str(platform["metadata"]["name"])
     secret = run.snapshot.secrets.get(names.tls_secret(name))
@@ -53,7 +53,7 @@ def revoke_while_blocked(run: Pass, platform: Body, why: str) -> None:
             "deleted members may still be trusted by the Platform until this is fixed",
         )
         return
-    held = _held(run) | {sha256_fingerprint(c) for c in existing.cas_from(data)}
+    held = _held(run) | {sha256_fingerprint(c) for c in readback.cas_from(data)}
     revoked = [(a, c) for a, c in content.trusted if sha256_fingerprint(c) not in held]
     if not revoked:
         return
@@ -75,7 +75,7 @@ def revoke_while_blocked(run: Pass, platform: Body, why: str) -> None:
 def _stored_store(
     platform: Body, data: Mapping[str, bytes]
 ) -> tuple[KeystoreContent, StoreOptions]:
-    passwords = existing.passwords_from(data)
+    passwords = readback.passwords_from(data)
     blob = data.get("keystore.p12") or data.get("keystore.jks")
     if passwords is None or blob is None:
         raise KeystoreError("no keystore or no passwords in it")
@@ -85,7 +85,7 @@ def _stored_store(
     return decode_keystore(blob, options), options
 
 
-def _held(run: Pass) -> set[str]:
+def _held(run: PassContext) -> set[str]:
     """Fingerprints of every certificate a member of the group (valid or not) holds."""
     secrets = run.snapshot.secrets
     found: set[str] = set()
@@ -107,7 +107,7 @@ def _fingerprints(secret: Body | None, keys: Sequence[str]) -> set[str]:
     return found
 
 
-def _member_secrets(run: Pass) -> Iterator[str]:
+def _member_secrets(run: PassContext) -> Iterator[str]:
     for body in run.snapshot.containers:
         yield names.tls_secret(str(body["metadata"]["name"]))
     for body in run.snapshot.desktops:
@@ -138,7 +138,7 @@ def _secret(
     return manifest
 
 
-def _statefulset(run: Pass, name: str, fingerprint: str) -> bool:
+def _statefulset(run: PassContext, name: str, fingerprint: str) -> bool:
     """The Platform's StatefulSet with the mounted-content hash of the new store and the
     stored properties (what a normal pass computes); False when there is none."""
     live = run.snapshot.workloads.get(name)

@@ -10,9 +10,9 @@ from typing import Any
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from pico_tls.builders import names
-from pico_tls.parties import Member
+from pico_tls.parties import DesktopMember, PlatformMember
 from pico_tls.plan import GroupPlan, PlannedStore
-from pico_tls.reconcile.passes import Pass
+from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.report import reject
 
 SECRET_LIMIT = 1024 * 1024  # bytes of data (decoded) the API accepts in a Secret or ConfigMap
@@ -49,7 +49,7 @@ def store_size(store: PlannedStore) -> int:
     return estimate if estimate < WARN_AT // 2 else secret_size(store.encode())
 
 
-def _desktop_cost(desktop: Member, plan: GroupPlan) -> int:
+def _desktop_cost(desktop: DesktopMember, plan: GroupPlan) -> int:
     """What a desktop adds to the Platform's store (its pins), from its own store's chain."""
     own = next((s for s in plan.stores if s.name == names.desktop_secret(desktop.spec.name)), None)
     if own is None:
@@ -58,16 +58,21 @@ def _desktop_cost(desktop: Member, plan: GroupPlan) -> int:
     return sum(len(c.public_bytes(Encoding.DER)) + ENTRY_OVERHEAD for c in versions if c)
 
 
-def fit(run: Pass, platform: Member, desktops: Sequence[Member], plan: GroupPlan) -> list[Member]:
-    """The desktops the Platform's store has room for: past the limit the newest are refused
-    (Ready=False StoreFull, left out); near it a warning goes into run.store_size_warning."""
+def fit(
+    run: PassContext,
+    platform: PlatformMember,
+    desktops: Sequence[DesktopMember],
+    plan: GroupPlan,
+) -> tuple[list[DesktopMember], str | None]:
+    """The desktops the Platform's store has room for (past the limit the newest are refused:
+    Ready=False StoreFull), and a warning when the store is near the limit."""
     p = platform.spec
     store = next((s for s in plan.stores if s.name == names.tls_secret(p.name)), None)
     if store is None:
-        return list(desktops)
+        return list(desktops), None
     size = store_size(store)
     kept = sorted(desktops, key=_age)
-    refused: list[Member] = []
+    refused: list[DesktopMember] = []
     while size > SECRET_LIMIT - MARGIN and kept:
         newest = kept.pop()
         refused.append(newest)
@@ -82,15 +87,16 @@ def fit(run: Pass, platform: Member, desktops: Sequence[Member], plan: GroupPlan
             "desktops you no longer need, or give this one another Platform",
             STORE_FULL,
         )
+    warning = None
     if size >= WARN_AT:
-        run.store_size_warning = (
+        warning = (
             f"Secret {names.tls_secret(p.name)} holds over {size // 32768 * 32} KiB of the API's "
             f"1024 KiB limit ({len(kept)} desktops pinned); past it the newest desktops "
             "are refused"
         )
-    return [d for d in desktops if d not in refused]
+    return [d for d in desktops if d not in refused], warning
 
 
-def _age(member: Member) -> tuple[str, str]:
+def _age(member: DesktopMember) -> tuple[str, str]:
     meta = member.body["metadata"]
     return str(meta.get("creationTimestamp", "")), str(meta.get("uid", ""))
