@@ -31,7 +31,8 @@ RUN groupadd --system --gid 10001 pico \
 COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 \
+    PICO_TLS_HEALTH_ADDRESS=0.0.0.0:8080
 USER 10001:10001
 EXPOSE 8080
-CMD ["kopf", "run", "-m", "pico_tls", "--all-namespaces", "--standalone", "--liveness=http://0.0.0.0:8080/healthz"]
+CMD ["kopf", "run", "-m", "pico_tls", "--all-namespaces", "--standalone"]

@@ -95,14 +95,14 @@ def create_unrelated(cluster: LocalCluster, small: int, large: int) -> float:
     api = client.CoreV1Api(config.new_client_from_config(str(cluster.kubeconfig)))
     namespaces = [NS, *(f"bystanders-{i}" for i in range(4))]
     for ns in namespaces[1:]:
-        api.create_namespace({"metadata": {"name": ns}})
+        api.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
 
     def make(i: int) -> None:
         size = 100 * 1024 if i < large else 2048
-        body = {
-            "metadata": {"name": f"bystander-{i}", "labels": {"app": "someone-else"}},
-            "data": {"payload": base64.b64encode(b"x" * size).decode()},
-        }
+        body = client.V1Secret(
+            metadata=client.V1ObjectMeta(name=f"bystander-{i}", labels={"app": "someone-else"}),
+            data={"payload": base64.b64encode(b"x" * size).decode()},
+        )
         api.create_namespaced_secret(namespaces[i % len(namespaces)], body)
 
     began = time.monotonic()

@@ -1,9 +1,12 @@
 """The one module that talks to the Kubernetes API.
 
 A small JSON client over the `kubernetes` package's authenticated transport: get, list,
-server-side apply with one field manager, status merge-patches and Events. Errors become
-`KubeError` carrying the API's status code and reason, never a request body (which may hold
-Secret data).
+server-side apply with one field manager, create and conditional update (key material, the
+leader Lease), status merge-patches and Events. Errors become `KubeError` carrying the API's
+status code and reason, never a request body (which may hold Secret data).
+
+Every write but the Lease's passes the fence first (`Kube.fence`, set by the leader election):
+a replica that does not hold the Lease raises `Fenced` instead of writing.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ DEPLOYMENT = Kind("/apis/apps/v1", "deployments")
 PLATFORM = Kind(f"/apis/{GROUP}/{VERSION}", "platforms")
 CONTAINER = Kind(f"/apis/{GROUP}/{VERSION}", "executioncontainers")
 DESKTOP = Kind(f"/apis/{GROUP}/{VERSION}", "desktopclients")
+LEASE = Kind("/apis/coordination.k8s.io/v1", "leases")
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 METADATA_WATCH = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 KINDS_BY_MANIFEST = {
@@ -52,6 +56,7 @@ KINDS_BY_MANIFEST = {
     ("v1", "Service"): SERVICE,
     ("apps/v1", "StatefulSet"): STATEFULSET,
     ("apps/v1", "Deployment"): DEPLOYMENT,
+    ("coordination.k8s.io/v1", "Lease"): LEASE,
 }
 
 
@@ -72,9 +77,22 @@ class KubeError(RuntimeError):
         super().__init__(f"{method} {path}: {status} {reason} {message}".strip())
 
     @property
+    def conflict(self) -> bool:
+        """409: the object exists already (create), or changed since it was read (update)."""
+        return self.status == 409
+
+    @property
     def namespace_terminating(self) -> bool:
         """A create refused because its namespace is being deleted: nothing left to do there."""
         return self.status == 403 and "being terminated" in self.message
+
+
+class Fenced(RuntimeError):
+    """A write refused before it was sent: this replica does not hold the leader Lease."""
+
+
+def _open_fence() -> None:
+    return None
 
 
 class Kube:
@@ -86,6 +104,8 @@ class Kube:
         self._client = api_client
         self._lock = threading.Lock()
         self.requests: Counter[str] = Counter()
+        # Called before every write but the Lease's; raises `Fenced` to refuse it.
+        self.fence: Callable[[], None] = _open_fence
 
     def _request(
         self,
@@ -96,7 +116,10 @@ class Kube:
         query: Iterable[tuple[str, str]] = (),
         content_type: str = "application/json",
         accept: str = "application/json",
+        fenced: bool = True,
     ) -> Any:
+        if fenced and method != "GET":
+            self.fence()
         with self._lock:
             self.requests[method] += 1
         headers = {"Accept": accept, "Content-Type": content_type}
@@ -159,8 +182,7 @@ class Kube:
 
     def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
         """Server-side apply with our field manager, taking ownership of conflicting fields."""
-        kind = KINDS_BY_MANIFEST[(manifest["apiVersion"], manifest["kind"])]
-        meta = manifest["metadata"]
+        kind, meta = _kind_of(manifest), manifest["metadata"]
         result: dict[str, Any] = self._request(
             "PATCH",
             kind.path(meta["namespace"], meta["name"]),
@@ -170,19 +192,52 @@ class Kube:
         )
         return result
 
+    def create(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        """Create only: a 409 `KubeError` (conflict) when the object exists already."""
+        kind, meta = _kind_of(manifest), manifest["metadata"]
+        result: dict[str, Any] = self._request(
+            "POST",
+            kind.path(meta["namespace"]),
+            body=dict(manifest),
+            query=[("fieldManager", FIELD_MANAGER)],
+            fenced=kind is not LEASE,
+        )
+        return result
+
+    def replace(self, manifest: Mapping[str, Any], resource_version: str) -> dict[str, Any]:
+        """Update the whole object if it still has `resource_version`, else a 409 `KubeError`
+        (conflict): nothing read before that version is overwritten."""
+        kind, meta = _kind_of(manifest), manifest["metadata"]
+        body = {**manifest, "metadata": {**meta, "resourceVersion": resource_version}}
+        result: dict[str, Any] = self._request(
+            "PUT",
+            kind.path(meta["namespace"], meta["name"]),
+            body=body,
+            query=[("fieldManager", FIELD_MANAGER)],
+            fenced=kind is not LEASE,
+        )
+        return result
+
     def patch_status(
-        self, kind: Kind, namespace: str, name: str, status: Mapping[str, Any]
-    ) -> None:
-        try:
-            self._request(
-                "PATCH",
-                kind.path(namespace, name, "status"),
-                body={"status": dict(status)},
-                content_type="application/merge-patch+json",
-            )
-        except KubeError as err:
-            if err.status != 404:  # deleted meanwhile: nothing to report on
-                raise
+        self,
+        kind: Kind,
+        namespace: str,
+        name: str,
+        status: Mapping[str, Any],
+        resource_version: str | None = None,
+    ) -> str:
+        """Merge-patch the status; with `resource_version`, only if the object still has it
+        (else a 409 `KubeError`). Every failure raises (a 404 too). Returns the new version."""
+        body: dict[str, Any] = {"status": dict(status)}
+        if resource_version is not None:
+            body["metadata"] = {"resourceVersion": resource_version}
+        result = self._request(
+            "PATCH",
+            kind.path(namespace, name, "status"),
+            body=body,
+            content_type="application/merge-patch+json",
+        )
+        return str(((result or {}).get("metadata") or {}).get("resourceVersion", ""))
 
     def event(
         self,
@@ -283,6 +338,10 @@ def _slim(meta: Mapping[str, Any]) -> dict[str, Any]:
 METADATA_PAGE = 500
 WATCH_SECONDS = 60  # a watch request's server-side timeout: how late a stop may be noticed
 WATCH_RETRY_SECONDS = 2.0
+
+
+def _kind_of(manifest: Mapping[str, Any]) -> Kind:
+    return KINDS_BY_MANIFEST[(manifest["apiVersion"], manifest["kind"])]
 
 
 def _default_client() -> Any:

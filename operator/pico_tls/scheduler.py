@@ -1,7 +1,9 @@
 """A debouncing work queue: one reconcile at a time per platform group.
 
 Events only mark a group due (after a short settle delay, so ten ExecutionContainers applied
-together cause one platform rollout); workers run the blocking reconcile in threads.
+together cause one platform rollout); workers run the blocking reconcile in threads. The gate
+(leader election) holds every pass while closed: a standby keeps its groups due, and runs them
+all once it leads (`poke`).
 """
 
 from __future__ import annotations
@@ -19,12 +21,17 @@ Key = tuple[str, str]  # (namespace, platform name)
 Reconcile = Callable[[str, str], float | None]
 
 
+def _open() -> bool:
+    return True
+
+
 @dataclass
 class Scheduler:
     reconcile: Reconcile
     settle_seconds: float = 1.0
     workers: int = 4
     max_backoff: float = 60.0
+    gate: Callable[[], bool] = _open  # False: start no pass (this replica does not lead)
     _due: dict[Key, float] = field(default_factory=dict)
     _running: set[Key] = field(default_factory=set)
     _failures: dict[Key, int] = field(default_factory=dict)
@@ -50,13 +57,24 @@ class Scheduler:
             if self._wake is not None:
                 self._wake.set()
 
+    def busy(self) -> bool:
+        """True while a pass runs."""
+        return bool(self._running)
+
+    def poke(self) -> None:
+        """Look at the queue now (on the loop: the gate opened)."""
+        if self._wake is not None:
+            self._wake.set()
+
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         slots = asyncio.Semaphore(self.workers)
         while True:
-            now = time.monotonic()
-            ready = [k for k, at in self._due.items() if at <= now and k not in self._running]
+            now, open_ = time.monotonic(), self.gate()
+            ready = [
+                k for k, at in self._due.items() if open_ and at <= now and k not in self._running
+            ]
             for key in ready:
                 del self._due[key]
                 self._running.add(key)
@@ -65,7 +83,7 @@ class Scheduler:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
             pending = [at for k, at in self._due.items() if k not in self._running]
-            timeout = max(0.05, min(pending) - time.monotonic()) if pending else 5.0
+            timeout = max(0.05, min(pending) - time.monotonic()) if pending and open_ else 5.0
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)

@@ -60,7 +60,7 @@ WRITE = {"get", "list", "watch", "create", "patch"}
 PICO = "picotls.dev"
 # (group, resource, subresource) -> verbs allowed. The operator's needs (manifests/rbac.yaml):
 NEEDED: dict[tuple[str, str, str], set[str]] = {
-    ("", "secrets", ""): WRITE,
+    ("", "secrets", ""): WRITE | {"update"},  # update: key material at a resourceVersion
     ("", "configmaps", ""): WRITE,
     ("", "services", ""): WRITE,
     ("apps", "statefulsets", ""): WRITE,
@@ -81,6 +81,12 @@ EVERYONE: dict[tuple[str, str, str], set[str]] = {
     ("authentication.k8s.io", "selfsubjectreviews", ""): {"create"},
 }
 ALLOWED = {**NEEDED, **EVERYONE}
+# Leader election, in the operator's own namespace only: create any Lease, get and update the
+# one named LEASE (a question without a name is refused those two).
+LEASES = ("coordination.k8s.io", "leases", "")
+LEASE = "pico-tls-operator"
+OWN_NAMESPACE = {LEASES: {"create"}}
+LEASE_BY_NAME = {"get", "update"}
 
 Question = tuple[str, str, str, str, str]  # group, resource, subresource, verb, namespace
 
@@ -155,8 +161,46 @@ def listed_rules(table: str) -> Iterator[tuple[str, str, str, set[str], str]]:
 
 
 def expected(question: Question) -> bool:
-    group, resource, sub, verb, _ = question
+    group, resource, sub, verb, namespace = question
+    if namespace == NAMESPACE and verb in OWN_NAMESPACE.get((group, resource, sub), set()):
+        return True
     return verb in ALLOWED.get((group, resource, sub), set())
+
+
+def test_the_lease_by_name_in_its_namespace_only(rbac: Any, namespace: str) -> None:
+    """get and update: the one Lease, in the operator's namespace; no other name or place."""
+    asked = [
+        (ns, name, verb)
+        for ns in (NAMESPACE, namespace)
+        for name in (LEASE, "another-lease")
+        for verb in (*sorted(LEASE_BY_NAME), "delete", "patch")
+    ]
+    body = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SubjectAccessReview",
+                "spec": {
+                    "user": USER,
+                    "groups": GROUPS,
+                    "resourceAttributes": {
+                        "group": LEASES[0],
+                        "resource": LEASES[1],
+                        "verb": verb,
+                        "namespace": ns,
+                        "name": name,
+                    },
+                },
+            }
+            for ns, name, verb in asked
+        ],
+    }
+    out = rbac.kubectl("create", "-f", "-", "-o", "json", input_text=json.dumps(body))
+    answers = [bool(i["status"].get("allowed")) for i in json_objects(out.stdout.splitlines(True))]
+    allowed = {q for q, yes in zip(asked, answers, strict=True) if yes}
+    assert allowed == {(NAMESPACE, LEASE, verb) for verb in LEASE_BY_NAME}
 
 
 def test_every_verb_on_every_resource(rbac: Any, namespace: str) -> None:
@@ -181,11 +225,18 @@ def test_rules_review_lists_nothing_else(rbac: Any, namespace: str) -> None:
     for ns in (NAMESPACE, namespace):
         out = rbac.kubectl("auth", "can-i", "--list", f"--as={USER}", "-n", ns)
         rows = list(listed_rules(out.stdout))
+        own = ns == NAMESPACE
         for group, resource, sub, verbs, names in rows:
-            allowed = ALLOWED.get((group, resource, sub), set())
+            if own and (group, resource, sub) == LEASES and names:
+                assert (names, verbs) == (LEASE, LEASE_BY_NAME), (names, verbs)
+                continue
+            allowed = ALLOWED.get((group, resource, sub), set()) | (
+                OWN_NAMESPACE.get((group, resource, sub), set()) if own else set()
+            )
             assert verbs <= allowed, (ns, group, resource, sub, verbs - allowed)
             assert not names, (ns, resource, names)
-        listed = {(g, r, s): v for g, r, s, v, _ in rows}
-        assert listed == ALLOWED, sorted(
-            k for k in listed.keys() | ALLOWED.keys() if listed.get(k) != ALLOWED.get(k)
+        listed = {(g, r, s): v for g, r, s, v, n in rows if not n}
+        wanted = {**ALLOWED, **(OWN_NAMESPACE if own else {})}
+        assert listed == wanted, sorted(
+            k for k in listed.keys() | wanted.keys() if listed.get(k) != wanted.get(k)
         )

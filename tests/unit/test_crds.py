@@ -380,7 +380,7 @@ WRITE_VERBS = ["get", "list", "watch", "create", "patch"]
 
 # (group, resource) -> verbs the operator needs.
 REQUIRED_PERMISSIONS: dict[tuple[str, str], list[str]] = {
-    ("", "secrets"): WRITE_VERBS,
+    ("", "secrets"): [*WRITE_VERBS, "update"],  # key material: update at a resourceVersion
     ("", "configmaps"): WRITE_VERBS,
     ("", "services"): WRITE_VERBS,
     ("apps", "statefulsets"): WRITE_VERBS,
@@ -411,7 +411,8 @@ def test_cluster_role_is_least_privilege() -> None:
     assert not allowed(rules, "", "secrets", "deletecollection")
     for verb in ("update", "delete"):
         for group, resource in (("", "secrets"), ("apps", "deployments"), (GROUP, "platforms")):
-            assert not allowed(rules, group, resource, verb), (verb, resource)
+            if (verb, resource) != ("update", "secrets"):
+                assert not allowed(rules, group, resource, verb), (verb, resource)
     assert not allowed(rules, GROUP, "platforms", "patch")
     assert not allowed(rules, GROUP, "platforms", "delete")
     assert not allowed(rules, GROUP, "platforms", "create")
@@ -438,7 +439,18 @@ def test_cluster_role_grants_exactly_these_verbs_and_never_update_or_delete() ->
             for resource in rule["resources"]:
                 granted.setdefault((group, resource), set()).update(rule["verbs"])
     assert granted == GRANTED
-    assert not [(key, NEVER & verbs) for key, verbs in granted.items() if NEVER & verbs]
+    never = {key: NEVER - ({"update"} if key == ("", "secrets") else set()) for key in granted}
+    assert not [(key, never[key] & verbs) for key, verbs in granted.items() if never[key] & verbs]
+
+
+def test_the_lease_role_is_namespaced_and_names_its_lease() -> None:
+    rbac = manifest_docs("rbac.yaml")
+    role = one(rbac, "Role")
+    assert role["metadata"]["namespace"] == "pico-tls-system"
+    by_verbs = {tuple(r["verbs"]): r.get("resourceNames") for r in role["rules"]}
+    assert by_verbs == {("create",): None, ("get", "update"): ["pico-tls-operator"]}
+    assert {g for r in role["rules"] for g in r["apiGroups"]} == {"coordination.k8s.io"}
+    assert one(rbac, "RoleBinding")["roleRef"]["name"] == role["metadata"]["name"]
 
 
 def test_operator_runs_as_its_service_account_with_kopf() -> None:
@@ -453,16 +465,19 @@ def test_operator_runs_as_its_service_account_with_kopf() -> None:
     ]
     deployment = one(manifest_docs("operator.yaml"), "Deployment")
     assert deployment["metadata"]["namespace"] == namespace
-    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["replicas"] == 2  # one leads (the Lease), one stands by
     pod = deployment["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == account["name"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     (container,) = pod["containers"]
     assert container["args"][:5] == ["kopf", "run", "-m", "pico_tls", "--all-namespaces"]
     assert "--standalone" in container["args"]
-    liveness = [a for a in container["args"] if a.startswith("--liveness=")]
-    assert liveness == ["--liveness=http://0.0.0.0:8080/healthz"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["PICO_TLS_HEALTH_ADDRESS"]["value"] == "0.0.0.0:8080"
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert container["resources"]["requests"]

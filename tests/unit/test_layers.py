@@ -29,6 +29,9 @@ LAYERS = {
     "classic": 7,
     "kube": 7,
     "scheduler": 7,
+    "leader": 7.5,  # the election's rules and state (the fence raises kube.Fenced)
+    "election": 7.7,  # the Lease loop (kube, leader)
+    "health": 7.7,  # probe endpoints (leader)
     "reconcile": 8,
     "watches": 8,
     "handlers": 9,

@@ -7,7 +7,10 @@ forced one that overwrites the operator's ConfigMap or keystore, which the opera
 back), and watch expiry (etcd compacted to its current revision, then the apiserver restarted:
 every watch resuming from an older resourceVersion gets 410 Gone and must list again), and
 the deletion of a state Secret (the key must come back from the mounted keystore, unchanged),
-and a wiped Platform status (the phases go on from their record in the state Secret).
+a wiped Platform status (the phases go on from their record in the state Secret),
+a second operator replica started or stopped (it stands by; stopped while it leads, it hands
+the Lease back), and the Lease holder SIGKILLed (with a second replica running, that one takes
+over when the Lease lapses; then the killed one starts again, as kubelet would restart it).
 The caller keeps the two destructive kinds on different parties: a key whose state Secret is
 deleted while its mounted keystore is overwritten is lost for real (no copy is left), which is
 what test_the_checks_see_a_lost_key shows the checks report.
@@ -40,6 +43,8 @@ from pathlib import Path
 from typing import Any
 
 from pico_harness.cluster.localcluster import KubectlError
+from pico_harness.support.operator_process import OperatorProcess
+from pico_harness.support.replicas import holder, sigkill
 
 KINDS = (
     "operator-kill",
@@ -49,8 +54,11 @@ KINDS = (
     "watch-expiry",
     "state-secret-delete",
     "status-wipe",
+    "second-replica",
+    "lease-holder-kill",
 )
-WEIGHTS = (42, 23, 12, 8, 8, 6, 6)
+WEIGHTS = (32, 20, 10, 7, 7, 6, 6, 6, 6)
+FAILOVER_TIMEOUT = 60  # the deployed Lease lapses in 15 s
 
 
 def digest(data: str | None) -> str:
@@ -163,6 +171,8 @@ class Faults:
         self.rival_targets: list[tuple[str, str]] = []  # (kind, name)
         self.state_secrets: list[str] = []
         self.target = ""
+        self.second: OperatorProcess | None = None  # a second replica, while it runs
+        self.failovers: list[float] = []  # seconds from a holder's SIGKILL to the other's Lease
         chosen = [k for k in os.environ.get("PICO_TLS_FAULT_KINDS", "").split(",") if k]
         self.kinds = chosen or list(KINDS)
         self.weights = [dict(zip(KINDS, WEIGHTS, strict=True)).get(k, 10) for k in self.kinds]
@@ -179,6 +189,8 @@ class Faults:
             "watch-expiry": self.expire_watches,
             "state-secret-delete": self.delete_state_secret,
             "status-wipe": self.wipe_status,
+            "second-replica": self.toggle_second_replica,
+            "lease-holder-kill": self.kill_lease_holder,
         }
         self.target = ""
         actions[kind]()
@@ -194,6 +206,42 @@ class Faults:
             process.wait(10)
         time.sleep(self.rng.uniform(0, 0.5))
         self.operator.start()
+
+    def toggle_second_replica(self) -> None:
+        if self.second is not None and self.second.running:
+            self.target = "stopped"
+            self.second.stop()  # SIGTERM: a leader hands the Lease back
+            return
+        self.target = "started"
+        if self.second is None:
+            log = Path(self.operator.log_path).with_name("second-replica.log")
+            self.second = OperatorProcess(self.operator.kubeconfig, log)
+        self.second.start()
+
+    def kill_lease_holder(self) -> None:
+        replicas = [p for p in (self.operator, self.second) if p is not None and p.running]
+        name = holder(self.cluster)
+        killed = next((p for p in replicas if p.pod_name == name), None)
+        if killed is None:  # nobody holds it right now (a hand-over): kill the operator
+            self.kill_operator()
+            return
+        self.target = "operator" if killed is self.operator else "second replica"
+        at = sigkill(killed)
+        others = [p for p in replicas if p is not killed]
+        if others:
+            self.cluster.wait_until(
+                "the other replica holds the Lease",
+                lambda: holder(self.cluster) == others[0].pod_name,
+                timeout=FAILOVER_TIMEOUT,
+                interval=0.2,
+            )
+            self.failovers.append(time.monotonic() - at)
+        killed.start()
+
+    def close(self) -> None:
+        """Stops the second replica (the operator fixture keeps the first)."""
+        if self.second is not None:
+            self.second.stop()
 
     def _restart(self, component: str) -> None:
         self.outage_seconds += self.local.restart_component(component)
@@ -252,7 +300,11 @@ class Faults:
     def summary(self) -> str:
         total = sum(self.injected.values())
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(self.injected.items()))
-        return f"{total} faults ({kinds}); competing writer got {self.conflicts} 409 Conflicts"
+        failovers = ", ".join(f"{s:.1f}s" for s in self.failovers) or "none"
+        return (
+            f"{total} faults ({kinds}); competing writer got {self.conflicts} 409 Conflicts; "
+            f"failovers after a Lease holder's SIGKILL: {failovers}"
+        )
 
 
 def retry(action: Callable[[], Any], attempts: int = 30) -> Any:

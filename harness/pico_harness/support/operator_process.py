@@ -1,6 +1,8 @@
 """The operator as a process: `python -m` + the container args of manifests/operator.yaml, so
 tests, benchmarks and the demo run the command that is deployed. Only the namespace scope, the
-module (experiments) and the liveness address (a loopback port, or none) may differ."""
+module (experiments) and the probe address (a loopback port, or none) may differ. Each
+OperatorProcess is one replica: a pod name of its own (the Lease holder), kept across restarts
+as a container restart keeps it."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -45,8 +48,8 @@ def operator_args(
     module: str = "pico_tls",
     liveness_port: int | None = None,
 ) -> list[str]:
-    """The manifest's args, scoped to `namespaces` (default: all), running `module`, with the
-    liveness endpoint on 127.0.0.1:`liveness_port` (None: no endpoint)."""
+    """The manifest's args, scoped to `namespaces` (default: all), running `module`, with a
+    kopf liveness endpoint (if the manifest had one) on 127.0.0.1:`liveness_port`."""
     out: list[str] = []
     for arg in manifest_args():
         if arg == "--all-namespaces" and namespaces:
@@ -78,6 +81,8 @@ class OperatorProcess:
         self.log_path = log_path
         self.args = operator_args(namespaces=namespaces, module=module, liveness_port=liveness_port)
         self.env = dict(env or {})
+        self.pod_name = f"local-{uuid.uuid4().hex[:8]}"
+        self.liveness_port = liveness_port
         self.extra_path = list(extra_path)
         self.process: subprocess.Popen[bytes] | None = None
         self._start_offset = 0
@@ -106,7 +111,12 @@ class OperatorProcess:
             KUBECONFIG=str(self.kubeconfig),
             PYTHONPATH=os.pathsep.join(p for p in path if p),
             PYTHONUNBUFFERED="1",
+            POD_NAME=self.pod_name,
+            POD_NAMESPACE="pico-tls-system",
         )
+        env.pop("PICO_TLS_HEALTH_ADDRESS", None)
+        if self.liveness_port is not None:
+            env["PICO_TLS_HEALTH_ADDRESS"] = f"127.0.0.1:{self.liveness_port}"
         return env | self.env
 
     def start(self) -> OperatorProcess:

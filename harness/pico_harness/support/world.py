@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pico_tls.builders import names
+from pico_tls.kube import KubeError
 from pico_tls.reconcile.decide import decide
 from pico_tls.reconcile.decision import Decision, Event, StatusPatch, Write
 from pico_tls.reconcile.snapshot import Snapshot, read_snapshot
@@ -135,6 +136,7 @@ class World:
             elif isinstance(action, StatusPatch):
                 obj = self.get(action.kind, action.name)
                 _merge(obj.setdefault("status", {}), action.status)
+                obj["metadata"]["resourceVersion"] = str(next(self._versions))
             else:
                 self.events.append(action)
         return decision
@@ -246,11 +248,39 @@ class WorldKube:
         self.world.apply(Decision([Write(dict(manifest))]))
         return copy.deepcopy(self.world.get(manifest["kind"], manifest["metadata"]["name"]))
 
-    def patch_status(self, kind: Any, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+    def create(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        self._precondition(manifest["kind"], manifest["metadata"]["name"], None)
+        return self.apply(manifest)
+
+    def replace(self, manifest: Mapping[str, Any], resource_version: str) -> dict[str, Any]:
+        self._precondition(manifest["kind"], manifest["metadata"]["name"], resource_version)
+        return self.apply(manifest)
+
+    def _precondition(self, kind: str, name: str, version: str | None) -> None:
+        """As the API answers a create (`version` None) or a conditional update: 409, 404."""
+        found = self.world.find(kind, name)
+        if found is None and version is not None:
+            raise KubeError("PUT", name, 404, "Not Found", "not found", "NotFound")
+        current = None if found is None else found["metadata"]["resourceVersion"]
+        if current != version:
+            raise KubeError("PUT", name, 409, "Conflict", "changed", "Conflict")
+
+    def patch_status(
+        self,
+        kind: Any,
+        namespace: str,
+        name: str,
+        status: Mapping[str, Any],
+        resource_version: str | None = None,
+    ) -> str:
         self.calls.append(f"status {kind.plural}/{name}")
+        if resource_version is not None:
+            self._precondition(PLURALS[kind.plural], name, resource_version)
         self.world.apply(
             Decision([StatusPatch(PLURALS[kind.plural], namespace, name, dict(status))])
         )
+        obj = self.world.get(PLURALS[kind.plural], name)
+        return str(obj["metadata"]["resourceVersion"])
 
     def event(
         self,

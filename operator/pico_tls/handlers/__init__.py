@@ -2,7 +2,9 @@
 
 No handler stores state on the objects and none adds a finalizer, so an operator restart
 writes nothing and a deleted custom resource goes at once (its objects are garbage-collected
-through owner references).
+through owner references). kopf itself writes nothing either (no peering, no Event posting):
+every write is a pass of the scheduler through `Kube`, which the leader election gates (the
+scheduler starts passes only on the leader) and fences (`Kube.fence`).
 """
 
 from __future__ import annotations
@@ -10,20 +12,26 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from typing import Any
 
 import kopf
 
+from pico_tls import leader
 from pico_tls.builders.names import FIELD_MANAGER, MANAGED_BY, PLATFORM_LABEL
 from pico_tls.config import OperatorConfig
-from pico_tls.kube import Kube, KubeError
-from pico_tls.reconcile.group import GroupReconciler
+from pico_tls.election import Elector
+from pico_tls.health import Health
+from pico_tls.kube import Fenced, Kube, KubeError
+from pico_tls.reconcile.apply import WriteConflict
+from pico_tls.reconcile.group import GroupReconciler, Outcome
 from pico_tls.scheduler import Scheduler
 from pico_tls.spec_model import GROUP, VERSION
 from pico_tls.watches import SecretWatches
 
 log = logging.getLogger(__name__)
 _state: dict[str, Any] = {}
+CONFLICT_RETRIES = 3  # passes read again at once after a 409, before backing off
 OWNED = {MANAGED_BY: FIELD_MANAGER}
 
 
@@ -43,13 +51,21 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
-    settings.posting.level = logging.WARNING
+    settings.posting.enabled = False  # our Events come from passes (fenced), not from kopf
     settings.watching.server_timeout = 300
     kube = Kube()
     reconciler = GroupReconciler(kube, resync_seconds=config.resync_seconds)
     watches = SecretWatches(kube, _user_secret_changed)
+    election = leader.ElectionConfig.from_env()
+    lease = f"{election.namespace}/{election.lease_name}" if election.enabled else ""
+    leadership = leader.Leadership(election.identity, lease)
+    leader.install(leadership)
+    kube.fence = leadership.check
     scheduler = Scheduler(
-        reconciler_entry(reconciler, kube, config, watches), config.settle_seconds, config.workers
+        reconciler_entry(reconciler, kube, config, watches, leadership),
+        config.settle_seconds,
+        config.workers,
+        gate=leadership.leading,
     )
     _state.update(scheduler=scheduler, kube=kube, reconciler=reconciler, watches=watches)
     # Only our own objects are watched (server-side label selector): unrelated Secrets,
@@ -58,7 +74,21 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     owned = f"{MANAGED_BY}={FIELD_MANAGER}"
     for group, plural in OWNED_KINDS:
         settings.watching.label_selectors[group, plural] = owned
-    _state["task"] = asyncio.create_task(scheduler.run())
+    tasks = [asyncio.create_task(scheduler.run())]
+    alive = _always_alive
+    if election.enabled:  # a Kube of its own: renewals never wait behind a pass's requests
+        elector = Elector(Kube(), election, leadership, busy=scheduler.busy, on_lead=scheduler.poke)
+        tasks.append(asyncio.create_task(elector.run()))
+        _state["elector"], alive = elector, elector.healthy
+    health = Health(leadership, alive)
+    if address := os.environ.get("PICO_TLS_HEALTH_ADDRESS"):
+        await health.start(address)
+    health.ready = True
+    _state.update(tasks=tasks, health=health)
+
+
+def _always_alive() -> bool:
+    return True
 
 
 OWNED_KINDS = (
@@ -74,10 +104,31 @@ def reconciler_entry(
     kube: Kube,
     config: OperatorConfig,
     watches: SecretWatches | None = None,
+    leadership: leader.Leadership | None = None,  # None: no election, always leading
 ) -> Any:
+    leadership = leadership or leader.Leadership("local")
+
+    def attempt(namespace: str, platform: str) -> Outcome:
+        """A pass; after a 409 (someone wrote what it read), read and decide again."""
+        for _ in range(CONFLICT_RETRIES - 1):
+            try:
+                return reconciler.reconcile(namespace, platform)
+            except WriteConflict as err:
+                log.info(
+                    "platform %s/%s: %s changed meanwhile; reading again", namespace, platform, err
+                )
+        return reconciler.reconcile(namespace, platform)
+
     def run(namespace: str, platform: str) -> float | None:
+        if not leadership.leading():
+            return 0.0  # stays due; the gate holds it until this replica leads
         try:
-            outcome = reconciler.reconcile(namespace, platform)
+            outcome = attempt(namespace, platform)
+        except Fenced:
+            log.info(
+                "platform %s/%s: pass stopped, this replica lost the Lease", namespace, platform
+            )
+            return 0.0
         except KubeError as err:
             if not err.namespace_terminating:
                 raise
@@ -97,9 +148,14 @@ def reconciler_entry(
 
 @kopf.on.cleanup()
 async def cleanup(**_: Any) -> None:
-    task = _state.pop("task", None)
-    if task is not None:
+    elector: Elector | None = _state.pop("elector", None)
+    if elector is not None:
+        await elector.release()  # a standby takes over at once, not after the lease duration
+    for task in _state.pop("tasks", []):
         task.cancel()
+    health: Health | None = _state.pop("health", None)
+    if health is not None:
+        await health.stop()
     watches: SecretWatches | None = _state.pop("watches", None)
     if watches is not None:
         watches.stop_all()

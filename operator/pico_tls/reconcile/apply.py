@@ -3,21 +3,36 @@
 A write the API refuses for an object a member (ExecutionContainer, DesktopClient) owns does
 not stop the pass: the member's later writes and status are skipped and the failure is
 reported back (`Applied.failures`), so the next decision leaves the member out and says why.
-Any other refused write (the Platform's own objects) stops the pass the same way."""
+Any other refused write (the Platform's own objects) stops the pass the same way.
+
+Key material (the CA and state Secrets, which hold private keys) is never applied blindly: it is
+created with create, or replaced only while it still has the resourceVersion the pass read;
+a status patch that carries a phase is conditional the same way. A 409 raises `WriteConflict`:
+someone else wrote meanwhile, so the pass reads again and decides again, never overwrites."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from pico_tls.kube import CONTAINER, DESKTOP, PLATFORM, Kube, KubeError
 from pico_tls.reconcile.decision import Decision, Event, StatusPatch, Write
 from pico_tls.reconcile.exclusions import WriteFailure, redact
+from pico_tls.reconcile.snapshot import Snapshot
 
 # Statuses that say nothing about the object written: the pass fails and is retried.
 TRANSIENT = (401, 404, 429, 502, 503, 504)
 STORAGE_TROUBLE = ("etcd", "timeout", "timed out", "unable to handle the request")
 STATUS_KINDS = {"Platform": PLATFORM, "ExecutionContainer": CONTAINER, "DesktopClient": DESKTOP}
+PRIVATE_KEY = "tls.key"  # a Secret holding it is key material (CA, state Secrets)
+PHASES = ("clientAuth", "caRotation")  # status fields that carry a phase
+Versions = dict[tuple[str, str], str]  # (kind, name) -> resourceVersion the pass read
+
+
+class WriteConflict(RuntimeError):
+    """An object the pass decided from was written by someone else meanwhile (409)."""
 
 
 @dataclass
@@ -49,18 +64,70 @@ def _failure(write: Write, owner: tuple[str, str], err: KubeError) -> WriteFailu
     )
 
 
-def apply_decision(kube: Kube, decision: Decision, now: datetime) -> Applied:
+def read_versions(snapshot: Snapshot) -> Versions:
+    """The resourceVersions the decision was made from: the custom resources, and the
+    group's Secrets read in full (a Secret seen as metadata only is never replaced)."""
+    found: Versions = {}
+    for body in (*snapshot.platforms, *snapshot.containers, *snapshot.desktops):
+        found[(str(body["kind"]), str(body["metadata"]["name"]))] = _version(body)
+    for name, secret in snapshot.secrets.items():
+        found[("Secret", name)] = _version(secret)
+    return found
+
+
+def _version(body: Mapping[str, Any]) -> str:
+    return str(body["metadata"].get("resourceVersion", ""))
+
+
+def _key_material(write: Write) -> bool:
+    return write.kind == "Secret" and PRIVATE_KEY in (write.manifest.get("data") or {})
+
+
+def _write(kube: Kube, write: Write, versions: Versions) -> None:
+    """Apply, or for key material create / replace at the version read."""
+    if not _key_material(write):
+        kube.apply(write.manifest)
+        return
+    read = versions.get(("Secret", write.name))
+    try:
+        done = kube.replace(write.manifest, read) if read else kube.create(write.manifest)
+    except KubeError as err:
+        if err.conflict:
+            raise WriteConflict(f"Secret {write.name}: {err.api_reason}") from err
+        raise
+    versions[("Secret", write.name)] = _version(done)
+
+
+def _patch_status(kube: Kube, patch: StatusPatch, versions: Versions) -> None:
+    key = (patch.kind, patch.name)
+    read = versions.get(key) if any(p in patch.status for p in PHASES) else None
+    try:
+        new = kube.patch_status(
+            STATUS_KINDS[patch.kind], patch.namespace, patch.name, patch.status, read or None
+        )
+    except KubeError as err:
+        if err.conflict:
+            raise WriteConflict(f"{patch.kind} {patch.name} status: {err.api_reason}") from err
+        raise
+    versions[key] = new
+
+
+def apply_decision(
+    kube: Kube, decision: Decision, now: datetime, snapshot: Snapshot | None = None
+) -> Applied:
     """Writes, status patches and Events in decision order; a refused write of a member
-    skips that member's remaining actions, a refused Platform write stops the writes."""
+    skips that member's remaining actions, a refused Platform write stops the writes.
+    Without the `snapshot` the decision came from, key material can only be created."""
     done = Applied()
     failed: set[tuple[str, str]] = set()
+    versions = read_versions(snapshot) if snapshot is not None else {}
     for action in decision.actions:
         if isinstance(action, Write):
             owner = _owner(action)
             if owner in failed or done.platform_failed:
                 continue
             try:
-                kube.apply(action.manifest)
+                _write(kube, action, versions)
             except KubeError as err:
                 if owner is None or err.namespace_terminating or _transient(err):
                     raise  # not the member's doing: the scheduler retries with backoff
@@ -71,8 +138,7 @@ def apply_decision(kube: Kube, decision: Decision, now: datetime) -> Applied:
         elif isinstance(action, StatusPatch):
             if (action.kind, action.name) in failed or done.platform_failed:
                 continue
-            kind = STATUS_KINDS[action.kind]
-            kube.patch_status(kind, action.namespace, action.name, action.status)
+            _patch_status(kube, action, versions)
         elif isinstance(action, Event):
             kube.event(action.involved, action.type, action.reason, action.message, now=now)
     return done

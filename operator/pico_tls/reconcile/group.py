@@ -78,7 +78,7 @@ class GroupReconciler:
                 raise  # the scheduler backs off
             if decision.references is not None:
                 self._remember_references(namespace, platform_name, decision.references)
-            applied = apply_decision(self.kube, decision, now)
+            applied = apply_decision(self.kube, decision, now, snapshot)
             outcome = Outcome(decision.requeue_after, outcome.writes + applied.writes)
             if any(f.owner_kind == "Platform" for f in failures):
                 raise WriteRefused(failures[0].describe())  # reported: back off
