@@ -108,6 +108,9 @@ def _options(store: StoreFormatSpec, identity: Identity) -> StoreOptions:
     )
 
 
+Held = tuple[str, str, Identity]  # (kind, name, identity) of a member left out of the plan
+
+
 @dataclass(frozen=True)
 class _Group:
     """What every part of one group's plan needs."""
@@ -117,6 +120,7 @@ class _Group:
     ca: CertificateAuthority | None
     old_cas: tuple[x509.Certificate, ...]
     require_client_auth: bool
+    held: Sequence[Held] = ()
 
     @property
     def spec(self) -> PlatformSpec:
@@ -162,12 +166,14 @@ def build_plan(
     identities: Mapping[str, Identity],
     require_client_auth: bool,
     previous_cas: Sequence[x509.Certificate] = (),
+    held: Sequence[Held] = (),
 ) -> GroupPlan:
     """Every object of the group. `identities` maps identity_key() to resolved material;
-    `previous_cas` are old CAs every store still trusts while a CA rotation is under way."""
+    `previous_cas` are old CAs every store still trusts while a CA rotation is under way;
+    `held`: members left out of this pass, whose stored certificates the Platform still pins."""
     ca = ca if uses_ca(platform.spec) else None
     old_cas = tuple(previous_cas) if ca is not None else ()
-    group = _Group(platform, identities, ca, old_cas, require_client_auth)
+    group = _Group(platform, identities, ca, old_cas, require_client_auth, held)
     plan = GroupPlan([], [], [], [], [], {})
     _plan_platform(plan, group, containers, desktops)
     for container in containers:
@@ -189,10 +195,13 @@ def _plan_platform(
     hash_parts: list[str] = []
     if p.tls.enabled and own is not None:
         pinned = (
-            [] if (group.ca is not None or group.shared) else _pins(group, "container", containers)
+            []
+            if (group.ca is not None or group.shared)
+            else _pins(group, "container", containers) + _held_pins(group, "container")
         )
+        desktop_pins = _pins(group, "desktop", desktops) + _held_pins(group, "desktop")
         content = stores.platform_store(
-            p.tls.alias, own, group.ca, pinned, _pins(group, "desktop", desktops), group.old_cas
+            p.tls.alias, own, group.ca, pinned, desktop_pins, group.old_cas
         )
         meta = group.meta(names.tls_secret(p.name), "platform", p.name, body)
         store = group.store(meta, content, own, with_properties=True)
@@ -292,6 +301,10 @@ def _pins(
         for m in members
         for pin in stores.pins(m.spec.name, group.identities.get(identity_key(kind, m.spec.name)))
     ]
+
+
+def _held_pins(group: _Group, kind: str) -> list[tuple[str, x509.Certificate]]:
+    return [pin for k, name, ident in group.held if k == kind for pin in stores.pins(name, ident)]
 
 
 def _add_store(

@@ -255,6 +255,9 @@ def parse_platform(body: Mapping[str, Any]) -> PlatformSpec:
         hostnames=tuple(str(h) for h in tls.get("hostnames") or ()),
         password_secret_name=_ref_name(tls, "passwordSecretRef", "spec.tls"),
         retain_on_delete=bool(tls.get("retainOnDelete", False)),
+        desktop_reimport_period=parse_duration(
+            str(tls.get("desktopReimportPeriod", "0s")), "spec.tls.desktopReimportPeriod"
+        ),
     )
     if parsed_tls.ca_secret_name and parsed_tls.trust_mode is TrustMode.PINNED:
         raise SpecError("spec.tls.trust.caSecretRef: only used with mode CertificateAuthority")

@@ -75,6 +75,7 @@ class TlsSpec:
     # Deleting the Platform keeps its CA Secret and key state Secret (no owner reference on
     # them), so a Platform recreated with the same name adopts the same CA and key.
     retain_on_delete: bool = False
+    desktop_reimport_period: timedelta = timedelta(0)  # TrustBoth lasts at least this long
 
 
 @dataclass(frozen=True)

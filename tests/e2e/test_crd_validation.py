@@ -188,6 +188,7 @@ def test_platform_defaults_are_filled_in(k: Kubectl) -> None:
             "enabled": True,
             "requireClientAuth": False,
             "retainOnDelete": False,
+            "desktopReimportPeriod": "0s",
             "keystoreMode": "PerContainer",
             "trust": {"mode": "CertificateAuthority"},
             "format": {"type": "PKCS12"},

@@ -51,6 +51,7 @@ EXPECTED_DEFAULTS: dict[str, dict[str, Any]] = {
         "spec.tls.enabled": True,
         "spec.tls.requireClientAuth": False,
         "spec.tls.retainOnDelete": False,
+        "spec.tls.desktopReimportPeriod": "0s",
         "spec.tls.keystoreMode": "PerContainer",
         "spec.tls.trust": {},
         "spec.tls.trust.mode": "CertificateAuthority",

@@ -330,7 +330,7 @@ def test_a_deleted_ca_secret_becomes_a_rotation_with_overlap() -> None:
     old = mounted_cas(world, "mz-rcp-tls")
     world.delete("Secret", "mz-ca")
     decision = world.reconcile()
-    assert [e.reason for e in decision.events][:2] == ["CACreated", "CARotation"]
+    assert [e.reason for e in decision.events][:2] == ["CADeleted", "CARotation"]
     assert world.status("Platform", "mz")["caRotation"]["phase"] == "TrustBoth"
     assert mounted_cas(world, "mz-rcp-tls")[1:] == old  # the old CA still trusted
 

@@ -7,6 +7,7 @@ forced one that overwrites the operator's ConfigMap or keystore, which the opera
 back), and watch expiry (etcd compacted to its current revision, then the apiserver restarted:
 every watch resuming from an older resourceVersion gets 410 Gone and must list again), and
 the deletion of a state Secret (the key must come back from the mounted keystore, unchanged),
+a wiped Platform status (the phases go on from their record in the state Secret),
 a second operator replica started or stopped (it stands by; stopped while it leads, it hands
 the Lease back), and the Lease holder SIGKILLed (with a second replica running, that one takes
 over when the Lease lapses; then the killed one starts again, as kubelet would restart it).
@@ -52,10 +53,11 @@ KINDS = (
     "etcd-restart",
     "watch-expiry",
     "state-secret-delete",
+    "status-wipe",
     "second-replica",
     "lease-holder-kill",
 )
-WEIGHTS = (36, 22, 10, 7, 7, 6, 6, 6)
+WEIGHTS = (32, 20, 10, 7, 7, 6, 6, 6, 6)
 FAILOVER_TIMEOUT = 60  # the deployed Lease lapses in 15 s
 
 
@@ -186,6 +188,7 @@ class Faults:
             "etcd-restart": lambda: self._restart("etcd"),
             "watch-expiry": self.expire_watches,
             "state-secret-delete": self.delete_state_secret,
+            "status-wipe": self.wipe_status,
             "second-replica": self.toggle_second_replica,
             "lease-holder-kill": self.kill_lease_holder,
         }
@@ -282,6 +285,17 @@ class Faults:
         name = self.rng.choice(self.state_secrets)
         self.target = f"secret/{name}"
         self.cluster.kubectl("delete", "secret", name, "-n", self.ns, "--ignore-not-found")
+
+    def wipe_status(self) -> None:
+        """Anyone with platforms/status (or a backup restore) drops every Platform's status:
+        the phases are recorded elsewhere, so none may be skipped or rolled back."""
+        found = self.cluster.kubectl("get", "platforms", "-n", self.ns, "-o", "name", check=False)
+        names = found.stdout.split() if found.returncode == 0 else []
+        self.target = " ".join(names)
+        for name in names:
+            remove = '[{"op": "remove", "path": "/status"}]'
+            args = ("patch", name, "-n", self.ns, "--subresource=status", "--type=json")
+            self.cluster.kubectl(*args, "-p", remove, check=False)
 
     def summary(self) -> str:
         total = sum(self.injected.values())

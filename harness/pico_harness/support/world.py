@@ -15,7 +15,7 @@ from pico_tls.builders import names
 from pico_tls.kube import KubeError
 from pico_tls.reconcile.decide import decide
 from pico_tls.reconcile.decision import Decision, Event, StatusPatch, Write
-from pico_tls.reconcile.snapshot import Snapshot, referenced_secrets
+from pico_tls.reconcile.snapshot import Snapshot, read_snapshot
 
 API = "picotls.dev/v1alpha1"
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -42,6 +42,24 @@ def _merge(target: dict[str, Any], patch: Mapping[str, Any]) -> None:
             _merge(target[key], value)
         else:
             target[key] = copy.deepcopy(value)
+
+
+def _keep_foreign_data(old: Mapping[str, Any] | None, new: dict[str, Any]) -> None:
+    """Server-side apply of `data`: keys another field manager owns stay, the operator's
+    keys are those it applied now (recorded in managedFields)."""
+    others = [
+        m
+        for m in (old or {}).get("metadata", {}).get("managedFields") or []
+        if m.get("manager") != names.FIELD_MANAGER
+    ]
+    theirs = {k[2:] for m in others for k in (m.get("fieldsV1") or {}).get("f:data") or {}}
+    old_data = (old or {}).get("data") or {}
+    mine: dict[str, Any] = {"f:data": {f"f:{k}": {} for k in sorted(new["data"])}}
+    new["data"] = {**{k: old_data[k] for k in theirs if k in old_data}, **new["data"]}
+    new["metadata"]["managedFields"] = [
+        *others,
+        {"manager": names.FIELD_MANAGER, "operation": "Apply", "fieldsV1": mine},
+    ]
 
 
 class World:
@@ -104,44 +122,9 @@ class World:
     # -- passes ---------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        def members(kind: str) -> tuple[dict[str, Any], ...]:
-            return tuple(
-                copy.deepcopy(o)
-                for o in self.of_kind(kind)
-                if o["spec"].get("platformRef", {}).get("name") == self.platform
-            )
-
-        def owned(*kinds: str) -> dict[str, dict[str, Any]]:
-            return {
-                o["metadata"]["name"]: copy.deepcopy(o)
-                for o in self.of_kind(*kinds)
-                if (o["metadata"].get("labels") or {}).get(names.PLATFORM_LABEL) == self.platform
-            }
-
-        platform = self.find("Platform", self.platform)
-        desktops = members("DesktopClient")
-        return Snapshot(
-            self.namespace,
-            self.platform,
-            tuple(copy.deepcopy(o) for o in self.of_kind("Platform")),
-            members("ExecutionContainer"),
-            desktops,
-            secrets=owned("Secret"),
-            configmaps=owned("ConfigMap"),
-            services=owned("Service"),
-            workloads=owned(*WORKLOAD_KINDS),
-            user_secrets={
-                n: copy.deepcopy(self.find("Secret", n))
-                for n in referenced_secrets(platform, desktops)
-            },
-            namespace_members=tuple(
-                copy.deepcopy(o) for o in self.of_kind("ExecutionContainer", "DesktopClient")
-            ),
-            namespace_objects={
-                (o["kind"], o["metadata"]["name"]): {"metadata": copy.deepcopy(o["metadata"])}
-                for o in self.of_kind(*WRITTEN_KINDS)
-            },
-        )
+        """The production reader (`read_snapshot`) over this namespace, so what it leaves out
+        (resources being deleted, other groups' objects) is left out here too."""
+        return read_snapshot(WorldKube(self), self.namespace, self.platform)  # type: ignore[arg-type]
 
     def decide(self) -> Decision:
         return decide(self.snapshot(), self.now)
@@ -173,6 +156,8 @@ class World:
                 generation += 1
             new["metadata"]["generation"] = generation
             new["status"] = old.get("status", {}) if old else {}
+        if "data" in new:
+            _keep_foreign_data(old, new)
         self.add(new)
 
     def roll_out(self) -> None:

@@ -36,6 +36,8 @@ KEY_PASSWORD_BASE64_KEY = "key.password.base64"
 STORE_PASSWORD_KEY = "keystore.password"
 PREVIOUS_CERT_KEY = "previous.crt"  # in a state Secret: the certificate a renewal replaced
 NEXT_CERT_KEY = "next.crt"  # in a state Secret: a renewed certificate peers pin before its use
+# In the Platform's state Secret: the phases the group is in (CA rotation, client auth).
+PHASES_KEY = "phases.json"
 CA_BUNDLE_KEY = "ca.crt"  # the CA, then older CAs still trusted during a rotation
 KEY_PASSWORD_KEY = "key.password"
 

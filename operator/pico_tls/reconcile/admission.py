@@ -11,7 +11,7 @@ from typing import Any
 
 from pico_tls.material import Passwords
 from pico_tls.parties import ContainerMember, DesktopMember, Member, PlatformMember
-from pico_tls.reconcile.clashes import name_clash
+from pico_tls.reconcile.clashes import NAME_CLASH, name_clash
 from pico_tls.reconcile.exclusions import (
     WRITE_FAILED,
     Exclusion,
@@ -25,7 +25,6 @@ from pico_tls.reconcile.report import INVALID_SPEC, platform_write_failed, rejec
 from pico_tls.reconcile.snapshot import Body, Snapshot
 from pico_tls.spec import SpecError, parse_container, parse_desktop, parse_platform
 
-NAME_CLASH = "NameClash"
 CONFIG_ERROR_SECONDS = 60.0  # while the user has something to fix
 MemberKey = tuple[str, str]  # (kind, name)
 
@@ -49,6 +48,8 @@ class Refused:
     """The Platform itself cannot be planned (already reported)."""
 
     requeue_after: float | None
+    # Its objects are the Platform's own (not a name clash): a revocation may still be written.
+    revocable: bool = False
 
 
 def admit(run: PassContext, body: Body, failures: Sequence[WriteFailure]) -> Admitted | Refused:
@@ -93,7 +94,7 @@ def _platform(
         platform = Member(body, parse_platform(body))
     except SpecError as err:
         reject(run, body, str(err))
-        return Refused(None)
+        return Refused(None, revocable=True)
     refused = [f for f in failures if f.owner_kind == "Platform"]
     if refused:
         platform_write_failed(run, body, refused[0])

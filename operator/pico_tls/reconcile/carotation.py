@@ -9,13 +9,14 @@ entered only when every workload runs the previous one:
 2. Reissue: every certificate is reissued by the new CA (same keys); both CAs still trusted.
 3. DropOld: the old CAs leave every store.
 
-The phase lives in the Platform's status, so a restarted operator resumes.
+The phase is recorded in the Platform's state Secret before any content of it (phases.py),
+so a restarted operator resumes and a lost status skips nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -41,6 +42,7 @@ class Rotation:
     phase: RotationPhase
     target: str  # SHA-256 fingerprint of the CA being rotated to
     previous: tuple[x509.Certificate, ...]  # the CAs being rotated away from
+    since: str = field(default="", compare=False)  # when it started (RFC 3339), if known
 
     @property
     def trusted_previous(self) -> tuple[x509.Certificate, ...]:
@@ -59,6 +61,7 @@ class Rotation:
             "previousFingerprints": [sha256_fingerprint(c) for c in self.previous],
             # Certificates are public; the status is where a restarted operator finds them.
             "previousCertificates": b"".join(map(cert_to_pem, self.previous)).decode(),
+            "since": self.since or None,
         }
 
 
@@ -72,7 +75,8 @@ def from_status(status: Mapping[str, Any] | None) -> Rotation | None:
         return None
     if not previous:
         return None
-    return Rotation(phase, str(status.get("targetFingerprint", "")), previous)
+    since = str(status.get("since") or "")
+    return Rotation(phase, str(status.get("targetFingerprint", "")), previous, since)
 
 
 def _unique(certs: Sequence[x509.Certificate], without: str) -> tuple[x509.Certificate, ...]:
@@ -87,7 +91,10 @@ def _unique(certs: Sequence[x509.Certificate], without: str) -> tuple[x509.Certi
 
 
 def current_rotation(
-    recorded: Rotation | None, issuer: x509.Certificate, mounted: Sequence[x509.Certificate]
+    recorded: Rotation | None,
+    issuer: x509.Certificate,
+    mounted: Sequence[x509.Certificate],
+    since: str = "",
 ) -> Rotation | None:
     """The rotation in force for this pass: `recorded` (from status), one that starts now
     because `issuer` is not among the `mounted` CAs, or a restart when the CA changed again."""
@@ -100,7 +107,18 @@ def current_rotation(
     previous = _unique([*mounted, *(recorded.previous if recorded else ())], without=target)
     if not previous:
         return None  # e.g. rotated back to the only CA everyone trusts
-    return Rotation(RotationPhase.TRUST_BOTH, target, previous)
+    return Rotation(RotationPhase.TRUST_BOTH, target, previous, since)
+
+
+def derived(issuer: x509.Certificate, mounted: Sequence[x509.Certificate]) -> Rotation | None:
+    """With no record of a rotation: a mounted bundle that holds the issuing CA and others
+    shows one under way; it resumes at TrustBoth, which keeps every certificate as it is and
+    trusts every CA in the bundle."""
+    target = sha256_fingerprint(issuer)
+    if target not in {sha256_fingerprint(c) for c in mounted}:
+        return None  # a new CA: current_rotation starts a rotation to it
+    previous = _unique(mounted, without=target)
+    return Rotation(RotationPhase.TRUST_BOTH, target, previous) if previous else None
 
 
 def advance(rotation: Rotation | None, settled: bool) -> Rotation | None:
@@ -110,7 +128,7 @@ def advance(rotation: Rotation | None, settled: bool) -> Rotation | None:
     following = _NEXT.get(rotation.phase)
     if following is None:
         return None
-    return Rotation(following, rotation.target, rotation.previous)
+    return replace(rotation, phase=following)
 
 
 def phase_message(rotation: Rotation) -> str:

@@ -18,6 +18,8 @@ from pico_tls.builders import names
 Body = Mapping[str, Any]
 ObjectKey = tuple[str, str]  # (kind, name)
 
+NAME_CLASH = "NameClash"  # the reason of a refusal for a name clash
+
 
 def writes_of(body: Body) -> set[ObjectKey]:
     """The objects a custom resource makes the operator write (all it may write)."""

@@ -17,14 +17,16 @@ from pico_tls.reconcile.admission import CONFIG_ERROR_SECONDS, Admitted, Refused
 from pico_tls.reconcile.decision import Decision
 from pico_tls.reconcile.exclusions import WriteFailure
 from pico_tls.reconcile.group_decision import decide_group
-from pico_tls.reconcile.group_status import GroupOutcome, report_group
+from pico_tls.reconcile.group_status import STUCK_SECONDS, GroupOutcome, report_group
 from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.readback import DecodeCache, uncached
 from pico_tls.reconcile.report import GroupConfigError, keystore_problem, member_status
+from pico_tls.reconcile.revocation import revoke_while_blocked
 from pico_tls.reconcile.snapshot import Snapshot
 
 ROLLOUT_POLL_SECONDS = 2.0  # while something rolls out
 DEFAULT_RESYNC_SECONDS = 600.0
+BLOCKED = "The group is blocked (see the Platform's Ready condition)"
 
 
 def decide(
@@ -45,15 +47,18 @@ def decide(
         return decision
     group = admit(run, body, failures)
     if isinstance(group, Refused):
+        if group.revocable:
+            revoke_while_blocked(run, body, BLOCKED)
         decision.requeue_after = group.requeue_after
         return decision
     # The user Secrets this group reads: those the snapshot read for it (CA, passwords).
     decision.references = set(snapshot.user_secrets)
     outcome = _decide_group(run, group)
     if outcome is None:
+        revoke_while_blocked(run, body, BLOCKED)
         decision.requeue_after = CONFIG_ERROR_SECONDS
     elif report_group(run, outcome, group.excluded, group.retried):
-        decision.requeue_after = ROLLOUT_POLL_SECONDS
+        decision.requeue_after = _poll(run, group, outcome)
     else:
         decision.requeue_after = _next_look(group, outcome, now, resync_seconds)
     return decision
@@ -81,6 +86,21 @@ def _decide_group(run: PassContext, group: Admitted) -> GroupOutcome | None:
             keystore_problem(run, group.platform, "KeyMaterialError", str(err))
     except GroupConfigError:
         return None
+
+
+def _poll(run: PassContext, group: Admitted, outcome: GroupOutcome) -> float:
+    """Seconds until the next pass while something is in progress: a stuck rollout is looked
+    at every minute, a rotation waiting for a left-out member or holding for desktops when
+    that can change, anything else every 2 s."""
+    if outcome.stuck(run):
+        return STUCK_SECONDS
+    retries = [e.retry_at for e in group.excluded.values() if e.retry_at is not None]
+    if outcome.rotation_waits_for and retries:
+        return max(ROLLOUT_POLL_SECONDS, (min(retries) - run.now).total_seconds())
+    if outcome.rotation_holds_until is not None:
+        held = (outcome.rotation_holds_until - run.now).total_seconds()
+        return max(ROLLOUT_POLL_SECONDS, held)
+    return ROLLOUT_POLL_SECONDS
 
 
 def _next_look(group: Admitted, outcome: GroupOutcome, now: datetime, resync: float) -> float:

@@ -68,6 +68,19 @@ class Decision:
     def event(self, involved: Body, event_type: str, reason: str, message: str) -> None:
         self.actions.append(Event(involved, event_type, reason, message))
 
+    def forget_events(self, involved: Body) -> None:
+        """Drop the Events decided so far about `involved` (a member the pass leaves out
+        after its key material was resolved: nothing of it is written)."""
+        key = (involved.get("kind"), involved["metadata"].get("name"))
+        self.actions = [
+            a
+            for a in self.actions
+            if not (
+                isinstance(a, Event)
+                and (a.involved.get("kind"), a.involved["metadata"].get("name")) == key
+            )
+        ]
+
     def status(self, body: Body, status: Mapping[str, Any]) -> None:
         """Patch `body`'s status, only when that changes anything."""
         if not status_changed(body.get("status") or {}, status):

@@ -9,10 +9,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pico_tls.clock import Clock, system_clock
-from pico_tls.kube import Kube
+from pico_tls.kube import PLATFORM, Kube, KubeError
 from pico_tls.reconcile.apply import apply_decision
 from pico_tls.reconcile.decide import DEFAULT_RESYNC_SECONDS, decide
 from pico_tls.reconcile.exclusions import WriteFailure
+from pico_tls.reconcile.failures import (
+    INTERNAL_ERROR,
+    READ_FAILED,
+    internal_error_message,
+    pass_failed,
+    read_failed_message,
+)
 from pico_tls.reconcile.readback import DecodedSecrets
 from pico_tls.reconcile.snapshot import read_snapshot
 
@@ -57,14 +64,18 @@ class GroupReconciler:
         failures: list[WriteFailure] = []
         outcome = Outcome()
         for _ in range(MAX_DECISIONS):
-            snapshot = read_snapshot(self.kube, namespace, platform_name)
-            decision = decide(
-                snapshot,
-                now,
-                resync_seconds=self.resync_seconds,
-                decoded=self._decoded,
-                failures=failures,
-            )
+            try:
+                snapshot = read_snapshot(self.kube, namespace, platform_name)
+                decision = decide(
+                    snapshot,
+                    now,
+                    resync_seconds=self.resync_seconds,
+                    decoded=self._decoded,
+                    failures=failures,
+                )
+            except Exception as err:
+                self._report_failure(namespace, platform_name, err, now)
+                raise  # the scheduler backs off
             if decision.references is not None:
                 self._remember_references(namespace, platform_name, decision.references)
             applied = apply_decision(self.kube, decision, now, snapshot)
@@ -75,6 +86,24 @@ class GroupReconciler:
                 return outcome
             failures += applied.failures
         return Outcome(min(outcome.requeue_after or 5.0, 5.0), outcome.writes)
+
+    def _report_failure(
+        self, namespace: str, platform_name: str, err: Exception, now: datetime
+    ) -> None:
+        """Say on the Platform that this pass could not read or decide (best effort: the
+        API may be the one failing)."""
+        if isinstance(err, KubeError):
+            if err.status in (404, 410) or err.namespace_terminating:
+                return  # gone, or a watch to restart: nothing to tell
+            reason, message = READ_FAILED, read_failed_message(err.status, err.reason, err.message)
+        else:
+            reason, message = INTERNAL_ERROR, internal_error_message(type(err).__name__)
+        try:
+            body = self.kube.get(PLATFORM, namespace, platform_name)
+            if body is not None:
+                apply_decision(self.kube, pass_failed(body, reason, message, now), now)
+        except Exception:
+            return  # already failing; the scheduler logs the first error
 
     def _remember_references(self, namespace: str, platform: str, used: set[str]) -> None:
         with self._lock:

@@ -3,22 +3,29 @@ the writes it needs.
 
 First the plan with the phases as they stand (the probe); whether every workload runs it
 decides the next client-auth and CA rotation phases and the promotion of staged certificates;
-only when one of those changes is the plan built again. Pure."""
+only when one of those changes is the plan built again. The phases are recorded in the
+Platform's state Secret (phases.py), which the pass writes before anything they shape. Pure."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from pico_tls.material import Identity
 from pico_tls.parties import PlatformMember, uses_ca
 from pico_tls.plan import GroupPlan, build_plan
-from pico_tls.reconcile import carotation, keymaterial
+from pico_tls.reconcile import carotation, keymaterial, phases, sizes
 from pico_tls.reconcile.admission import Admitted
 from pico_tls.reconcile.carotation import Rotation
 from pico_tls.reconcile.clientauth import ClientAuthState, next_state
 from pico_tls.reconcile.group_status import GroupOutcome
-from pico_tls.reconcile.identities import GroupIdentities, group_identities
+from pico_tls.reconcile.identities import (
+    GroupIdentities,
+    group_identities,
+    held_identities,
+    left_out_running,
+)
 from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.rollout import rolled_out, template_hash
 from pico_tls.reconcile.writes import decide_writes
@@ -32,6 +39,8 @@ class Phases:
     client_auth: ClientAuthState
     next_rotation: Rotation | None
     promoted: Mapping[str, Identity]
+    waits_for: tuple[str, ...] = ()  # members left out while their pods run
+    holds_until: datetime | None = None  # TrustBoth holds for desktop users' re-import
 
 
 def decide_group(run: PassContext, group: Admitted) -> GroupOutcome:
@@ -40,47 +49,75 @@ def decide_group(run: PassContext, group: Admitted) -> GroupOutcome:
     ca = keymaterial.group_ca(run, platform) if p.tls.enabled and uses_ca(p) else None
     rotation = keymaterial.rotation(run, platform, ca) if ca is not None else None
     identities = GroupIdentities({}, ())
+    held: list[tuple[str, str, Identity]] = []
     if p.tls.enabled:
+        issuing = keymaterial.issuing_ca(run, platform, ca, rotation) if ca else None
         identities = group_identities(
-            run, platform, group.containers, group.desktops, ca, rotation, group.desktop_passwords
+            run,
+            platform,
+            group.containers,
+            group.desktops,
+            ca,
+            rotation,
+            group.desktop_passwords,
+            issuing,
         )
+        # Members left out (refused write, invalid spec) stay pinned by the Platform.
+        held = held_identities(run, group.excluded)
+    desktops = group.desktops
 
     def build(ids: Mapping[str, Identity], require_client_auth: bool) -> GroupPlan:
         return build_plan(
             platform,
             group.containers,
-            group.desktops,
+            desktops,
             ca=ca,
             identities=ids,
             require_client_auth=require_client_auth,
             previous_cas=rotation.trusted_previous if rotation else (),
+            held=held,
         )
 
-    effective = ((platform.body.get("status") or {}).get("clientAuth") or {}).get("effective")
+    effective = phases.recorded_client_auth(run, platform)
     desired = p.tls.enabled and p.tls.require_client_auth
     current_flag = bool(effective) if effective is not None else desired
     probe = build(identities.by_key, current_flag)
-    phases = _phases(run, platform, probe, identities.by_key, rotation, desired, effective)
-    flag = phases.client_auth.effective
+    fitting, size_warning = sizes.fit(run, platform, desktops, probe)  # 1 MiB per Secret
+    if len(fitting) < len(desktops):
+        desktops = tuple(fitting)
+        probe = build(identities.by_key, current_flag)
+    waiting = tuple(left_out_running(run, group.excluded)) if rotation else ()
+    decided = _phases(
+        run, platform, probe, identities.by_key, rotation, desired, effective, waiting
+    )
+    flag = decided.client_auth.effective
     if flag != current_flag:
         # The flag flips in this pass: recorded before any write, so a pass cut short after
         # writing the workloads cannot read the old flag back and roll them back to it.
-        run.decision.status(platform.body, {"clientAuth": phases.client_auth.as_status()})
+        run.decision.status(platform.body, {"clientAuth": decided.client_auth.as_status()})
     plan = probe
-    if flag != current_flag or phases.promoted:
-        plan = build(identities.by_key | dict(phases.promoted), flag)
+    if flag != current_flag or decided.promoted:
+        plan = build(identities.by_key | dict(decided.promoted), flag)
+    # The phases the next pass builds, in the Platform's state Secret (written first).
+    handled = phases.rotate_ca_handled(run, platform)
+    phases.write_record(
+        plan.state_secrets, p, phases.PhaseRecord(decided.next_rotation, flag, handled)
+    )
     written = decide_writes(run, plan)
     return GroupOutcome(
         platform,
         group.containers,
-        group.desktops,
+        desktops,
         plan,
-        phases.client_auth,
+        decided.client_auth,
         written.rolled_out,
         rotation=rotation,
-        next_rotation=phases.next_rotation,
+        next_rotation=decided.next_rotation,
         due=identities.due,
         writing=written.owners,
+        store_size_warning=size_warning,
+        rotation_waits_for=decided.waits_for,
+        rotation_holds_until=decided.holds_until,
     )
 
 
@@ -92,6 +129,7 @@ def _phases(
     rotation: Rotation | None,
     desired: bool,
     effective: bool | None,
+    waiting: tuple[str, ...],
 ) -> Phases:
     """Where each phase machine goes, from whether every workload runs `probe`."""
     workloads = run.snapshot.workloads
@@ -108,6 +146,24 @@ def _phases(
         material_settled=material_settled,
         rolled_out=all_rolled,
     )
-    # The next rotation phase is built by the next pass, once this one runs everywhere.
-    following = carotation.advance(rotation, settled)
-    return Phases(state, following, keymaterial.promote_staged(run, platform, identities, settled))
+    # The next rotation phase is built by the next pass, once this one runs everywhere,
+    # including members left out whose pods still run (their stores lag behind), and not
+    # before the desktop re-import period of TrustBoth has passed.
+    holds_until = _reimport_hold(run, platform, rotation) if settled else None
+    following = carotation.advance(rotation, settled and not waiting and holds_until is None)
+    promoted = keymaterial.promote_staged(run, platform, identities, settled)
+    return Phases(state, following, promoted, waiting if settled else (), holds_until)
+
+
+def _reimport_hold(
+    run: PassContext, platform: PlatformMember, rotation: Rotation | None
+) -> datetime | None:
+    """Until when TrustBoth holds so desktop users can import their key again
+    (tls.desktopReimportPeriod from the rotation's start), or None."""
+    period = platform.spec.tls.desktop_reimport_period
+    if rotation is None or rotation.phase is not carotation.RotationPhase.TRUST_BOTH:
+        return None
+    if not run.snapshot.desktops or not period or not rotation.since:
+        return None
+    until = datetime.fromisoformat(rotation.since.replace("Z", "+00:00")) + period
+    return until if run.now < until else None

@@ -23,6 +23,7 @@ from pico_tls.reconcile.report import (
     member_status,
     set_conditions,
 )
+from pico_tls.reconcile.rollout import stuck
 from pico_tls.reconcile.status import Condition, iso
 from pico_tls.spec_model import PlatformSpec
 
@@ -34,6 +35,7 @@ CLIENT_AUTH_MESSAGES = {
     Phase.RELAXING: "Rolling out pico.rcp.tls.require_clientauth=false",
 }
 TRANSITIONAL = (Phase.PREPARING_TRUST, Phase.ENFORCING, Phase.RELAXING)
+STUCK_SECONDS = 60.0  # how often a stuck rollout is looked at again
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,9 @@ class GroupOutcome:
     next_rotation: Rotation | None = None  # the phase the next pass builds (None: done)
     due: tuple[datetime, ...] = ()  # when certificates fall due (renewals, unpinning)
     writing: frozenset[tuple[str, str]] = frozenset()  # (kind, name) of owners written to
+    store_size_warning: str | None = None  # the Platform's keystore is near 1 MiB (sizes.py)
+    rotation_waits_for: tuple[str, ...] = ()  # members left out while their pods run
+    rotation_holds_until: datetime | None = None  # TrustBoth holds for desktop re-imports
 
     @property
     def settled(self) -> bool:
@@ -60,6 +65,16 @@ class GroupOutcome:
         p: PlatformSpec = self.platform.spec
         members = [d.spec.name for d in self.desktops] if p.tls.enabled else []
         return desktop_trust(previous, members, self.rolled_out.get(p.name, False))
+
+    def stuck(self, run: PassContext) -> list[str]:
+        """Workloads whose rollout will not finish by itself (not written in this pass)."""
+        written = {w.name for w in run.decision.writes}
+        workloads = run.snapshot.workloads
+        return [
+            f"{workloads[name]['kind']} {name}"
+            for name, done in sorted(self.rolled_out.items())
+            if not done and name not in written and stuck(workloads.get(name))
+        ]
 
 
 def user_ca_expiry_warning(
@@ -97,10 +112,27 @@ def ca_rotation_events(run: PassContext, outcome: GroupOutcome) -> None:
 
 
 def _progressing(
-    outcome: GroupOutcome, rotation: Rotation | None, revoking: Sequence[str]
+    run: PassContext, outcome: GroupOutcome, rotation: Rotation | None, revoking: Sequence[str]
 ) -> Condition:
     state = outcome.client_auth
-    if rotation is not None:
+    if rotation is not None and outcome.rotation_waits_for:
+        reason = "CARotationWaiting"
+        message = (
+            f"CA rotation waits in {rotation.phase.value} for "
+            f"{', '.join(outcome.rotation_waits_for)}: left out (see excludedMembers) while "
+            "its pods run, so its store lags behind; fix or delete it and the rotation goes on"
+        )
+        body = outcome.platform.body
+        known = {c.get("type"): c for c in (body.get("status") or {}).get("conditions") or []}
+        if (known.get("Progressing") or {}).get("message") != message:
+            run.decision.event(body, "Warning", reason, message)
+    elif rotation is not None and outcome.rotation_holds_until is not None:
+        reason = "CARotationHolding"
+        message = (
+            f"CA rotation holds in TrustBoth until {iso(outcome.rotation_holds_until)} "
+            "(tls.desktopReimportPeriod): desktop users import their key again meanwhile"
+        )
+    elif rotation is not None:
         reason, message = f"CARotation{rotation.phase.value}", phase_message(rotation)
     elif revoking:
         reason = "RevocationPending"
@@ -121,19 +153,42 @@ def _progressing(
 
 
 def _keystore_condition(
-    run: PassContext, body: Mapping[str, Any], p: PlatformSpec, ca: CertificateAuthority | None
+    run: PassContext,
+    body: Mapping[str, Any],
+    p: PlatformSpec,
+    ca: CertificateAuthority | None,
+    size_warning: str | None,
 ) -> Condition:
     """KeystoreReady; warns (condition message and one Event) when a user's CA, which the
-    operator cannot renew, expires within the renewal window."""
+    operator cannot renew, expires within the renewal window, or the Platform's keystore
+    Secret nears the API's size limit."""
     expiry = user_ca_expiry_warning(p, ca, run.now)
+    reason = "CAExpiringSoon"
+    if expiry is None and size_warning is not None:
+        expiry, reason = size_warning, "StoreNearLimit"
     if expiry is None:
         return Condition(
             "KeystoreReady", True, "KeystoreWritten", "Keystore Secrets are up to date"
         )
     known = {c.get("type"): c for c in (body.get("status") or {}).get("conditions") or []}
     if (known.get("KeystoreReady") or {}).get("message") != expiry:
-        run.decision.event(body, "Warning", "CAExpiringSoon", expiry)
-    return Condition("KeystoreReady", True, "CAExpiringSoon", expiry)
+        run.decision.event(body, "Warning", reason, expiry)
+    return Condition("KeystoreReady", True, reason, expiry)
+
+
+def _waiting(run: PassContext, body: Mapping[str, Any], outcome: GroupOutcome) -> Condition:
+    """Ready=False while workloads roll out, RolloutStuck (one Warning) when one cannot."""
+    stuck_ones = outcome.stuck(run)
+    if not stuck_ones:
+        return Condition("Ready", False, "RollingOut", "Waiting for workloads to roll out")
+    message = (
+        f"{', '.join(stuck_ones)}: rollout stuck (progress deadline exceeded); see "
+        f"kubectl describe and its pods; looked at again every {STUCK_SECONDS:.0f} s"
+    )
+    known = {c.get("type"): c for c in (body.get("status") or {}).get("conditions") or []}
+    if (known.get("Ready") or {}).get("message") != message:
+        run.decision.event(body, "Warning", "RolloutStuck", message)
+    return Condition("Ready", False, "RolloutStuck", message)
 
 
 def report_group(
@@ -159,13 +214,14 @@ def report_group(
     keystore_ok = platform_store is not None or not p.tls.enabled
     ready = keystore_ok and outcome.settled and state.phase not in TRANSITIONAL
     trust = outcome.desktop_trust((body.get("status") or {}).get("desktopTrust") or {})
-    progressing = _progressing(outcome, outcome.next_rotation, pending_revocations(trust))
+    progressing = _progressing(run, outcome, outcome.next_rotation, pending_revocations(trust))
+    waiting = _waiting(run, body, outcome)
     members, listed = exclusion_status(excluded, retried, outcome.writing)
     conditions = [
         Condition("Ready", True, "Ready", "All workloads run their current TLS configuration")
         if ready
-        else Condition("Ready", False, "RollingOut", "Waiting for workloads to roll out"),
-        _keystore_condition(run, body, p, ca)
+        else waiting,
+        _keystore_condition(run, body, p, ca, outcome.store_size_warning)
         if keystore_ok
         else Condition("KeystoreReady", False, "TLSDisabled", "TLS is disabled"),
         Condition(

@@ -33,6 +33,8 @@ from pico_tls.parties import (
 from pico_tls.pki.certs import CertificateAuthority
 from pico_tls.reconcile import readback
 from pico_tls.reconcile.carotation import Rotation
+from pico_tls.reconcile.clashes import NAME_CLASH
+from pico_tls.reconcile.exclusions import Exclusion
 from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.report import keystore_problem
 from pico_tls.spec import SpecError
@@ -82,7 +84,11 @@ def _stored(run: PassContext, mounted: str) -> StoredMaterial:
     recovered: StoredMaterial = run.decoded(
         secrets.get(mounted), "recover", readback.from_keystore_secret
     )
-    return readback.merged(state, recovered)
+    # The state Secret held the certificates a renewal replaced or staged; the Platform's
+    # store still pins them (a desktop user's imported key may be the replaced one).
+    platform_store = secrets.get(names.tls_secret(run.snapshot.platform_name))
+    pinned = run.decoded(platform_store, "trusted", readback.trusted_from)
+    return readback.with_pinned_versions(readback.merged(state, recovered), pinned)
 
 
 @dataclass(frozen=True)
@@ -147,22 +153,28 @@ def group_identities(
     ca: CertificateAuthority | None,
     rotation: Rotation | None,
     desktop_passwords: Mapping[str, Passwords | None],
+    issuing: CertificateAuthority | None = None,
 ) -> GroupIdentities:
     """`desktop_passwords`: from each desktop's password Secret (admission checked them);
-    certificates of the old CAs of `rotation` are kept while its phase accepts them."""
+    certificates of the old CAs of `rotation` are kept while its phase accepts them.
+    `issuing` issues new certificates when it is not `ca` (the old CA during TrustBoth;
+    certificates of `ca` are kept too)."""
     p = platform.spec
     try:
         platform_pw = user_passwords(run, p.tls.password_secret_name)
     except SpecError as err:
         keystore_problem(run, platform, "PasswordSecretInvalid", str(err))
     accepted = rotation.accepted_previous if rotation else ()
+    issuer = issuing or ca
+    if ca is not None and issuer is not ca:
+        accepted = (*accepted, ca.certificate)
     parties: list[_Party] = [
         _Party(
             identity_key("platform", p.name),
             platform,
             names.tls_secret(p.name),
             cert_request_platform(p),
-            ca,
+            issuer,
             platform_pw,
         )
     ]
@@ -173,7 +185,7 @@ def group_identities(
                 c,
                 names.tls_secret(c.spec.name),
                 cert_request_container(c.spec, p),
-                ca,
+                issuer,
                 platform_pw,
             )
             for c in containers
@@ -196,3 +208,46 @@ def group_identities(
         by_key[party.key], when = _identity(run, party, accepted)
         due += when
     return GroupIdentities(by_key, tuple(due))
+
+
+def held_identities(
+    run: PassContext,
+    excluded: Mapping[tuple[str, str], Exclusion],
+) -> list[tuple[str, str, Identity]]:
+    """Members of the group left out of this pass (a refused write, an invalid spec; not a
+    name clash: those objects may be another's), as their state Secrets hold them, so the
+    Platform keeps pinning them: desktops while they exist, containers while they run."""
+    snap = run.snapshot
+    found = []
+    for body in (*snap.containers, *snap.desktops):
+        key = (str(body["kind"]), str(body["metadata"]["name"]))
+        entry = excluded.get(key)
+        if entry is None or entry.reason == NAME_CLASH:
+            continue
+        container = key[0] == "ExecutionContainer"
+        if container and key[1] not in snap.workloads:
+            continue  # nothing of it runs
+        mounted = names.tls_secret(key[1]) if container else names.desktop_secret(key[1])
+        stored = _stored(run, mounted)
+        if stored.key is not None and stored.certificate is not None:
+            identity = Identity(
+                stored.key,
+                stored.certificate,
+                stored.passwords or Passwords("", ""),
+                stored.previous,
+                stored.next,
+            )
+            found.append(("container" if container else "desktop", key[1], identity))
+    return found
+
+
+def left_out_running(run: PassContext, excluded: Mapping[tuple[str, str], Exclusion]) -> list[str]:
+    """ExecutionContainers left out of this pass (not for a name clash) whose Deployment
+    exists: their pods keep the stores they had."""
+    return sorted(
+        name
+        for (kind, name), entry in excluded.items()
+        if kind == "ExecutionContainer"
+        and entry.reason != NAME_CLASH
+        and name in run.snapshot.workloads
+    )

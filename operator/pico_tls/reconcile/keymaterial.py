@@ -15,7 +15,7 @@ from pico_tls.material import Identity
 from pico_tls.parties import PlatformMember
 from pico_tls.pki.certs import CertificateAuthority, PkiError, create_ca, sha256_fingerprint
 from pico_tls.pki.keys import generate_key
-from pico_tls.reconcile import carotation, readback
+from pico_tls.reconcile import carotation, phases, readback
 from pico_tls.reconcile.carotation import Rotation
 from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.report import keystore_problem
@@ -44,10 +44,23 @@ def group_ca(run: PassContext, platform: PlatformMember) -> CertificateAuthority
         return _user_ca(run, platform, p.tls.ca_secret_name)
     name = names.ca_secret(p.name)
     current = run.snapshot.secrets.get(name)
+    if current is None and ("Secret", name) in run.snapshot.namespace_objects:
+        # There, but without our label: maybe ours, maybe not; never overwrite a CA key.
+        keystore_problem(
+            run,
+            platform,
+            "CASecretUnrecognised",
+            f"Secret {name} exists without the label {names.PLATFORM_LABEL}={p.name}: if it "
+            "holds this Platform's CA, put the label back; else delete or rename it",
+        )
     if current is None:
         ca = _new_ca(run, p)
         _write_ca(run, platform, ca, None, None)
-        _event_ca(run, platform, "CACreated", f"Created the CA in Secret {name}", ca)
+        if names.tls_secret(p.name) in run.snapshot.secrets:  # a CA was in use: deleted
+            message = f"Secret {name} was deleted while its CA is in use: made a new CA"
+            _event_ca(run, platform, "CADeleted", f"{message}; rotating with overlap", ca, True)
+        else:
+            _event_ca(run, platform, "CACreated", f"Created the CA in Secret {name}", ca)
         return ca
     try:
         ca = run.decoded(current, "ca", readback.ca_from)
@@ -132,11 +145,13 @@ def _maybe_renew(
     run: PassContext, platform: PlatformMember, secret: Mapping[str, Any], ca: CertificateAuthority
 ) -> CertificateAuthority:
     """A new operator CA when asked for (annotation) or due; rotation itself follows."""
-    if (platform.body.get("status") or {}).get("caRotation"):
+    if phases.recorded_rotation(run, platform)[1] is not None:
         return ca  # one rotation at a time; a new request waits for this one to end
     request = (platform.body["metadata"].get("annotations") or {}).get(names.ROTATE_CA)
     handled = (secret["metadata"].get("annotations") or {}).get(names.ROTATE_CA_HANDLED)
-    if request and request != handled:
+    record = phases.recorded(run, platform)
+    done = {handled, record.rotate_ca_handled if record else None}
+    if request and request not in done:
         why = f"requested by annotation {names.ROTATE_CA}={request}"
     elif ca_rotation_due(ca, run.now):
         why = f"the CA expires on {ca.certificate.not_valid_after_utc:%Y-%m-%d}"
@@ -167,24 +182,42 @@ def _ca_meta(platform: PlatformMember) -> dict[str, Any]:
 
 
 def _event_ca(
-    run: PassContext, platform: PlatformMember, reason: str, message: str, ca: CertificateAuthority
+    run: PassContext,
+    platform: PlatformMember,
+    reason: str,
+    message: str,
+    ca: CertificateAuthority,
+    warn: bool = False,
 ) -> None:
     fingerprint = sha256_fingerprint(ca.certificate)
-    run.decision.event(platform.body, "Normal", reason, f"{message}; fingerprint {fingerprint}")
+    kind = "Warning" if warn else "Normal"
+    run.decision.event(platform.body, kind, reason, f"{message}; fingerprint {fingerprint}")
 
 
 def rotation(
     run: PassContext, platform: PlatformMember, ca: CertificateAuthority
 ) -> Rotation | None:
-    """The CA rotation in force; a rotation that starts is recorded in status before any
-    write, so a pass that fails half-way cannot forget that the old CA is still in use."""
+    """The CA rotation in force: the recorded one (phases.py), one that starts now, or, with
+    no record at all, one the mounted trust shows under way. A rotation that starts goes into
+    the record (the Platform's state Secret, written before any mounted Secret), and status."""
     body = platform.body
-    recorded = carotation.from_status((body.get("status") or {}).get("caRotation"))
+    known, recorded = phases.recorded_rotation(run, platform)
     mounted_secret = run.snapshot.secrets.get(names.tls_secret(platform.spec.name))
     mounted: list[x509.Certificate] = run.decoded(mounted_secret, "cas", readback.cas_from)
-    found = carotation.current_rotation(recorded, ca.certificate, mounted)
+    if not known:
+        recorded = carotation.derived(ca.certificate, mounted)
+        if recorded is not None:
+            run.decision.event(
+                body,
+                "Warning",
+                "CARotationResumed",
+                "No record of the CA rotation under way (status and state lost): resuming at "
+                "TrustBoth, every CA the pods trust stays trusted",
+            )
+    found = carotation.current_rotation(recorded, ca.certificate, mounted, iso(run.now))
     if found is not None and found != recorded:
         run.decision.status(body, {"caRotation": found.as_status()})
+        _warn_if_older(run, body, ca.certificate, mounted)
         old = ", ".join(sha256_fingerprint(c) for c in found.previous)
         run.decision.event(
             body,
@@ -193,7 +226,69 @@ def rotation(
             f"CA rotation started: trusting the new CA {found.target} and the old {old} "
             "before any certificate changes",
         )
+        _tell_desktops(run)
     return found
+
+
+def issuing_ca(
+    run: PassContext, platform: PlatformMember, ca: CertificateAuthority, rotation: Rotation | None
+) -> CertificateAuthority:
+    """The CA that issues this pass's new certificates (a new member, a renewal, a hostname
+    edit): during TrustBoth the old one, since pods still running the pre-rotation template
+    trust only it, when its key is at hand (the operator CA keeps it as `previous.*`; a user
+    CA replaced in its Secret does not, then the new CA issues); else `ca`."""
+    if rotation is None or rotation.phase is not carotation.RotationPhase.TRUST_BOTH:
+        return ca
+    if platform.spec.tls.ca_secret_name:
+        return ca
+    secret = run.snapshot.secrets.get(names.ca_secret(platform.spec.name))
+    old = {sha256_fingerprint(c) for c in rotation.previous}
+    held: list[CertificateAuthority] = run.decoded(secret, "held-cas", _held_cas)
+    return next((c for c in held if sha256_fingerprint(c.certificate) in old), ca)
+
+
+def _held_cas(data: Mapping[str, bytes]) -> list[CertificateAuthority]:
+    """The CAs (with keys) a CA Secret holds: the current one, then the previous one."""
+    found = []
+    for cert, key in (("tls.crt", "tls.key"), ("previous.crt", "previous.key")):
+        try:
+            found.append(readback.ca_from({"tls.crt": data[cert], "tls.key": data[key]}))
+        except (KeyError, PkiError):
+            continue
+    return found
+
+
+def _tell_desktops(run: PassContext) -> None:
+    """Desktop users import their store by hand: the one written now trusts both CAs, and
+    from Reissue on the Platform presents a certificate of the new CA."""
+    for body in run.snapshot.desktops:
+        secret = names.desktop_secret(str(body["metadata"]["name"]))
+        run.decision.event(
+            body,
+            "Normal",
+            "ReimportKey",
+            f"CA rotation started: import the keystore of Secret {secret} again now (it trusts "
+            "the old and the new CA); the Platform presents a certificate of the new CA once "
+            "every pod trusts both, and a store imported before now will refuse it",
+        )
+
+
+def _warn_if_older(
+    run: PassContext,
+    body: Mapping[str, Any],
+    issuer: x509.Certificate,
+    mounted: list[x509.Certificate],
+) -> None:
+    """A rotation to a CA older than the one in use: a restore from a backup, most likely."""
+    if mounted and issuer.not_valid_before_utc < mounted[0].not_valid_before_utc:
+        run.decision.event(
+            body,
+            "Warning",
+            "CAOlderRestored",
+            f"The CA {sha256_fingerprint(issuer)} is older than the one in use "
+            f"{sha256_fingerprint(mounted[0])} (a restored backup?): rotating back to it with "
+            "overlap; put the newer CA back in its Secret if that was not meant",
+        )
 
 
 def promote_staged(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from cryptography import x509
@@ -11,7 +12,13 @@ from cryptography import x509
 from pico_tls.builders import names, secret_manifests
 from pico_tls.keystore import KeystoreError, StoreOptions, decode_keystore, detect_format
 from pico_tls.material import Passwords, StoredMaterial
-from pico_tls.pki.certs import CertificateAuthority, PkiError, certs_from_pem, load_ca
+from pico_tls.pki.certs import (
+    CertificateAuthority,
+    PkiError,
+    certificate_matches_key,
+    certs_from_pem,
+    load_ca,
+)
 from pico_tls.pki.keys import key_from_pem
 
 
@@ -71,6 +78,41 @@ def from_keystore_secret(data: Mapping[str, bytes]) -> StoredMaterial:
     if entry is None:
         return StoredMaterial(passwords=passwords)
     return StoredMaterial(key=entry.key, certificate=entry.chain[0], passwords=passwords)
+
+
+def trusted_from(data: Mapping[str, bytes]) -> list[x509.Certificate]:
+    """The trusted certificates of a mounted keystore Secret ([] when unreadable)."""
+    passwords = passwords_from(data)
+    blob = data.get("keystore.p12") or data.get("keystore.jks")
+    if passwords is None or blob is None:
+        return []
+    try:
+        content = decode_keystore(
+            blob, StoreOptions(detect_format(blob), passwords.store, passwords.key)
+        )
+    except KeystoreError:
+        return []
+    return [cert for _, cert in content.trusted]
+
+
+def with_pinned_versions(
+    found: StoredMaterial, pinned: Sequence[x509.Certificate]
+) -> StoredMaterial:
+    """`found` (recovered without its state Secret) with the other certificates of its key
+    that a peer still pins: the one a renewal replaced (previous) and a staged one (next)."""
+    current = found.certificate
+    if found.key is None or current is None:
+        return found
+    others = [c for c in pinned if c != current and certificate_matches_key(c, found.key)]
+    older = [c for c in others if c.not_valid_before_utc <= current.not_valid_before_utc]
+    newer = [c for c in others if c.not_valid_before_utc > current.not_valid_before_utc]
+    return replace(
+        found, previous=found.previous or _latest(older), next=found.next or _latest(newer)
+    )
+
+
+def _latest(certs: Sequence[x509.Certificate]) -> x509.Certificate | None:
+    return max(certs, key=lambda c: c.not_valid_before_utc) if certs else None
 
 
 def merged(primary: StoredMaterial, fallback: StoredMaterial) -> StoredMaterial:

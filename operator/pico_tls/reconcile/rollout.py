@@ -43,3 +43,15 @@ def rolled_out(workload: Mapping[str, Any] | None) -> bool:
         same_revision = status.get("currentRevision") == status.get("updateRevision")
         return bool(updated and ready and same_revision)
     return bool(updated and ready and status.get("replicas", 0) == replicas)
+
+
+def stuck(workload: Mapping[str, Any] | None) -> bool:
+    """True when a Deployment's controller gave up waiting for its rollout (progress deadline
+    exceeded): it will not finish by itself, so polling it every few seconds is in vain."""
+    conditions = ((workload or {}).get("status") or {}).get("conditions") or []
+    return any(
+        c.get("type") == "Progressing"
+        and c.get("status") == "False"
+        and c.get("reason") == "ProgressDeadlineExceeded"
+        for c in conditions
+    )

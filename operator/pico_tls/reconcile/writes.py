@@ -1,5 +1,6 @@
-"""Which planned objects a pass writes: only those whose meaning differs from what is there,
-with the Event that tells their owner why. Pure: everything goes into the Decision."""
+"""Which planned objects a pass writes: only those whose meaning differs from what is there
+(in what the operator owns: owned.py), with the Event that tells their owner why. Pure:
+everything goes into the Decision."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pico_tls.builders import names
 from pico_tls.keystore import KeystoreError, content_fingerprint, decode_keystore
 from pico_tls.pki.certs import cert_to_pem
 from pico_tls.plan import GroupPlan, PlannedStore
+from pico_tls.reconcile import owned
 from pico_tls.reconcile.drift import drifted_fields
 from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.rollout import owner_uids, rolled_out, template_hash
@@ -37,7 +39,7 @@ def decide_writes(run: PassContext, plan: GroupPlan) -> Written:
         current = snap.secrets.get(manifest["metadata"]["name"])
         if (
             current is None
-            or current.get("data") != manifest["data"]
+            or owned.ours(current, current.get("data") or {}) != manifest["data"]
             or owner_uids(current["metadata"]) != owner_uids(manifest["metadata"])
         ):
             run.decision.write(manifest)
@@ -85,7 +87,9 @@ def _write_store(run: PassContext, store: PlannedStore) -> bool:
     """Record the store's write unless its Secret already means the same; True when it writes."""
     current = run.snapshot.secrets.get(store.name)
     if current is not None and run.decoded(
-        current, f"match:{store.data_digest}", lambda data: _data_matches(store, data)
+        current,
+        f"match:{store.data_digest}",
+        lambda data: _data_matches(store, owned.ours(current, data)),
     ):
         return False
     run.decision.write(store.encode())
@@ -128,7 +132,8 @@ def _write_if_changed(
         found is not None
         and found.get("kind") == manifest["kind"]
         and (found["metadata"].get("annotations") or {}).get(names.APPLIED_HASH) == wanted
-        and found.get("data", manifest.get("data")) == manifest.get("data")
+        and owned.ours(found, found.get("data", manifest.get("data")) or {})
+        == (manifest.get("data") or {})
     ):
         return False
     run.decision.write(manifest)
