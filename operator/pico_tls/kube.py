@@ -12,7 +12,7 @@ import contextlib
 import json
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -85,6 +85,7 @@ class Kube:
         self._client = api_client
         self._lock = threading.Lock()
         self.requests: Counter[str] = Counter()
+        self.on_response: Callable[[str, int], None] = _ignore  # (verb, status): metrics
 
     def _request(
         self,
@@ -110,6 +111,7 @@ class Kube:
         response = self._client.call_api(
             method, url, header_params=headers, body=payload, _request_timeout=30
         )
+        self.on_response(method, response.status)
         raw = response.read()
         if response.status >= 400:
             message = api_reason = ""
@@ -210,6 +212,10 @@ class Kube:
         }
         with contextlib.suppress(KubeError):  # Events are best effort
             self._request("POST", EVENT.path(meta["namespace"]), body=body)
+
+
+def _ignore(verb: str, code: int) -> None:
+    pass
 
 
 def _default_client() -> Any:

@@ -104,6 +104,7 @@ class OperatorProcess:
             KUBECONFIG=str(self.kubeconfig),
             PYTHONPATH=os.pathsep.join(p for p in path if p),
             PYTHONUNBUFFERED="1",
+            PICO_TLS_METRICS_PORT="0",  # no fixed port per test process (tests may pass one)
         )
         return env | self.env
 

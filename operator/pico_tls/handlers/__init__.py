@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import Any
 
 import kopf
 
 from pico_tls.builders.names import FIELD_MANAGER, MANAGED_BY, PLATFORM_LABEL
 from pico_tls.kube import Kube, KubeError
+from pico_tls.metrics import METRICS, set_leader
 from pico_tls.reconcile.group import GroupReconciler
 from pico_tls.scheduler import Scheduler
 from pico_tls.settings import Settings
@@ -45,6 +47,13 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     kube = Kube()
+    kube.on_response = METRICS.count_request
+    if config.metrics_port:
+        try:
+            METRICS.serve(config.metrics_port)
+        except OSError as err:  # the port is taken: reconcile anyway, without metrics
+            log.warning("no metrics endpoint on port %d: %s", config.metrics_port, err)
+    set_leader(True)  # standalone: this one instance reconciles (a leader election sets it)
     reconciler = GroupReconciler(kube, resync_seconds=config.resync_seconds)
     scheduler = Scheduler(
         reconciler_entry(reconciler, kube, config), config.settle_seconds, config.workers
@@ -59,13 +68,19 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 def reconciler_entry(reconciler: GroupReconciler, kube: Kube, config: Settings) -> Any:
     def run(namespace: str, platform: str) -> float | None:
+        start = time.monotonic()
         try:
             outcome = reconciler.reconcile(namespace, platform)
-        except KubeError as err:
-            if not err.namespace_terminating:
+        except Exception as err:
+            gone = isinstance(err, KubeError) and err.namespace_terminating
+            METRICS.observe_reconcile("success" if gone else "error", time.monotonic() - start)
+            if not gone:
                 raise
             log.info("namespace %s is being deleted; platform %s left alone", namespace, platform)
+            METRICS.record_group((namespace, platform), ())
             return None
+        METRICS.observe_reconcile("success", time.monotonic() - start)
+        METRICS.record_group((namespace, platform), outcome.samples)
         log.info("reconciled platform %s/%s: %d writes", namespace, platform, outcome.writes)
         if config.stats_file:
             with open(config.stats_file, "w") as out:

@@ -14,6 +14,7 @@ from pico_tls.reconcile.apply import apply_decision
 from pico_tls.reconcile.decide import DEFAULT_RESYNC_SECONDS, decide
 from pico_tls.reconcile.exclusions import WriteFailure
 from pico_tls.reconcile.existing import DecodedSecrets
+from pico_tls.reconcile.samples import Sample, group_samples
 from pico_tls.reconcile.snapshot import read_snapshot
 
 MAX_DECISIONS = 4  # decisions per pass: the first, then one per batch of refused writes
@@ -29,6 +30,7 @@ class Outcome:
 
     requeue_after: float | None = None
     writes: int = 0
+    samples: tuple[Sample, ...] = ()  # the group's metric samples after the pass
 
 
 class GroupReconciler:
@@ -68,13 +70,14 @@ class GroupReconciler:
             if decision.references is not None:
                 self._remember_references(namespace, platform_name, decision.references)
             applied = apply_decision(self.kube, decision, now)
-            outcome = Outcome(decision.requeue_after, outcome.writes + applied.writes)
+            samples = group_samples(snapshot, decision)
+            outcome = Outcome(decision.requeue_after, outcome.writes + applied.writes, samples)
             if any(f.owner_kind == "Platform" for f in failures):
                 raise WriteRefused(failures[0].describe())  # reported: back off
             if not applied.failures:
                 return outcome
             failures += applied.failures
-        return Outcome(min(outcome.requeue_after or 5.0, 5.0), outcome.writes)
+        return Outcome(min(outcome.requeue_after or 5.0, 5.0), outcome.writes, outcome.samples)
 
     def _remember_references(self, namespace: str, platform: str, used: set[str]) -> None:
         with self._lock:
