@@ -13,7 +13,7 @@ from pico_tls.parties import Member
 from pico_tls.pki.certs import CertificateAuthority, sha256_fingerprint
 from pico_tls.reconcile.exclusions import WRITE_FAILED, Exclusion, WriteFailure, summary
 from pico_tls.reconcile.passes import Pass
-from pico_tls.reconcile.status import Condition, iso, merge_conditions
+from pico_tls.reconcile.status import Condition, iso, merge_conditions, with_kstatus
 
 Body = Mapping[str, Any]
 
@@ -28,12 +28,18 @@ def _known(body: Body, condition_type: str) -> Mapping[str, Any]:
 
 
 def set_conditions(
-    run: Pass, body: Body, conditions: Sequence[Condition], status: Mapping[str, Any] | None = None
+    run: Pass,
+    body: Body,
+    conditions: Sequence[Condition],
+    status: Mapping[str, Any] | None = None,
+    *,
+    stalled: bool = False,
 ) -> None:
-    """Record `status` with `conditions` merged into the body's (only if anything changes)."""
+    """Record `status` with `conditions` (and kstatus's Reconciling and Stalled: `stalled`
+    when only the user can fix what Ready says) merged into the body's, if anything changes."""
     generation = body["metadata"].get("generation")
     old = (body.get("status") or {}).get("conditions") or []
-    merged = merge_conditions(old, conditions, generation, run.now)
+    merged = merge_conditions(old, with_kstatus(conditions, stalled), generation, run.now)
     run.decision.status(
         body, {"observedGeneration": generation, **(status or {}), "conditions": merged}
     )
@@ -44,7 +50,7 @@ def reject(run: Pass, body: Body, message: str, reason: str = "InvalidSpec") -> 
     Warning Event per new message; a member is listed as left out on its Platform."""
     if _known(body, "Ready").get("message") != message:
         run.decision.event(body, "Warning", reason, message)
-    set_conditions(run, body, [Condition("Ready", False, reason, message)])
+    set_conditions(run, body, [Condition("Ready", False, reason, message)], stalled=True)
     if body["kind"] != "Platform":
         key = (str(body["kind"]), str(body["metadata"]["name"]))
         run.excluded.setdefault(key, Exclusion(key[0], key[1], reason, message))
@@ -58,7 +64,7 @@ def platform_write_failed(run: Pass, body: Body, failure: WriteFailure) -> None:
     )
     if _known(body, "Ready").get("message") != message:
         run.decision.event(body, "Warning", WRITE_FAILED, message)
-    set_conditions(run, body, [Condition("Ready", False, WRITE_FAILED, message)])
+    set_conditions(run, body, [Condition("Ready", False, WRITE_FAILED, message)], stalled=True)
 
 
 def exclusion_status(run: Pass) -> tuple[Condition, dict[str, Any]]:
@@ -90,6 +96,7 @@ def keystore_problem(run: Pass, platform: Member, reason: str, message: str) -> 
             Condition("Ready", False, reason, message),
             Condition("KeystoreReady", False, reason, message),
         ],
+        stalled=True,
     )
     raise GroupConfigError(message)
 
