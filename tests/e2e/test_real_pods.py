@@ -338,7 +338,8 @@ def test_a_real_prometheus_scrapes_the_operator_pod_and_sees_a_renewal(
         f'{{namespace="{NS}",name="mz",kind="Platform"}}'
     )
     pod = rp.wait_operator_pod(env)
-    with running_prometheus(tmp_path / "prometheus", env.cluster.kubeconfig, rp.OPERATOR_NS) as p:
+    with running_prometheus(tmp_path / "prometheus") as p:
+        p.set_targets(rp.operator_pods(env))
 
         def value() -> float | None:
             found = p.query(expiry)

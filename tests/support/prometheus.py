@@ -1,8 +1,8 @@
 """A real Prometheus (Debian's `prometheus` package, tests/monitoring/install-deps.sh) started by
-a test: its own temporary folder, its web API on a loopback port, stopped on exit. It finds the
-operator pod through the API server (kubernetes_sd_configs, role pod, with the test cluster's
-kubeconfig) and scrapes the container port named `metrics` on the pod's IP (the real node's
-bridge, reachable from this machine), as a ServiceMonitor-less install would."""
+a test: its own temporary folder, its web API on a loopback port, stopped on exit. It scrapes
+the operator pods the test lists (`set_targets`: each pod's IP and its container port named
+`metrics`, as Kubernetes pod discovery finds them; Debian's build has no Kubernetes
+discovery) on the real node's bridge, reachable from this machine."""
 
 from __future__ import annotations
 
@@ -30,34 +30,37 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def config(kubeconfig: Path, namespace: str) -> dict[str, Any]:
-    """Scrape every pod of `namespace` on its container port named `metrics`."""
-    keep_metrics_port = {
-        "source_labels": ["__meta_kubernetes_pod_container_port_name"],
-        "regex": "metrics",
-        "action": "keep",
-    }
-    relabel = [
-        keep_metrics_port,
-        {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
-        {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
-    ]
+def config(targets_file: Path) -> dict[str, Any]:
+    """Scrape the targets listed in `targets_file` (file-based discovery: Debian builds
+    Prometheus without Kubernetes discovery, so the test lists the operator pods itself)."""
     job = {
         "job_name": "pico-tls-operator",
         "scrape_interval": f"{SCRAPE_SECONDS}s",
         "scrape_timeout": f"{SCRAPE_SECONDS}s",
-        "kubernetes_sd_configs": [
-            {
-                "role": "pod",
-                "kubeconfig_file": str(kubeconfig),
-                "namespaces": {"names": [namespace]},
-            }
-        ],
-        "relabel_configs": relabel,
+        "file_sd_configs": [{"files": [str(targets_file)], "refresh_interval": "5s"}],
         # the operator's own namespace/name labels win over the target's
         "honor_labels": True,
     }
     return {"global": {"evaluation_interval": "5s"}, "scrape_configs": [job]}
+
+
+def pod_targets(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What Kubernetes pod discovery would find: each running pod's IP with its container port
+    named `metrics`, labelled with the pod's namespace and name."""
+    out = []
+    for pod in pods:
+        ip = pod.get("status", {}).get("podIP")
+        ports = [
+            port["containerPort"]
+            for c in pod["spec"]["containers"]
+            for port in c.get("ports", [])
+            if port.get("name") == "metrics"
+        ]
+        if ip and ports and not pod["metadata"].get("deletionTimestamp"):
+            meta = pod["metadata"]
+            labels = {"namespace": meta["namespace"], "pod": meta["name"]}
+            out.append({"targets": [f"{ip}:{ports[0]}"], "labels": labels})
+    return out
 
 
 @dataclass
@@ -65,6 +68,7 @@ class Prometheus:
     url: str
     process: subprocess.Popen[bytes]
     log: Path
+    targets_file: Path
 
     def api(self, path: str, **params: str) -> Any:
         query = urllib.parse.urlencode(params)
@@ -88,17 +92,25 @@ class Prometheus:
         except OSError:
             return False
 
+    def set_targets(self, pods: list[dict[str, Any]]) -> None:
+        """List the pods to scrape (written whole, then renamed: Prometheus never reads half)."""
+        staged = self.targets_file.with_suffix(".tmp")
+        staged.write_text(json.dumps(pod_targets(pods)))
+        staged.replace(self.targets_file)
+
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 
 
 @contextlib.contextmanager
-def running_prometheus(work_dir: Path, kubeconfig: Path, namespace: str) -> Iterator[Prometheus]:
+def running_prometheus(work_dir: Path) -> Iterator[Prometheus]:
     binary = shutil.which("prometheus")
     if binary is None:
         raise RuntimeError("prometheus missing: tests/monitoring/install-deps.sh installs it")
     work_dir.mkdir(parents=True, exist_ok=True)
-    (work_dir / "prometheus.yml").write_text(yaml.safe_dump(config(kubeconfig, namespace)))
+    targets = work_dir / "targets.json"
+    targets.write_text("[]")
+    (work_dir / "prometheus.yml").write_text(yaml.safe_dump(config(targets)))
     port = free_port()
     log = work_dir / "prometheus.log"
     cmd = [
@@ -110,7 +122,7 @@ def running_prometheus(work_dir: Path, kubeconfig: Path, namespace: str) -> Iter
     ]
     with open(log, "wb") as out:
         process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=work_dir)
-    prometheus = Prometheus(f"http://127.0.0.1:{port}", process, log)
+    prometheus = Prometheus(f"http://127.0.0.1:{port}", process, log, targets)
     try:
         deadline = time.monotonic() + 60
         while not prometheus.ready():
