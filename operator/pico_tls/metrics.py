@@ -11,12 +11,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    start_http_server,
+)
 from prometheus_client.exposition import generate_latest
 
 from pico_tls.reconcile import samples as s
 
-DEFAULT_PORT = 9402  # cert-manager's metrics port
+# No `_created` series beside the counters (as Go clients such as cert-manager's).
+disable_created_metrics()  # type: ignore[no-untyped-call]
 CERT_LABELS = ("namespace", "name", "kind")
 PHASE_LABELS = ("namespace", "name", "phase")
 HELP = {
