@@ -12,6 +12,7 @@ from tests.support import kstatus
 from tests.support.world import World, custom
 
 from pico_tls.builders import names
+from pico_tls.reconcile.decision import Decision, StatusPatch
 
 EC = {"key": {"algorithm": "ECDSA"}}
 
@@ -47,12 +48,16 @@ def test_the_ported_rules(meta: dict[str, Any], status: dict[str, Any], expected
 
 
 def passes_until_settled(world: World, busy: Any, limit: int = 12) -> list[tuple[bool, str]]:
-    """(in progress by the operator's own record, kstatus) after every pass."""
+    """(in progress by the operator's own record, kstatus) after every status patch of the
+    Platform, applied one action at a time as the API server sees them."""
     samples = []
     for _ in range(limit):
-        decision = world.reconcile()
-        body = world.get("Platform", "mz")
-        samples.append((busy(body["status"]), kstatus.compute(body)))
+        decision = world.decide()
+        for action in decision.actions:
+            world.apply(Decision([action]))
+            if isinstance(action, StatusPatch) and action.kind == "Platform":
+                body = world.get("Platform", "mz")
+                samples.append((busy(body["status"]), kstatus.compute(body)))
         world.roll_out()
         if not decision.actions:
             break
@@ -80,6 +85,19 @@ def test_a_client_auth_rollout_reads_in_progress_until_enforced() -> None:
     assert during and set(during) == {"InProgress"}, samples
     assert samples[-1] == (False, "Current")
     assert world.status("Platform", "mz")["observedGeneration"] == 2
+
+
+def test_switching_client_auth_off_reads_in_progress_from_the_flag_flip_on() -> None:
+    world = settled_world()
+    world.get("Platform", "mz")["spec"]["tls"]["requireClientAuth"] = True
+    world.settle()
+    assert world.status("Platform", "mz")["clientAuth"]["phase"] == "Enforced"
+    world.get("Platform", "mz")["spec"]["tls"]["requireClientAuth"] = False
+    world.get("Platform", "mz")["metadata"]["generation"] = 3
+    samples = passes_until_settled(world, lambda st: st["clientAuth"]["phase"] == "Relaxing")
+    during = [k for busy, k in samples if busy]
+    assert during and set(during) == {"InProgress"}, samples
+    assert samples[-1] == (False, "Current")
 
 
 def test_an_invalid_spec_reads_failed_and_names_the_problem() -> None:

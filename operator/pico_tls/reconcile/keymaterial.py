@@ -18,7 +18,7 @@ from pico_tls.pki.keys import generate_key
 from pico_tls.reconcile import carotation, existing
 from pico_tls.reconcile.carotation import Rotation
 from pico_tls.reconcile.passes import Pass
-from pico_tls.reconcile.report import keystore_problem
+from pico_tls.reconcile.report import keystore_problem, record_started
 from pico_tls.reconcile.rollout import owner_uids
 from pico_tls.reconcile.status import iso
 from pico_tls.spec import PlatformSpec
@@ -182,7 +182,9 @@ def rotation(run: Pass, platform: Member, ca: CertificateAuthority) -> Rotation 
     mounted: list[x509.Certificate] = run.decoded(mounted_secret, "cas", existing.cas_from)
     found = carotation.current_rotation(recorded, ca.certificate, mounted)
     if found is not None and found != recorded:
-        run.decision.status(body, {"caRotation": found.as_status()})
+        status = {"caRotation": found.as_status()}
+        reason = f"CARotation{found.phase.value}"
+        record_started(run, body, status, reason, carotation.phase_message(found))
         old = ", ".join(sha256_fingerprint(c) for c in found.previous)
         run.decision.event(
             body,

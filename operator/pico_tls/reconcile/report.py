@@ -45,6 +45,20 @@ def set_conditions(
     )
 
 
+def record_started(
+    run: Pass, body: Body, status: Mapping[str, Any], reason: str, message: str
+) -> None:
+    """Record a phase that starts before anything is written (`status`), with Reconciling=True
+    beside it, so no reader sees the new phase next to conditions saying nothing is going on;
+    the pass's full status follows."""
+    old = (body.get("status") or {}).get("conditions") or []
+    generation = body["metadata"].get("generation")
+    started = Condition("Reconciling", True, reason, message)
+    kept = [c for c in old if c.get("type") != started.type]
+    merged = merge_conditions(old, [started], generation, run.now)
+    run.decision.status(body, {**status, "conditions": [*kept, *merged]})
+
+
 def reject(run: Pass, body: Body, message: str, reason: str = "InvalidSpec") -> None:
     """Report a spec (or a member's objects) the operator cannot act on: Ready=False and one
     Warning Event per new message; a member is listed as left out on its Platform."""
