@@ -5,7 +5,7 @@ scrape that carries no Secret value."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -212,8 +212,8 @@ def test_reconciles_are_counted_by_result_and_timed(monkeypatch: pytest.MonkeyPa
     metrics = Metrics()
     monkeypatch.setattr("pico_tls.handlers.METRICS", metrics)
     config = Settings()
-    ok = reconciler_entry(Reconciler(False), Kube(FakeClient([])), config)
-    bad = reconciler_entry(Reconciler(True), Kube(FakeClient([])), config)
+    ok = reconciler_entry(cast(Any, Reconciler(False)), Kube(FakeClient([])), config)
+    bad = reconciler_entry(cast(Any, Reconciler(True)), Kube(FakeClient([])), config)
     assert ok("ns", "mz") == 5.0
     with pytest.raises(RuntimeError):
         bad("ns", "mz")

@@ -44,7 +44,7 @@ def test_prometheus_reads_the_platform_expiry_and_its_change(tmp_path: Path) -> 
     assert first == [datetime.fromisoformat(not_after).timestamp()]
 
 
-def wait_for(read, done, timeout: float = 60):  # type: ignore[no-untyped-def]
+def wait_for(read, done, timeout: float = 60):
     deadline = time.monotonic() + timeout
     while True:
         found = read()
