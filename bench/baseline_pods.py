@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tests.support.realpods_env import REAL_NODE_SELECTOR
+from pico_harness.support.realpods_env import REAL_NODE_SELECTOR
 
 PASSWORD = "baseline-store-pw"  # a throw-away test password of a throw-away namespace
 PORT = 6790

@@ -13,7 +13,7 @@ For a platform, C execution containers and D desktops (default 20 + 20), per-con
 
 Prints a table and writes JSON. Run from the repository root:
 
-    .venv/bin/python bench/bench_keystores.py --out bench/results/keystores.json
+    .venv/bin/python -m bench.bench_keystores --out bench/results/keystores.json
 """
 
 from __future__ import annotations
@@ -31,13 +31,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "operator"))
+from pico_tls.classic.command import add_parser, options_from
+from pico_tls.classic.layout import read_existing, write_plan
+from pico_tls.classic.plan import make_plan
+from pico_tls.pki import KeyAlgorithm, generate_key
 
-from pico_tls.classic.command import add_parser, options_from  # noqa: E402
-from pico_tls.classic.layout import read_existing, write_plan  # noqa: E402
-from pico_tls.classic.plan import make_plan  # noqa: E402
-from pico_tls.pki import KeyAlgorithm, generate_key  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 KEYTOOL_ALGORITHMS = {
     "rsa-2048": ("RSA", "2048"),

@@ -1,6 +1,6 @@
 """Benchmark: one Platform with N ExecutionContainers, from `kubectl apply` to all Ready.
 
-Starts the local control plane (tests/cluster/localcluster.py), applies the CRDs and RBAC,
+Starts the local control plane (pico_harness.cluster.localcluster), applies the CRDs and RBAC,
 runs the operator as a subprocess under its ServiceAccount, and for each N measures:
 
 - seconds from one `kubectl apply` (Platform + N ExecutionContainers) until the Platform and
@@ -13,7 +13,7 @@ runs the operator as a subprocess under its ServiceAccount, and for each N measu
 
 Run from the repository root:
 
-    .venv/bin/python bench/bench_operator.py --sizes 10,50,200 --out bench/results/operator.json
+    .venv/bin/python -m bench.bench_operator --sizes 10,50,200 --out bench/results/operator.json
 """
 
 from __future__ import annotations
@@ -36,15 +36,14 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.cluster.localcluster import (  # noqa: E402
+from pico_harness.cluster.localcluster import (
     ClusterAccess,
     LocalCluster,
 )
-from tests.support.install import install_operator_prerequisites  # noqa: E402
-from tests.support.operator_process import OperatorProcess  # noqa: E402
+from pico_harness.support.install import install_operator_prerequisites
+from pico_harness.support.operator_process import OperatorProcess
+
+ROOT = Path(__file__).resolve().parent.parent
 
 GROUP_VERSION = "picotls.dev/v1alpha1"
 POLL_SECONDS = 0.5
@@ -148,7 +147,7 @@ class RssSampler:
 
 
 class Operator(OperatorProcess):
-    """The operator as deployed (tests/support/operator_process.py), cluster-wide, with request
+    """The operator as deployed (pico_harness.support.operator_process), cluster-wide, with request
     counts in a stats file and an optional settle delay."""
 
     def __init__(

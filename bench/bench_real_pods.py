@@ -3,10 +3,11 @@ Container, with the operator (examples/) against a baseline measured in the same
 stand-in pods as bare Deployments with keystores made by hand with keytool, no operator); then
 the Platform's unreachable seconds and failed handshakes per transition.
 
-    PYTHONPATH=. .venv/bin/python bench/bench_real_pods.py [--rounds N]
+    .venv/bin/python -m bench.bench_real_pods [--rounds N]
 
-Needs root, the real node's tools (tests/cluster/install-node-deps.sh) and the image tools
-(tests/images/install-deps.sh); waits while another real node runs on the machine.
+Needs root, the real node's tools (harness/pico_harness/cluster/install-node-deps.sh) and the
+image tools (harness/pico_harness/images/install-deps.sh); waits while another real node runs on
+the machine.
 """
 
 from __future__ import annotations
@@ -19,12 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from bench import baseline_pods
-from tests.support import realpods_env as rp
-from tests.support import realpods_steps as steps
-from tests.support.traffic import EC_COMPONENT, PLATFORM_COMPONENT, TrafficMonitor
+
+from pico_harness.support import realpods_env as rp
+from pico_harness.support import realpods_steps as steps
+from pico_harness.support.traffic import EC_COMPONENT, PLATFORM_COMPONENT, TrafficMonitor
 
 CONTAINERS = {"ec1": 1, "ec2": 2}  # examples/execution-containers.yaml
 

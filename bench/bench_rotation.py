@@ -12,7 +12,7 @@ On the local control plane, with the operator running under its ServiceAccount, 
 
 Run from the repository root:
 
-    .venv/bin/python bench/bench_rotation.py --sizes 10,50 --out bench/results/rotation.json
+    .venv/bin/python -m bench.bench_rotation --sizes 10,50 --out bench/results/rotation.json
 """
 
 from __future__ import annotations
@@ -28,10 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.bench_operator import (  # noqa: E402
+from bench.bench_operator import (
     Operator,
     RssSampler,
     apply_all,
@@ -51,9 +48,12 @@ from bench.bench_operator import (  # noqa: E402
     remove_not_ready_taints,
     wait_quiet,
 )
-from tests.cluster.localcluster import ClusterAccess  # noqa: E402
-from tests.support.install import install_operator_prerequisites  # noqa: E402
-from tests.support.resources import generations  # noqa: E402
+
+from pico_harness.cluster.localcluster import ClusterAccess
+from pico_harness.support.install import install_operator_prerequisites
+from pico_harness.support.resources import generations
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass

@@ -20,23 +20,22 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "operator"))
+from scripts import demo_real
 
-from scripts import demo_real  # noqa: E402
-from tests.cluster.localcluster import ClusterAccess, LocalCluster  # noqa: E402
-from tests.javatools import (  # noqa: E402
+from pico_harness.cluster.localcluster import ClusterAccess, LocalCluster
+from pico_harness.java.tools import (
     TlsServer,
     compile_probe,
     keytool_list,
     start_servers,
     tls_handshake_batch,
 )
-from tests.support.install import install_operator_prerequisites  # noqa: E402
-from tests.support.operator_process import OperatorProcess  # noqa: E402
-from tests.support.realpods_env import fallback_reason  # noqa: E402
-from tests.support.stores import rejected_by_server, secret_store, stranger_for  # noqa: E402
+from pico_harness.support.install import install_operator_prerequisites
+from pico_harness.support.operator_process import OperatorProcess
+from pico_harness.support.realpods_env import fallback_reason
+from pico_harness.support.stores import rejected_by_server, secret_store, stranger_for
+
+ROOT = Path(__file__).resolve().parent.parent
 
 NAMESPACE = "pico-demo"
 STORES = ("mz-rcp-tls", "ec1-rcp-tls", "ec2-rcp-tls", "alice-desktop-key", "bob-desktop-key")
@@ -158,7 +157,8 @@ def main() -> int:
             print(
                 f"\nkept running: export KUBECONFIG={cluster.kubeconfig}; operator pid "
                 f"{operator.pid}; stop with: kill {operator.pid}; "
-                f"tests/cluster/dev-cluster down is not needed (pids in {cluster.work_dir})"
+                "harness/pico_harness/cluster/dev-cluster down is not needed "
+                f"(pids in {cluster.work_dir})"
             )
             return 0 if ok else 1
         return 0 if ok else 1

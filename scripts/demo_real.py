@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.javatools import keytool_list
-from tests.support import realpods_env as rp
-from tests.support import realpods_steps as steps
-from tests.support.realpods_desktops import run_desktop
-from tests.support.stores import secret_store
-from tests.support.traffic import TrafficMonitor
+from pico_harness.java.tools import keytool_list
+from pico_harness.support import realpods_env as rp
+from pico_harness.support import realpods_steps as steps
+from pico_harness.support.realpods_desktops import run_desktop
+from pico_harness.support.stores import secret_store
+from pico_harness.support.traffic import TrafficMonitor
 
 NAMESPACE = "pico-demo"
 MANAGED = "app.kubernetes.io/managed-by=pico-tls-operator"

@@ -2,7 +2,7 @@
 
 - ``kube_cluster`` (session): a Kubernetes API to test against, as a ``KubeCluster`` with
   ``kubeconfig``, ``server``, ``kubectl(*args)``, ``get_json``, ``apply``, ``wait_until``.
-  Default: a ``LocalCluster`` (tests/cluster/localcluster.py; binaries built by build.sh if
+  Default: a ``LocalCluster`` (pico_harness.cluster.localcluster; binaries built by build.sh if
   missing). ``PICO_TLS_KUBECONFIG=<path>`` uses an existing cluster instead (only one that looks
   like a test cluster, unless ``PICO_TLS_FORCE_CLUSTER=1``); ``PICO_TLS_KIND=1`` uses pytest-kind
   when Docker is available.
@@ -10,7 +10,7 @@
 - ``operator_kubeconfig`` (session): manifests/rbac.yaml applied, a kubeconfig holding a
   TokenRequest token of ServiceAccount pico-tls-system/pico-tls-operator.
 - ``operator_process`` (session) / ``operator`` (function): the operator as manifests/operator.yaml
-  starts it, under that kubeconfig (``tests.support.operator_process.OperatorProcess``);
+  starts it, under that kubeconfig (``pico_harness.support.operator_process.OperatorProcess``);
   ``operator`` makes sure it is running for the test.
 - ``namespace`` (function): a fresh namespace, deleted afterwards.
 """
@@ -32,7 +32,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from tests.cluster.localcluster import (
+from pico_harness.cluster.localcluster import (
     ClusterAccess,
     ClusterError,
     LocalCluster,
@@ -40,8 +40,8 @@ from tests.cluster.localcluster import (
     ensure_binaries,
     missing_binaries,
 )
-from tests.support.install import OPERATOR_SERVICE_ACCOUNT, install_crds, install_rbac
-from tests.support.operator_process import OperatorProcess
+from pico_harness.support.install import OPERATOR_SERVICE_ACCOUNT, install_crds, install_rbac
+from pico_harness.support.operator_process import OperatorProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_CLUSTER_PATTERN = re.compile(r"localhost|127\.0\.0\.1|\[::1\]|kind|test", re.IGNORECASE)
@@ -84,7 +84,7 @@ def _kubectl_bin() -> str:
             return str(candidate)
     found = shutil.which("kubectl")
     if not found:
-        pytest.skip("no kubectl: run tests/cluster/build.sh")
+        pytest.skip("no kubectl: run harness/pico_harness/cluster/build.sh")
     return found
 
 
@@ -162,7 +162,7 @@ def skipped_required_lines() -> list[str]:
         return []
     return [
         f"FAILED: {len(_skipped_required)} e2e/java test(s) skipped (PICO_TLS_NO_SKIPS=1); "
-        "install what they need (tests/cluster/build.sh, a JDK):",
+        "install what they need (harness/pico_harness/cluster/build.sh, a JDK):",
         *(f"  skipped {line}" for line in _skipped_required),
     ]
 
@@ -193,7 +193,8 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeClust
     with contextlib.suppress(Exception):
         if missing_binaries(default_bin_dir()) and not shutil.which("go"):
             pytest.skip(
-                "control plane binaries missing and no Go to build them (tests/cluster/build.sh)"
+                "control plane binaries missing and no Go to build them "
+                "(harness/pico_harness/cluster/build.sh)"
             )
     try:
         ensure_binaries()

@@ -1,5 +1,6 @@
 """End-to-end fixtures: the JVM probe for keystore checks (cluster fixtures are in tests/), and
-a check after every operator test that no private key or password leaked (tests/support/leaks.py:
+a check after every operator test that no private key or password leaked
+(pico_harness.support.leaks:
 every password and key any Secret held at any time of the session, in clear, base64 and PEM
 forms, searched in the operator log, Events, status, ConfigMaps, pods and pod templates)."""
 
@@ -9,8 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.javafixtures import java_probe
-from tests.support.leaks import LeakCheck, SecretRecorder
+
+from pico_harness.java.fixtures import java_probe
+from pico_harness.support.leaks import LeakCheck, SecretRecorder
 
 __all__ = ["java_probe"]
 

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.javatools import start_servers, tls_handshake_batch
-from tests.support.resources import (
+
+from pico_harness.java.tools import start_servers, tls_handshake_batch
+from pico_harness.support.resources import (
     condition,
     fingerprints,
     generations,
@@ -25,9 +26,8 @@ from tests.support.resources import (
     tls_secret,
     wait_ready,
 )
-from tests.support.secretwatch import SecretVersions
-from tests.support.stores import decoded, store_file
-
+from pico_harness.support.secretwatch import SecretVersions
+from pico_harness.support.stores import decoded, store_file
 from pico_tls.pki.certs import cert_to_pem, certs_from_pem, create_ca, sha256_fingerprint
 from pico_tls.pki.keys import KeyAlgorithm, generate_key, key_to_pem
 

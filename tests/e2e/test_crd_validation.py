@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.kubectl import IMAGE, Kubectl, container, desktop, platform
+
+from pico_harness.support.kubectl import IMAGE, Kubectl, container, desktop, platform
 
 pytestmark = pytest.mark.e2e
 

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support import delivery as dt
-from tests.support.kubectl import Kubectl
-from tests.support.kubectl import container as crd_container
-from tests.support.kubectl import platform as crd_platform
-from tests.support.resources import get, wait_ready
+
+from pico_harness.support import delivery as dt
+from pico_harness.support.kubectl import Kubectl
+from pico_harness.support.kubectl import container as crd_container
+from pico_harness.support.kubectl import platform as crd_platform
+from pico_harness.support.resources import get, wait_ready
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,8 @@ import time
 from typing import Any
 
 import pytest
-from tests.support.resources import get, member, platform, wait_ready
+
+from pico_harness.support.resources import get, member, platform, wait_ready
 
 pytestmark = pytest.mark.e2e
 

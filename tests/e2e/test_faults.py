@@ -1,5 +1,5 @@
 """End-to-end: faults injected at random points of creation, client-auth rollout and CA
-rotation (tests/e2e/faults.py); after each scenario the platform group converges with no key
+rotation (pico_harness.support.faults); after each scenario the platform group converges with no key
 lost or replaced, no second CA (a rotation makes exactly one new CA), no extra roll (no more
 workload revisions than the same scenario made without faults), and what the competing writer
 overwrote put back.
@@ -17,8 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from tests.e2e.faults import Faults, History, retry
-from tests.support.resources import condition, get
+
+from pico_harness.support.faults import Faults, History, retry
+from pico_harness.support.resources import condition, get
 
 pytestmark = pytest.mark.e2e
 

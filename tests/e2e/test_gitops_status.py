@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.support import kstatus
-from tests.support.argocd_lua import health
-from tests.support.objectwatch import ObjectVersions
-from tests.support.resources import member, platform, wait_ready
+
+from pico_harness.support import kstatus
+from pico_harness.support.argocd_lua import health
+from pico_harness.support.objectwatch import ObjectVersions
+from pico_harness.support.resources import member, platform, wait_ready
 
 pytestmark = pytest.mark.e2e
 

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.cluster.localcluster import LocalCluster, pid_alive, port_in_use
 from tests.conftest import KubeCluster
-from tests.support.operator_process import OperatorProcess
+
+from pico_harness.cluster.localcluster import LocalCluster, pid_alive, port_in_use
+from pico_harness.support.operator_process import OperatorProcess
 
 pytestmark = pytest.mark.e2e
 IMAGE = "registry.example/never-pulled:1.0"
@@ -116,7 +117,7 @@ def test_deployment_and_statefulset_roll_out_on_fake_nodes(
 def test_operator_runs_under_its_service_account(
     kube_cluster: KubeCluster, operator_kubeconfig: Path
 ) -> None:
-    from tests.cluster.localcluster import ClusterAccess
+    from pico_harness.cluster.localcluster import ClusterAccess
 
     op = ClusterAccess(operator_kubeconfig, kube_cluster.kubectl_bin)
     assert (

@@ -1,4 +1,4 @@
-"""The hostile-input corpus (tests/support/hostile.py) against a real apiserver with crds/:
+"""The hostile-input corpus (pico_harness.support.hostile) against a real apiserver with crds/:
 every input the schema can judge is refused with the message the corpus expects (a message
 that says what to fix), and every edge case of ACCEPTED is let through. The same corpus runs
 against the spec parsers in tests/unit/test_hostile_specs.py."""
@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.support.hostile import ACCEPTED, HOSTILE, Hostile
+
+from pico_harness.support.hostile import ACCEPTED, HOSTILE, Hostile
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.support.resources import condition, exists, get, member, platform, wait_ready
+
+from pico_harness.support.resources import condition, exists, get, member, platform, wait_ready
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.operator_process import OperatorProcess, liveness_path
-from tests.support.resources import platform, wait_ready
+
+from pico_harness.support.operator_process import OperatorProcess, liveness_path
+from pico_harness.support.resources import platform, wait_ready
 
 pytestmark = pytest.mark.e2e
 

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.javatools import start_servers, tls_handshake_batch
-from tests.support.resources import (
+
+from pico_harness.java.tools import start_servers, tls_handshake_batch
+from pico_harness.support.resources import (
     condition,
     examples_in,
     exists,
@@ -26,7 +27,7 @@ from tests.support.resources import (
     template_hash,
     wait_ready,
 )
-from tests.support.stores import rejected_by_server, secret_store, stranger_for
+from pico_harness.support.stores import rejected_by_server, secret_store, stranger_for
 
 pytestmark = pytest.mark.e2e
 

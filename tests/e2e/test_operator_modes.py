@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.javatools import start_servers, tls_handshake_batch
-from tests.support.resources import (
+
+from pico_harness.java.tools import start_servers, tls_handshake_batch
+from pico_harness.support.resources import (
     condition,
     generations,
     get,
@@ -21,12 +22,11 @@ from tests.support.resources import (
     tls_secret,
     wait_ready,
 )
-from tests.support.stores import (
+from pico_harness.support.stores import (
     rejected_by_server,
     secret_store,
     stranger_for,
 )
-
 from pico_tls.pki.certs import cert_to_pem, create_ca, sha256_fingerprint
 from pico_tls.pki.keys import KeyAlgorithm, generate_key, key_to_pem
 
@@ -206,7 +206,7 @@ def test_a_container_named_like_another_platform_is_refused(
 def test_a_new_format_and_alias_alone_rebuild_the_stores_and_roll_once(
     kube_cluster: Any, operator: Any, namespace: str, tmp_path: Path
 ) -> None:
-    from tests.javatools import keytool_list
+    from pico_harness.java.tools import keytool_list
 
     ns = namespace
     kube_cluster.apply(

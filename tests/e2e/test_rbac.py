@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.support.leaks import json_objects
+
+from pico_harness.support.leaks import json_objects
 
 pytestmark = pytest.mark.e2e
 

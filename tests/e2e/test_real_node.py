@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.cluster import nodenet
-from tests.cluster.localcluster import LocalCluster, pid_alive, port_in_use
-from tests.cluster.ociimage import probe_image
-from tests.cluster.realnode import NODE_LABEL
+
+from pico_harness.cluster import nodenet
+from pico_harness.cluster.localcluster import LocalCluster, pid_alive, port_in_use
+from pico_harness.cluster.ociimage import probe_image
+from pico_harness.cluster.realnode import NODE_LABEL
 
 pytestmark = pytest.mark.e2e
 ON_REAL_NODE = {NODE_LABEL[0]: NODE_LABEL[1]}
@@ -249,8 +250,8 @@ def _three_cycles(tmp_path: Path) -> None:
 CHILD = """
 import sys, time
 from pathlib import Path
-from tests.cluster.localcluster import LocalCluster
-from tests.cluster.ociimage import probe_image
+from pico_harness.cluster.localcluster import LocalCluster
+from pico_harness.cluster.ociimage import probe_image
 cluster = LocalCluster(work_dir=Path(sys.argv[1]), keep_work_dir=True, real_node=True).start()
 image = probe_image(cluster.bin_dir)
 cluster.import_image(image.path)

@@ -1,7 +1,7 @@
 """End-to-end on real pods: a real node in the local cluster, the operator installed with
 `kubectl apply -k manifests/` from its locally built image, the examples run by the pico
-stand-in (tests/images/standin), live mutual-TLS traffic from every Execution Container to the
-Platform's Service through every transition.
+stand-in (harness/pico_harness/images/standin), live mutual-TLS traffic from every Execution
+Container to the Platform's Service through every transition.
 
 The tests share one cluster (module scope) and run in order: install, traffic, transitions,
 operator killed mid-switch. Figures per transition go to the terminal summary (and
@@ -21,12 +21,13 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.cluster import nodenet
-from tests.support import realpods_env as rp
-from tests.support import realpods_steps as steps
-from tests.support.leaks import LeakCheck, SecretRecorder, find_leaks
-from tests.support.prometheus import running_prometheus
-from tests.support.traffic import EC_COMPONENT, TrafficMonitor, Window
+
+from pico_harness.cluster import nodenet
+from pico_harness.support import realpods_env as rp
+from pico_harness.support import realpods_steps as steps
+from pico_harness.support.leaks import LeakCheck, SecretRecorder, find_leaks
+from pico_harness.support.prometheus import running_prometheus
+from pico_harness.support.traffic import EC_COMPONENT, TrafficMonitor, Window
 
 pytestmark = pytest.mark.e2e
 

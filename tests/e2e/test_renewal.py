@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.javatools import start_servers, tls_handshake_batch
-from tests.support.resources import (
+
+from pico_harness.java.tools import start_servers, tls_handshake_batch
+from pico_harness.support.resources import (
     generations,
     get,
     member,
@@ -18,8 +19,8 @@ from tests.support.resources import (
     template_hash,
     wait_ready,
 )
-from tests.support.secretwatch import SecretVersions
-from tests.support.stores import (
+from pico_harness.support.secretwatch import SecretVersions
+from pico_harness.support.stores import (
     decoded,
     rejected_by_server,
     secret_store,

@@ -7,7 +7,8 @@ import time
 from typing import Any
 
 import pytest
-from tests.support.resources import (
+
+from pico_harness.support.resources import (
     get,
     managed_versions,
     member,

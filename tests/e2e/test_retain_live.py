@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.support.resources import exists, get, member, platform, secret_data, wait_ready
+
+from pico_harness.support.resources import exists, get, member, platform, secret_data, wait_ready
 
 pytestmark = pytest.mark.e2e
 

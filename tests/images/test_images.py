@@ -6,8 +6,8 @@ private containerd with ``ctr -n k8s.io images import``, and runs them with ``ct
 Platform and Execution Container with mutual TLS over loopback (stores from ``pico_tls``,
 mounted read-only), and a desktop Job-style run whose exit code is the outcome.
 
-Needs root, buildah, debootstrap, runc and containerd (tests/images/install-deps.sh). A cold
-build takes minutes (see README.md); a warm one reuses the cached tars.
+Needs root, buildah, debootstrap, runc and containerd (harness/pico_harness/images/install-deps.sh).
+A cold build takes minutes (see README.md); a warm one reuses the cached tars.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ from typing import Any
 
 import pytest
 
+from pico_harness.images.build import Image, build_images
+from pico_harness.images.containerd_local import PrivateContainerd
+from pico_harness.support.identities import new_identity
 from pico_tls.builders import stores as store_builders
 from pico_tls.keystore import KeystoreContent, StoreFormat, StoreOptions, encode_keystore
 from pico_tls.material import Identity
 from pico_tls.pki import KeyAlgorithm, create_ca, generate_key
-from tests.images.build import Image, build_images
-from tests.images.containerd_local import PrivateContainerd
-from tests.support.identities import new_identity
 
 pytestmark = pytest.mark.images
 TOOLS = ("buildah", "debootstrap", "runc", "containerd", "ctr", "javac")
@@ -42,7 +42,9 @@ YEAR = timedelta(days=365)
 def images() -> dict[str, Image]:
     missing = [t for t in TOOLS if shutil.which(t) is None]
     if missing:
-        pytest.fail(f"missing {missing}: run tests/images/install-deps.sh", pytrace=False)
+        pytest.fail(
+            f"missing {missing}: run harness/pico_harness/images/install-deps.sh", pytrace=False
+        )
     return build_images(["operator", "standin"])
 
 

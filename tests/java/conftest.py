@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.javafixtures import java_probe, require_java
+from pico_harness.java.fixtures import java_probe, require_java
 
 __all__ = ["java_probe", "require_java"]
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from pico_harness.java.fixtures import require_java
+from pico_harness.support.entrypoints import PUBLIC_ENTRYPOINT
 from pico_tls.cli import main
-from tests.javafixtures import require_java
-from tests.support.entrypoints import PUBLIC_ENTRYPOINT
 
 EMIT_CHECK = """
 import java.io.*;

@@ -22,6 +22,16 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from pico_harness.java.tools import (
+    ClientStore,
+    HandshakeResult,
+    KeytoolEntry,
+    PicoConfig,
+    keytool_list,
+    pico_configs,
+    start_servers,
+    tls_handshake_batch,
+)
 from pico_tls.classic.layout import read_store
 from pico_tls.cli import main
 from pico_tls.keystore import KeyEntry, KeystoreContent, StoreFormat, StoreOptions, encode_keystore
@@ -34,16 +44,6 @@ from pico_tls.pki import (
     key_to_pem,
     self_signed_certificate,
     sha256_fingerprint,
-)
-from tests.javatools import (
-    ClientStore,
-    HandshakeResult,
-    KeytoolEntry,
-    PicoConfig,
-    keytool_list,
-    pico_configs,
-    start_servers,
-    tls_handshake_batch,
 )
 
 CONTAINERS = ("ec1", "ec2")

@@ -21,6 +21,16 @@ from pathlib import Path
 
 import pytest
 
+from pico_harness.java.tools import (
+    ClientStore,
+    HandshakeResult,
+    StoreInspection,
+    StoreSpec,
+    TlsServer,
+    inspect_stores,
+    start_servers,
+    tls_handshake_batch,
+)
 from pico_tls.builders import stores as store_builders
 from pico_tls.keystore import (
     KeystoreContent,
@@ -37,16 +47,6 @@ from pico_tls.pki import (
     create_ca,
     generate_key,
     sha256_fingerprint,
-)
-from tests.javatools import (
-    ClientStore,
-    HandshakeResult,
-    StoreInspection,
-    StoreSpec,
-    TlsServer,
-    inspect_stores,
-    start_servers,
-    tls_handshake_batch,
 )
 
 NOW = datetime.now(UTC)  # the clock of these tests

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
+from pico_harness.java.fixtures import require_java
+from pico_harness.support import delivery as dt
+from pico_harness.support.entrypoints import PUBLIC_ENTRYPOINT
 from pico_tls.builders import secret_manifests
 from pico_tls.render import render_objects
-from tests.javafixtures import require_java
-from tests.support import delivery as dt
-from tests.support.entrypoints import PUBLIC_ENTRYPOINT
 
 PROPS_ARGS = """
 import java.nio.charset.StandardCharsets;

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.javatools import (
+from pico_harness.java.tools import (
     ClientStore,
     JavaToolError,
     TlsServer,

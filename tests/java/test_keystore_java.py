@@ -11,6 +11,16 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from pico_harness.java.tools import (
+    ClientStore,
+    KeytoolListing,
+    StoreSpec,
+    TlsServer,
+    inspect_stores,
+    keytool_listing,
+    start_servers,
+    tls_handshake_batch,
+)
 from pico_tls.keystore import (
     KeyEntry,
     KeystoreContent,
@@ -29,16 +39,6 @@ from pico_tls.pki import (
     issue_certificate,
     self_signed_certificate,
     sha256_fingerprint,
-)
-from tests.javatools import (
-    ClientStore,
-    KeytoolListing,
-    StoreSpec,
-    TlsServer,
-    inspect_stores,
-    keytool_listing,
-    start_servers,
-    tls_handshake_batch,
 )
 
 pytestmark = pytest.mark.java
@@ -227,9 +227,9 @@ def test_handshakes_with_ca_and_pinned_trust(
 def test_decodes_stores_written_by_keytool(tmp_path: Path, ca: CertificateAuthority) -> None:
     """PKCS12 from keytool's defaults (PBES2/AES, HMAC-SHA256) and legacy mode (RC2-40 certs,
     3DES key, HMAC-SHA1), and JKS with a separate key password, read with our decoder."""
+    from pico_harness.java.tools import keytool
     from pico_tls.keystore import decode_keystore
     from pico_tls.pki import cert_to_pem
-    from tests.javatools import keytool
 
     ca_pem = tmp_path / "ca.pem"
     ca_pem.write_bytes(cert_to_pem(ca.certificate))

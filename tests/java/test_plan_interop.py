@@ -20,6 +20,14 @@ from typing import Any
 
 import pytest
 
+from pico_harness.java.tools import (
+    ClientStore,
+    HandshakeResult,
+    PicoConfig,
+    pico_configs,
+    start_servers,
+    tls_handshake_batch,
+)
 from pico_tls.material import Existing, Identity, resolve_identity
 from pico_tls.parties import (
     Member,
@@ -32,14 +40,6 @@ from pico_tls.pki import CertificateAuthority, KeyAlgorithm, create_ca, generate
 from pico_tls.pki import sha256_fingerprint as fingerprint
 from pico_tls.plan import build_group
 from pico_tls.spec import parse_container, parse_desktop, parse_platform
-from tests.javatools import (
-    ClientStore,
-    HandshakeResult,
-    PicoConfig,
-    pico_configs,
-    start_servers,
-    tls_handshake_batch,
-)
 
 NOW = datetime.now(UTC)  # the clock of these tests
 

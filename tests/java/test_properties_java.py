@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pico_harness.java.fixtures import require_java
 from pico_tls import javaprops
 from pico_tls.builders import properties
-from tests.javafixtures import require_java
 
 DUMPER = """
 import java.io.*;

@@ -1,4 +1,4 @@
-"""The pico stand-in (tests/images/standin) on loopback, without Kubernetes.
+"""The pico stand-in (harness/pico_harness/images/standin) on loopback, without Kubernetes.
 
 Stores come from the project's own core (``pico_tls.material``, ``builders.stores``,
 ``encode_keystore``) and the properties files from ``builders.properties``, as the operator writes
@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from pico_harness.images.standin_local import Standin, compile_standin
+from pico_harness.support.identities import new_identity
 from pico_tls.builders import properties as props
 from pico_tls.builders import stores as store_builders
 from pico_tls.keystore import KeystoreContent, StoreFormat, StoreOptions, encode_keystore
 from pico_tls.material import Identity
 from pico_tls.pki import CertificateAuthority, KeyAlgorithm, create_ca, generate_key
-from tests.images.standin_local import Standin, compile_standin
-from tests.support.identities import new_identity
 
 YEAR = timedelta(days=365)
 LOOPBACK = ("-e", "standin.bind=127.0.0.1", "-e", "standin.http.port=0")
@@ -79,7 +79,7 @@ def classes(tmp_path_factory: pytest.TempPathFactory, require_java_tools: None) 
 
 @pytest.fixture(scope="module")
 def require_java_tools() -> None:
-    from tests.javafixtures import require_java
+    from pico_harness.java.fixtures import require_java
 
     require_java()
 

@@ -4,10 +4,9 @@ status the operator writes, pass by pass on the in-memory API: they agree with k
 
 from __future__ import annotations
 
-from tests.support import kstatus
-from tests.support.argocd_lua import health
-from tests.support.world import World, custom
-
+from pico_harness.support import kstatus
+from pico_harness.support.argocd_lua import health
+from pico_harness.support.world import World, custom
 from pico_tls.builders import names
 
 AGREES = {"Current": "Healthy", "InProgress": "Progressing", "Failed": "Degraded"}

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from tests.support.folders import snapshot
 
+from pico_harness.support.folders import snapshot
 from pico_tls.classic.layout import read_store
 from pico_tls.cli import main
 from pico_tls.keystore import (

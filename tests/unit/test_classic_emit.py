@@ -9,9 +9,9 @@ import stat
 from pathlib import Path
 
 import pytest
-from tests.support import delivery as dt
-from tests.support.folders import snapshot
 
+from pico_harness.support import delivery as dt
+from pico_harness.support.folders import snapshot
 from pico_tls import javaprops
 from pico_tls.cli import main
 

@@ -1,5 +1,5 @@
 """The orchestration of a pass, from snapshots and without a cluster: `decide` on an in-memory
-namespace (tests/support/world.py), pass after pass, with workloads rolled out in between."""
+namespace (pico_harness.support.world), pass after pass, with workloads rolled out in between."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from tests.support.world import NOW, World, custom, describe
 
+from pico_harness.support.world import NOW, World, custom, describe
 from pico_tls.builders import names
 from pico_tls.keystore import StoreOptions, decode_keystore, detect_format
 from pico_tls.pki.certs import certs_from_pem, sha256_fingerprint, signed_by

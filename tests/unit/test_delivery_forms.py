@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.support import delivery as dt
 
+from pico_harness.support import delivery as dt
 from pico_tls.builders import delivery, names, secret_manifests
 from pico_tls.builders.classic_forms import EMIT_CHOICES, emit_forms
 from pico_tls.builders.properties import rcp_properties

@@ -4,8 +4,7 @@ made (snapshots, no cluster)."""
 
 from __future__ import annotations
 
-from tests.support.world import World, custom, describe
-
+from pico_harness.support.world import World, custom, describe
 from pico_tls.builders import names
 
 EC = {"key": {"algorithm": "ECDSA"}}

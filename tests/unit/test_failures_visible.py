@@ -9,8 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from tests.support.world import NOW, World, custom
 
+from pico_harness.support.world import NOW, World, custom
 from pico_tls.pki.certs import cert_to_pem, create_ca
 from pico_tls.pki.keys import KeyAlgorithm, generate_key, key_to_pem
 

@@ -1,4 +1,4 @@
-"""The reconcile-side hostile corpus (tests/support/hostile_reconcile.py) through the real
+"""The reconcile-side hostile corpus (pico_harness.support.hostile_reconcile) through the real
 read -> decide -> apply loop (GroupReconciler) over an in-memory API: each case is reported on
 the resource it names (Ready=False, its reason, an actionable message, one Warning Event over
 several passes) and no key Secret that existed is replaced."""
@@ -8,10 +8,10 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from tests.support.hostile import HOSTILE
-from tests.support.hostile_reconcile import RECONCILE_CASES, ReconcileCase
-from tests.support.world import World, WorldKube
 
+from pico_harness.support.hostile import HOSTILE
+from pico_harness.support.hostile_reconcile import RECONCILE_CASES, ReconcileCase
+from pico_harness.support.world import World, WorldKube
 from pico_tls.kube import KubeError
 from pico_tls.reconcile.group import GroupReconciler, WriteRefused
 

@@ -1,4 +1,4 @@
-"""The hostile-input corpus (tests/support/hostile.py) against the spec parsers, and the rules
+"""The hostile-input corpus (pico_harness.support.hostile) against the spec parsers, and the rules
 for password Secrets, which no schema sees. The same corpus runs against the apiserver in
 tests/e2e/test_hostile_inputs.py."""
 
@@ -9,8 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from tests.support.hostile import ACCEPTED, HOSTILE, Hostile
 
+from pico_harness.support.hostile import ACCEPTED, HOSTILE, Hostile
 from pico_tls import validation
 from pico_tls.spec import SpecError, parse_container, parse_desktop, parse_platform
 

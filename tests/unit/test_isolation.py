@@ -7,8 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from tests.support.world import World, WorldKube, custom
 
+from pico_harness.support.world import World, WorldKube, custom
 from pico_tls.kube import KubeError
 from pico_tls.reconcile.exclusions import redact, retry_delay
 from pico_tls.reconcile.group import GroupReconciler, WriteRefused

@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.support import kstatus
-from tests.support.world import World, custom
 
+from pico_harness.support import kstatus
+from pico_harness.support.world import World, custom
 from pico_tls.builders import names
 from pico_tls.reconcile.decision import Decision, StatusPatch
 

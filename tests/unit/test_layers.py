@@ -124,17 +124,61 @@ def test_a_relative_import_within_the_part_is_fine() -> None:
 
 
 REPO = PACKAGE.parents[1]
-TEST_MODULE_IMPORT = re.compile(r"^\s*(from|import)\s+tests\.(e2e|unit|java)\.test_\w+", re.M)
+HARNESS = REPO / "harness" / "pico_harness"
+HARNESS_MODULES = sorted(p for p in HARNESS.rglob("*.py") if "__pycache__" not in p.parts)
+TEST_MODULE_IMPORT = re.compile(r"^\s*(from|import)\s+tests(\.\w+)*\.test_\w+", re.M)
 
 
-def test_shipped_code_never_imports_tests() -> None:
-    assert [str(p) for p in MODULES if "tests" in {n.split(".")[0] for n in imports(p)}] == []
+def top_levels(path: Path, source: str | None = None) -> set[str]:
+    """The top-level packages `path` imports absolutely (relative imports stay in its package)."""
+    tree = ast.parse(path.read_text() if source is None else source, str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def importers(paths: list[Path], forbidden: set[str]) -> list[str]:
+    return [str(p.relative_to(REPO)) for p in paths if top_levels(p) & forbidden]
+
+
+def test_shipped_code_never_imports_tests_or_the_harness() -> None:
+    assert importers(MODULES, {"tests", "pico_harness"}) == []
+
+
+def test_the_harness_never_imports_tests() -> None:
+    assert HARNESS_MODULES
+    assert importers(HARNESS_MODULES, {"tests"}) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["import tests.conftest\n", "from tests import conftest\n", "from pico_harness import proc\n"],
+)
+def test_forbidden_imports_are_seen(source: str) -> None:
+    assert top_levels(PACKAGE / "cli.py", source) & {"tests", "pico_harness"}
 
 
 def test_no_module_imports_helpers_from_a_test_module() -> None:
-    """Shared helpers live in tests/support; test modules import from it, not each other."""
-    sources = [*REPO.glob("tests/**/*.py"), *REPO.glob("bench/*.py"), *REPO.glob("scripts/*.py")]
+    """Shared helpers live in pico_harness; test modules import from it, not each other."""
+    sources = [
+        *REPO.glob("tests/**/*.py"),
+        *REPO.glob("bench/*.py"),
+        *REPO.glob("scripts/*.py"),
+        *HARNESS_MODULES,
+    ]
     offenders = [
         str(p.relative_to(REPO)) for p in sources if TEST_MODULE_IMPORT.search(p.read_text())
     ]
     assert offenders == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["from tests.e2e.test_operator import x\n", "import tests.images.test_images\n"],
+)
+def test_an_import_of_a_test_module_is_seen(source: str) -> None:
+    assert TEST_MODULE_IMPORT.search(source)

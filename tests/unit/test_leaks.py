@@ -1,4 +1,4 @@
-"""The leak check of tests/support/leaks.py finds a password or private key in every form a
+"""The leak check of pico_harness.support.leaks finds a password or private key in every form a
 careless log line, Event or manifest would carry it, and nothing else."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from datetime import timedelta
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from tests.support.leaks import find_leaks, sensitive_in
 
+from pico_harness.support.leaks import find_leaks, sensitive_in
 from pico_tls.pki.certs import self_signed_certificate
 from pico_tls.pki.keys import KeyAlgorithm, generate_key
 

@@ -9,9 +9,9 @@ from typing import Any, cast
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from tests.support.leaks import find_leaks, sensitive_in
-from tests.support.world import World, custom
 
+from pico_harness.support.leaks import find_leaks, sensitive_in
+from pico_harness.support.world import World, custom
 from pico_tls.builders import names
 from pico_tls.handlers import reconciler_entry
 from pico_tls.kube import Kube, KubeError

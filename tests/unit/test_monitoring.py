@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
-from tests.support.world import World, custom
 
+from pico_harness.support.world import World, custom
 from pico_tls.metrics import Metrics
 from pico_tls.reconcile.samples import group_samples
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.support.world import World, custom
 
+from pico_harness.support.world import World, custom
 from pico_tls.reconcile.clashes import writes_of
 
 EC = {"key": {"algorithm": "ECDSA"}}

@@ -9,8 +9,8 @@ import json
 import logging
 
 import pytest
-from tests.support.world import World, WorldKube, custom
 
+from pico_harness.support.world import World, WorldKube, custom
 from pico_tls.builders import names
 from pico_tls.handlers import reconciler_entry
 from pico_tls.reconcile.group import GroupReconciler

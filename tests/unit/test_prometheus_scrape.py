@@ -8,9 +8,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from tests.support.prometheus import free_port, running_prometheus
-from tests.support.world import World, custom
-
+from pico_harness.support.prometheus import free_port, running_prometheus
+from pico_harness.support.world import World, custom
 from pico_tls.metrics import Metrics
 from pico_tls.reconcile.samples import group_samples
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.world import World, custom
+from pico_harness.support.world import World, custom
 
 EC = {"key": {"algorithm": "ECDSA"}}
 KEPT = ("mz-ca", "mz-rcp-tls-state")

@@ -1,0 +1,280 @@
+"""An in-memory API for `decide`: it holds a namespace's objects, hands out Snapshots, and
+applies Decisions the way the API server would (server-side apply, status merge-patches,
+workload generations), so the orchestration is tested pass by pass without a cluster."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import itertools
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pico_tls.builders import names
+from pico_tls.reconcile.decide import decide
+from pico_tls.reconcile.decision import Decision, Event, StatusPatch, Write
+from pico_tls.reconcile.snapshot import Snapshot, referenced_secrets
+
+API = "picotls.dev/v1alpha1"
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+CUSTOM_KINDS = ("Platform", "ExecutionContainer", "DesktopClient")
+WORKLOAD_KINDS = ("StatefulSet", "Deployment")
+WRITTEN_KINDS = ("Secret", "ConfigMap", "Service", *WORKLOAD_KINDS)
+
+
+def custom(kind: str, name: str, spec: Mapping[str, Any], namespace: str = "ns") -> dict[str, Any]:
+    return {
+        "apiVersion": API,
+        "kind": kind,
+        "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{name}", "generation": 1},
+        "spec": copy.deepcopy(dict(spec)),
+    }
+
+
+def _merge(target: dict[str, Any], patch: Mapping[str, Any]) -> None:
+    """JSON merge-patch (RFC 7386)."""
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+class World:
+    """One namespace: custom resources, the operator's objects, the Events it posted."""
+
+    def __init__(self, platform: str = "mz", namespace: str = "ns") -> None:
+        self.namespace = namespace
+        self.platform = platform
+        self.objects: dict[tuple[str, str], dict[str, Any]] = {}
+        self.events: list[Event] = []
+        self.now = NOW
+        self._versions = itertools.count(1)
+
+    # -- objects --------------------------------------------------------------------------
+
+    def add(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        obj = copy.deepcopy(dict(body))
+        obj["metadata"].setdefault("namespace", self.namespace)
+        version = next(self._versions)
+        obj["metadata"]["resourceVersion"] = str(version)
+        obj["metadata"].setdefault(
+            "creationTimestamp", f"2026-06-01T00:{version // 60:02}:{version % 60:02}Z"
+        )
+        self.objects[obj["kind"], obj["metadata"]["name"]] = obj
+        return obj
+
+    def get(self, kind: str, name: str) -> dict[str, Any]:
+        return self.objects[kind, name]
+
+    def find(self, kind: str, name: str) -> dict[str, Any] | None:
+        return self.objects.get((kind, name))
+
+    def delete(self, kind: str, name: str) -> None:
+        del self.objects[kind, name]
+
+    def delete_collected(self, kind: str, name: str) -> None:
+        """Delete a custom resource and what garbage collection takes with it: every object
+        with an owner reference to its uid."""
+        uid = self.get(kind, name)["metadata"]["uid"]
+        self.delete(kind, name)
+        for key, obj in list(self.objects.items()):
+            refs = obj["metadata"].get("ownerReferences") or []
+            if any(r.get("uid") == uid for r in refs):
+                del self.objects[key]
+
+    def of_kind(self, *kinds: str) -> list[dict[str, Any]]:
+        return [o for (k, _), o in sorted(self.objects.items()) if k in kinds]
+
+    def secret_data(self, name: str) -> dict[str, bytes]:
+        data = self.get("Secret", name).get("data") or {}
+        return {k: base64.b64decode(v) for k, v in data.items()}
+
+    def status(self, kind: str, name: str) -> dict[str, Any]:
+        return dict(self.get(kind, name).get("status") or {})
+
+    def condition(self, kind: str, name: str, condition_type: str) -> dict[str, Any]:
+        conditions = self.status(kind, name).get("conditions") or []
+        return next(c for c in conditions if c["type"] == condition_type)
+
+    # -- passes ---------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        def members(kind: str) -> tuple[dict[str, Any], ...]:
+            return tuple(
+                copy.deepcopy(o)
+                for o in self.of_kind(kind)
+                if o["spec"].get("platformRef", {}).get("name") == self.platform
+            )
+
+        def owned(*kinds: str) -> dict[str, dict[str, Any]]:
+            return {
+                o["metadata"]["name"]: copy.deepcopy(o)
+                for o in self.of_kind(*kinds)
+                if (o["metadata"].get("labels") or {}).get(names.PLATFORM_LABEL) == self.platform
+            }
+
+        platform = self.find("Platform", self.platform)
+        desktops = members("DesktopClient")
+        return Snapshot(
+            self.namespace,
+            self.platform,
+            tuple(copy.deepcopy(o) for o in self.of_kind("Platform")),
+            members("ExecutionContainer"),
+            desktops,
+            secrets=owned("Secret"),
+            configmaps=owned("ConfigMap"),
+            services=owned("Service"),
+            workloads=owned(*WORKLOAD_KINDS),
+            user_secrets={
+                n: copy.deepcopy(self.find("Secret", n))
+                for n in referenced_secrets(platform, desktops)
+            },
+            namespace_members=tuple(
+                copy.deepcopy(o) for o in self.of_kind("ExecutionContainer", "DesktopClient")
+            ),
+            existing={
+                (o["kind"], o["metadata"]["name"]): {"metadata": copy.deepcopy(o["metadata"])}
+                for o in self.of_kind(*WRITTEN_KINDS)
+            },
+        )
+
+    def decide(self) -> Decision:
+        return decide(self.snapshot(), self.now)
+
+    def apply(self, decision: Decision) -> Decision:
+        for action in decision.actions:
+            if isinstance(action, Write):
+                self._apply(action.manifest)
+            elif isinstance(action, StatusPatch):
+                obj = self.get(action.kind, action.name)
+                _merge(obj.setdefault("status", {}), action.status)
+            else:
+                self.events.append(action)
+        return decision
+
+    def reconcile(self) -> Decision:
+        """One pass: snapshot, decide, apply."""
+        return self.apply(self.decide())
+
+    def _apply(self, manifest: Mapping[str, Any]) -> None:
+        old = self.find(manifest["kind"], manifest["metadata"]["name"])
+        new = copy.deepcopy(dict(manifest))
+        if old is not None:
+            new["metadata"]["creationTimestamp"] = old["metadata"]["creationTimestamp"]
+        if manifest["kind"] in WORKLOAD_KINDS:
+            generation = old["metadata"].get("generation", 1) if old else 0
+            if old is None or old["spec"] != new["spec"]:
+                generation += 1
+            new["metadata"]["generation"] = generation
+            new["status"] = old.get("status", {}) if old else {}
+        self.add(new)
+
+    def roll_out(self) -> None:
+        """Every workload runs its current template on every replica (what the kubelet does)."""
+        for obj in self.of_kind(*WORKLOAD_KINDS):
+            replicas = obj["spec"].get("replicas", 1)
+            generation = obj["metadata"]["generation"]
+            obj["status"] = {
+                "observedGeneration": generation,
+                "replicas": replicas,
+                "updatedReplicas": replicas,
+                "readyReplicas": replicas,
+                "currentRevision": f"r{generation}",
+                "updateRevision": f"r{generation}",
+            }
+
+    def settle(self, passes: int = 12) -> int:
+        """Reconcile and roll out until a pass decides nothing; returns the passes it took."""
+        for count in range(1, passes + 1):
+            decision = self.reconcile()
+            self.roll_out()
+            if not decision.actions:
+                return count
+        raise AssertionError(f"still deciding after {passes} passes: {describe(decision)}")
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def describe(decision: Decision) -> list[str]:
+    """A readable summary of a decision, for assertions and messages."""
+    out = []
+    for action in decision.actions:
+        if isinstance(action, Write):
+            out.append(f"write {action.kind}/{action.name}")
+        elif isinstance(action, StatusPatch):
+            out.append(f"status {action.kind}/{action.name}")
+        else:
+            out.append(f"event {action.reason}")
+    return out
+
+
+PLURALS = {
+    "secrets": "Secret",
+    "configmaps": "ConfigMap",
+    "services": "Service",
+    "statefulsets": "StatefulSet",
+    "deployments": "Deployment",
+    "platforms": "Platform",
+    "executioncontainers": "ExecutionContainer",
+    "desktopclients": "DesktopClient",
+}
+
+
+class WorldKube:
+    """`pico_tls.kube.Kube`'s methods over a World, for the read and apply steps (no HTTP)."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.calls: list[str] = []
+        # (kind, name) -> the KubeError the API answers to a write of that object.
+        self.refusals: dict[tuple[str, str], Exception] = {}
+
+    def list_objects(
+        self, kind: Any, namespace: str, label_selector: str | None = None
+    ) -> list[Any]:
+        self.calls.append(f"list {kind.plural}")
+        found = self.world.of_kind(PLURALS[kind.plural])
+        if label_selector:
+            key, value = label_selector.split("=")
+            found = [o for o in found if (o["metadata"].get("labels") or {}).get(key) == value]
+        return copy.deepcopy(found)
+
+    def list_metadata(self, kind: Any, namespace: str) -> list[dict[str, Any]]:
+        self.calls.append(f"list metadata {kind.plural}")
+        found = self.world.of_kind(PLURALS[kind.plural])
+        return [{"metadata": copy.deepcopy(o["metadata"])} for o in found]
+
+    def get(self, kind: Any, namespace: str, name: str) -> dict[str, Any] | None:
+        self.calls.append(f"get {kind.plural}/{name}")
+        return copy.deepcopy(self.world.find(PLURALS[kind.plural], name))
+
+    def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        self.calls.append(f"apply {manifest['kind']}/{manifest['metadata']['name']}")
+        refusal = self.refusals.get((manifest["kind"], manifest["metadata"]["name"]))
+        if refusal is not None:
+            raise refusal
+        self.world.apply(Decision([Write(dict(manifest))]))
+        return copy.deepcopy(self.world.get(manifest["kind"], manifest["metadata"]["name"]))
+
+    def patch_status(self, kind: Any, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        self.calls.append(f"status {kind.plural}/{name}")
+        self.world.apply(
+            Decision([StatusPatch(PLURALS[kind.plural], namespace, name, dict(status))])
+        )
+
+    def event(
+        self,
+        involved: Mapping[str, Any],
+        event_type: str,
+        reason: str,
+        message: str,
+        *,
+        now: datetime,
+    ) -> None:
+        self.calls.append(f"event {reason}")
+        self.world.events.append(Event(involved, event_type, reason, message))
