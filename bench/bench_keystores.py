@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from pico_tls.classic.command import add_parser, options_from
-from pico_tls.classic.layout import read_existing, write_plan
-from pico_tls.classic.plan import make_plan
+from pico_tls.classic.folder_plan import plan_folder
+from pico_tls.classic.layout import read_folder, write_folder_plan
 from pico_tls.pki import KeyAlgorithm, generate_key
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,11 +86,11 @@ def run_instrumented(args: list[str]) -> dict[str, float | int]:
     ns = parser.parse_args(args)
     start = time.perf_counter()
     options = options_from(ns)
-    existing = read_existing(Path(ns.out), options)
+    folder = read_folder(Path(ns.out), options)
     t_plan = time.perf_counter()
-    plan = make_plan(options, existing)
+    plan = plan_folder(options, folder)
     t_write = time.perf_counter()
-    write_plan(Path(ns.out), plan)
+    write_folder_plan(Path(ns.out), plan)
     end = time.perf_counter()
     total, keygen = end - start, plan.keygen_seconds
     # The same keys generated one after the other, for reference.

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pico_tls.builders.names import FIELD_MANAGER
-from pico_tls.spec import GROUP, VERSION
+from pico_tls.spec_model import GROUP, VERSION
 
 
 @dataclass(frozen=True)

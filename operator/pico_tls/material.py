@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from cryptography import x509
 
@@ -65,7 +66,7 @@ class Identity:
 
 
 @dataclass(frozen=True)
-class Existing:
+class StoredMaterial:
     key: PrivateKey | None = None
     certificate: x509.Certificate | None = None
     passwords: Passwords | None = None
@@ -107,16 +108,37 @@ def capped_by_issuer(certificate: x509.Certificate, issuer: CertificateAuthority
     )
 
 
-def _names_match(certificate: x509.Certificate, request: CertRequest) -> bool:
+def names_match(certificate: x509.Certificate, request: CertRequest) -> bool:
+    """The certificate names exactly the request's common name and DNS names."""
     cns = certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     if [c.value for c in cns] != [request.common_name]:
         return False
+    return sorted(_dns_names(certificate)) == sorted(request.dns_names)
+
+
+def names_cover(certificate: x509.Certificate, request: CertRequest) -> bool:
+    """The certificate names at least the request's DNS names, in any case (a certificate a
+    user brought may carry more names and its own common name)."""
+    return {d.lower() for d in request.dns_names} <= {d.lower() for d in _dns_names(certificate)}
+
+
+def _dns_names(certificate: x509.Certificate) -> list[str]:
     try:
         san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-        names = sorted(san.value.get_values_for_type(x509.DNSName))
     except x509.ExtensionNotFound:
-        names = []
-    return names == sorted(request.dns_names)
+        return []
+    return list(san.value.get_values_for_type(x509.DNSName))
+
+
+class Reissue(StrEnum):
+    """Why a kept key needs a new certificate (the one keep-or-reissue rule of both front
+    ends: the operator and `pico-tls keystores`)."""
+
+    KEY_MISMATCH = "certificate does not match the key"
+    ISSUER = "certificate issuer changed"
+    NAMES = "certificate names changed"
+    NOT_YET_VALID = "certificate not yet valid"
+    DUE = "certificate renewal due"
 
 
 def certificate_problem(
@@ -126,28 +148,33 @@ def certificate_problem(
     issuer: CertificateAuthority | None,
     now: datetime,
     also_accepted: Sequence[x509.Certificate] = (),
-) -> str | None:
+    *,
+    adopted: bool = False,
+) -> Reissue | None:
     """Why the certificate must be replaced, or None when it is still good.
 
     `also_accepted`: CAs besides `issuer` whose certificates are kept (CA rotation overlap).
+    `adopted`: a certificate the user brought, kept while its names cover the request's.
     """
     if not certificate_matches_key(certificate, key):
-        return "certificate does not match the key"
+        return Reissue.KEY_MISMATCH
     if not issued_by(certificate, issuer, also_accepted):
-        return "certificate issuer changed"
-    if not _names_match(certificate, request):
-        return "certificate names changed"
+        return Reissue.ISSUER
+    if not (names_cover if adopted else names_match)(certificate, request):
+        return Reissue.NAMES
+    if now < certificate.not_valid_before_utc:
+        return Reissue.NOT_YET_VALID
     if now >= renewal_time(certificate, request.renew_before) and not capped_by_issuer(
         certificate, issuer
     ):
-        return "certificate renewal due"
+        return Reissue.DUE
     return None
 
 
 def resolve_identity(
     request: CertRequest,
     issuer: CertificateAuthority | None,
-    existing: Existing,
+    stored: StoredMaterial,
     *,
     passwords: Passwords | None = None,
     now: datetime,
@@ -155,7 +182,7 @@ def resolve_identity(
     renew: bool = False,
     stage: bool = False,
 ) -> tuple[Identity, list[str]]:
-    """Keep the existing key, certificate and passwords where they still fit `request`.
+    """Keep the stored key, certificate and passwords where they still fit `request`.
 
     `passwords` given by the user override stored ones; `renew` reissues the certificate
     (same key) even when it is still good. `stage` (pinned parties): a reissued certificate
@@ -163,13 +190,13 @@ def resolve_identity(
     Returns the identity and notes on what was made new.
     """
     notes: list[str] = []
-    key = existing.key
+    key = stored.key
     if key is None or key_algorithm_of(key) != request.key_algorithm:
         notes.append("generated a new key" if key is None else "key algorithm changed: new key")
         key = generate_key(request.key_algorithm)
         certificate = None
     else:
-        certificate = existing.certificate
+        certificate = stored.certificate
     problem = (
         "no certificate"
         if certificate is None
@@ -177,8 +204,8 @@ def resolve_identity(
     )
     if problem is None and renew:
         problem = "renewal requested"
-    previous = existing.previous
-    staged = existing.next if stage and key is existing.key else None
+    previous = stored.previous
+    staged = stored.next if stage and key is stored.key else None
     if staged is not None and certificate_problem(staged, key, request, issuer, now):
         staged = None  # the request changed again since it was staged
     if problem is not None:
@@ -198,7 +225,7 @@ def resolve_identity(
     assert certificate is not None
     if previous is not None and not _still_trusted(previous, key, now):
         previous = None
-    chosen = passwords or existing.passwords or Passwords(new_password(), "")
+    chosen = passwords or stored.passwords or Passwords(new_password(), "")
     if not chosen.key:
         chosen = Passwords(chosen.store, chosen.store)
     return Identity(key, certificate, chosen, previous, staged), notes

@@ -5,21 +5,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pico_tls.builders import names
 from pico_tls.material import CertRequest, default_renew_before
-from pico_tls.spec import ContainerSpec, DesktopSpec, KeystoreMode, PlatformSpec, TrustMode
+from pico_tls.spec_model import ContainerSpec, DesktopSpec, KeystoreMode, PlatformSpec, TrustMode
 
 Body = Mapping[str, Any]
+SpecT = TypeVar("SpecT", PlatformSpec, ContainerSpec, DesktopSpec)
 
 
 @dataclass(frozen=True)
-class Member:
+class Member(Generic[SpecT]):
     """A parsed custom resource with the body it came from (for owner references)."""
 
     body: Body
-    spec: Any
+    spec: SpecT
+
+
+PlatformMember = Member[PlatformSpec]
+ContainerMember = Member[ContainerSpec]
+DesktopMember = Member[DesktopSpec]
+AnyMember = PlatformMember | ContainerMember | DesktopMember
 
 
 def cert_request_platform(platform: PlatformSpec) -> CertRequest:

@@ -16,7 +16,7 @@ from typing import Any
 from cryptography import x509
 
 from pico_tls.builders import configmaps, names, properties, secret_manifests, stores, workloads
-from pico_tls.delivery import DeliverySpec
+from pico_tls.delivery_choice import DeliverySpec
 from pico_tls.keystore import (
     KeystoreContent,
     StoreOptions,
@@ -25,14 +25,16 @@ from pico_tls.keystore import (
     file_name,
 )
 from pico_tls.material import Identity
-from pico_tls.parties import Member, container_alias, identity_key, uses_ca
-from pico_tls.pki.certs import CertificateAuthority
-from pico_tls.spec import (
-    DesktopSpec,
-    KeystoreMode,
-    PlatformSpec,
-    StoreFormatSpec,
+from pico_tls.parties import (
+    ContainerMember,
+    DesktopMember,
+    PlatformMember,
+    container_alias,
+    identity_key,
+    uses_ca,
 )
+from pico_tls.pki.certs import CertificateAuthority
+from pico_tls.spec_model import DesktopSpec, KeystoreMode, PlatformSpec, StoreFormatSpec
 
 Body = Mapping[str, Any]
 
@@ -92,8 +94,9 @@ class GroupPlan:
     stores: list[PlannedStore]
     state_secrets: list[dict[str, Any]]
     configmaps: list[dict[str, Any]]
-    workloads: list[dict[str, Any]]
-    mounted_hashes: dict[str, str]
+    workloads: list[dict[str, Any]]  # the StatefulSet and Deployments: they run pods
+    services: list[dict[str, Any]]
+    mounted_hashes: dict[str, str]  # workload name -> hash of what its pods mount
 
 
 def _options(store: StoreFormatSpec, identity: Identity) -> StoreOptions:
@@ -109,7 +112,7 @@ def _options(store: StoreFormatSpec, identity: Identity) -> StoreOptions:
 class _Group:
     """What every part of one group's plan needs."""
 
-    platform: Member
+    platform: PlatformMember
     identities: Mapping[str, Identity]
     ca: CertificateAuthority | None
     old_cas: tuple[x509.Certificate, ...]
@@ -117,7 +120,7 @@ class _Group:
 
     @property
     def spec(self) -> PlatformSpec:
-        return self.platform.spec  # type: ignore[no-any-return]
+        return self.platform.spec
 
     @property
     def shared(self) -> bool:
@@ -150,10 +153,10 @@ class _Group:
         )
 
 
-def build_group(
-    platform: Member,
-    containers: Sequence[Member],
-    desktops: Sequence[Member],
+def build_plan(
+    platform: PlatformMember,
+    containers: Sequence[ContainerMember],
+    desktops: Sequence[DesktopMember],
     *,
     ca: CertificateAuthority | None,
     identities: Mapping[str, Identity],
@@ -165,17 +168,20 @@ def build_group(
     ca = ca if uses_ca(platform.spec) else None
     old_cas = tuple(previous_cas) if ca is not None else ()
     group = _Group(platform, identities, ca, old_cas, require_client_auth)
-    plan = GroupPlan([], [], [], [], {})
+    plan = GroupPlan([], [], [], [], [], {})
     _plan_platform(plan, group, containers, desktops)
-    for member in containers:
-        _plan_container(plan, group, member)
-    for member in desktops:
-        _plan_desktop(plan, group, member)
+    for container in containers:
+        _plan_container(plan, group, container)
+    for desktop in desktops:
+        _plan_desktop(plan, group, desktop)
     return plan
 
 
 def _plan_platform(
-    plan: GroupPlan, group: _Group, containers: Sequence[Member], desktops: Sequence[Member]
+    plan: GroupPlan,
+    group: _Group,
+    containers: Sequence[ContainerMember],
+    desktops: Sequence[DesktopMember],
 ) -> None:
     """The platform's store and state (it trusts the CA or pins each container, and pins
     every desktop), its properties, StatefulSet and Services."""
@@ -202,7 +208,7 @@ def _plan_platform(
     digest = _add_properties(
         plan,
         group,
-        names.tls_secret(p.name),
+        names.properties_configmap(p.name),
         "platform",
         p.name,
         body,
@@ -214,10 +220,10 @@ def _plan_platform(
     meta = group.meta(p.name, "platform", p.name, body)
     plan.workloads.append(workloads.platform_statefulset(p, meta, digest, props))
     headless = group.meta(names.headless_service(p.name), "platform", p.name, body)
-    plan.workloads.extend(workloads.platform_services(p, meta, headless))
+    plan.services.extend(workloads.platform_services(p, meta, headless))
 
 
-def _plan_container(plan: GroupPlan, group: _Group, member: Member) -> None:
+def _plan_container(plan: GroupPlan, group: _Group, member: ContainerMember) -> None:
     """A container's store and state (none of its own in Shared mode), properties, Deployment."""
     p, c = group.spec, member.spec
     kind, key = ("platform", p.name) if group.shared else ("container", c.name)
@@ -245,7 +251,7 @@ def _plan_container(plan: GroupPlan, group: _Group, member: Member) -> None:
     digest = _add_properties(
         plan,
         group,
-        names.tls_secret(c.name),
+        names.properties_configmap(c.name),
         "execution-container",
         c.name,
         member.body,
@@ -258,7 +264,7 @@ def _plan_container(plan: GroupPlan, group: _Group, member: Member) -> None:
     plan.workloads.append(workloads.container_deployment(c, p, meta, digest, props))
 
 
-def _plan_desktop(plan: GroupPlan, group: _Group, member: Member) -> None:
+def _plan_desktop(plan: GroupPlan, group: _Group, member: DesktopMember) -> None:
     """A desktop's key Secret (for the Desktop Launcher: no properties) and its state."""
     d: DesktopSpec = member.spec
     own = group.identities.get(identity_key("desktop", d.name))
@@ -279,7 +285,7 @@ def _plan_desktop(plan: GroupPlan, group: _Group, member: Member) -> None:
 
 
 def _pins(
-    group: _Group, kind: str, members: Sequence[Member]
+    group: _Group, kind: str, members: Sequence[ContainerMember] | Sequence[DesktopMember]
 ) -> list[tuple[str, x509.Certificate]]:
     return [
         pin
@@ -315,6 +321,6 @@ def _add_properties(
 ) -> str:
     """The properties ConfigMap; returns the hash of all a pod mounts (stores + properties)."""
     meta = group.meta(name, component, instance, owner)
-    cm = configmaps.properties_configmap(meta, props, delivery)
+    cm = configmaps.settings_configmap(meta, props, delivery)
     plan.configmaps.append(workloads.with_applied_hash(cm))
     return workloads.mounted_content_hash(*hash_parts, cm["data"][names.PROPERTIES_FILE])

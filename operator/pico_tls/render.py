@@ -21,7 +21,8 @@ import yaml
 from pico_tls.clock import system_clock
 from pico_tls.reconcile.decide import decide
 from pico_tls.reconcile.snapshot import Snapshot, referenced_secrets
-from pico_tls.spec import API_VERSION, SpecError
+from pico_tls.spec import SpecError
+from pico_tls.spec_model import API_VERSION
 
 
 def load_documents(paths: Iterable[str]) -> Iterator[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Parsed, defaulted custom resource specs: the single reading of `crds/`.
+"""The parsers of custom resources: the single reading of `crds/` into `spec_model`'s types.
 
 The CRD schema applies the defaults and rejects most bad input; these parsers repeat the
 defaults (so `pico-tls render` works on files that never went through an apiserver) and
@@ -12,57 +12,24 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from pico_tls.delivery import DeliveryError, DeliverySpec, check_choice, parse_delivery
+from pico_tls.delivery_choice import DeliveryError, DeliverySpec, check_choice, parse_delivery
 from pico_tls.javaprops import keys_read_from
 from pico_tls.keystore import Pkcs12Profile, StoreFormat
 from pico_tls.pki.keys import KeyAlgorithm
 from pico_tls.spec_model import (
-    API_VERSION as API_VERSION,
-)
-from pico_tls.spec_model import (  # the parsed form, re-exported for the callers of spec
-    GROUP as GROUP,
-)
-from pico_tls.spec_model import (
-    MANAGED_PROPERTIES as MANAGED_PROPERTIES,
-)
-from pico_tls.spec_model import (
-    MANAGED_PROPERTY_PREFIX as MANAGED_PROPERTY_PREFIX,
-)
-from pico_tls.spec_model import (
-    PROPERTIES_MOUNT as PROPERTIES_MOUNT,
-)
-from pico_tls.spec_model import (
-    VERSION as VERSION,
-)
-from pico_tls.spec_model import (
-    WEB_UI_PROPERTY_PREFIX as WEB_UI_PROPERTY_PREFIX,
-)
-from pico_tls.spec_model import (
-    ContainerSpec as ContainerSpec,
-)
-from pico_tls.spec_model import (
-    DesktopSpec as DesktopSpec,
-)
-from pico_tls.spec_model import (
-    KeystoreMode as KeystoreMode,
-)
-from pico_tls.spec_model import (
-    PlatformSpec as PlatformSpec,
-)
-from pico_tls.spec_model import (
-    PodTemplateSpec as PodTemplateSpec,
-)
-from pico_tls.spec_model import (
-    ServiceSpec as ServiceSpec,
-)
-from pico_tls.spec_model import (
-    StoreFormatSpec as StoreFormatSpec,
-)
-from pico_tls.spec_model import (
-    TlsSpec as TlsSpec,
-)
-from pico_tls.spec_model import (
-    TrustMode as TrustMode,
+    MANAGED_PROPERTIES,
+    MANAGED_PROPERTY_PREFIX,
+    PROPERTIES_MOUNT,
+    WEB_UI_PROPERTY_PREFIX,
+    ContainerSpec,
+    DesktopSpec,
+    KeystoreMode,
+    PlatformSpec,
+    PodTemplateSpec,
+    ServiceSpec,
+    StoreFormatSpec,
+    TlsSpec,
+    TrustMode,
 )
 from pico_tls.validation import SpecError as SpecError  # raised by every parser here
 from pico_tls.validation import (

@@ -9,9 +9,10 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from pico_tls.delivery import DeliverySpec
+from pico_tls.delivery_choice import DeliverySpec
 from pico_tls.keystore import Pkcs12Profile, StoreFormat
 from pico_tls.pki.keys import KeyAlgorithm
+from pico_tls.validation import PROPERTIES_MOUNT as _PROPERTIES_MOUNT
 
 GROUP = "picotls.dev"
 VERSION = "v1alpha1"
@@ -20,7 +21,7 @@ API_VERSION = f"{GROUP}/{VERSION}"
 MANAGED_PROPERTY_PREFIX = "pico.rcp.tls."
 MANAGED_PROPERTIES = frozenset({"pico.rcp.platform.host", "pico.rcp.platform.port"})
 WEB_UI_PROPERTY_PREFIX = "mz.httpd.security."  # managed when delivery.webUiTls is on
-PROPERTIES_MOUNT = "/etc/pico/properties"  # builders.names.PROPERTIES_MOUNT
+PROPERTIES_MOUNT = _PROPERTIES_MOUNT  # the folder of rcp-tls.properties (builders.names too)
 
 
 class KeystoreMode(StrEnum):

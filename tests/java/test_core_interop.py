@@ -40,7 +40,7 @@ from pico_tls.keystore import (
     encode_keystore,
     file_name,
 )
-from pico_tls.material import CertRequest, Existing, Identity, Passwords, resolve_identity
+from pico_tls.material import CertRequest, Identity, Passwords, StoredMaterial, resolve_identity
 from pico_tls.pki import (
     CertificateAuthority,
     KeyAlgorithm,
@@ -134,7 +134,7 @@ def _identity(
         renew_before=timedelta(days=30),
     )
     passwords = Passwords(f"store-{name}-{n}", f"key-{name}-{n}")
-    identity, _ = resolve_identity(request, issuer, Existing(), passwords=passwords, now=NOW)
+    identity, _ = resolve_identity(request, issuer, StoredMaterial(), passwords=passwords, now=NOW)
     return identity
 
 

@@ -1,6 +1,6 @@
 """What the pods mount is what a JVM needs: planned Secrets and ConfigMaps, read like pico does.
 
-For a few platform groups (trust mode x keystore mode x format x key), ``plan.build_group`` gives
+For a few platform groups (trust mode x keystore mode x format x key), ``plan.build_plan`` gives
 the Secrets and ConfigMaps exactly as the operator writes them. Each Secret's data is written to a
 directory (as the kubelet mounts it); the ConfigMap's ``rcp-tls.properties`` and the Secret's
 ``rcp-tls-secret.properties`` are read by ``java.util.Properties`` (TlsProbe ``props`` mode); the
@@ -28,7 +28,7 @@ from pico_harness.java.tools import (
     start_servers,
     tls_handshake_batch,
 )
-from pico_tls.material import Existing, Identity, resolve_identity
+from pico_tls.material import Identity, StoredMaterial, resolve_identity
 from pico_tls.parties import (
     Member,
     cert_request_container,
@@ -38,7 +38,7 @@ from pico_tls.parties import (
 )
 from pico_tls.pki import CertificateAuthority, KeyAlgorithm, create_ca, generate_key
 from pico_tls.pki import sha256_fingerprint as fingerprint
-from pico_tls.plan import build_group
+from pico_tls.plan import build_plan
 from pico_tls.spec import parse_container, parse_desktop, parse_platform
 
 NOW = datetime.now(UTC)  # the clock of these tests
@@ -108,18 +108,18 @@ def _identities(
     ca = None if pinned else create_ca("mz CA", generate_key(KeyAlgorithm.EC_P256), duration=YEAR)
     ids = {
         identity_key("platform", p.name): resolve_identity(
-            cert_request_platform(p), ca, Existing(), now=NOW
+            cert_request_platform(p), ca, StoredMaterial(), now=NOW
         )[0]
     }
     if not shared:
         for c in containers:
             request = cert_request_container(c.spec, p)
             ids[identity_key("container", c.spec.name)] = resolve_identity(
-                request, ca, Existing(), now=NOW
+                request, ca, StoredMaterial(), now=NOW
             )[0]
     for d in desktops:  # desktops are always self-signed and pinned
         ids[identity_key("desktop", d.spec.name)] = resolve_identity(
-            cert_request_desktop(d.spec), None, Existing(), now=NOW
+            cert_request_desktop(d.spec), None, StoredMaterial(), now=NOW
         )[0]
     return ca, ids
 
@@ -155,7 +155,7 @@ class Built:
 def _build(directory: Path, case: Case) -> Pending:
     platform, containers, desktops = _members(case)
     ca, ids = _identities(platform, containers, desktops)
-    group = build_group(
+    group = build_plan(
         platform, containers, desktops, ca=ca, identities=ids, require_client_auth=True
     )
     secrets = {s.name: s.encode() for s in group.stores}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pico_tls.builders import stores
-from pico_tls.material import CertRequest, Existing, certificate_problem, resolve_identity
+from pico_tls.material import CertRequest, StoredMaterial, certificate_problem, resolve_identity
 from pico_tls.pki.certs import CertificateAuthority, create_ca, sha256_fingerprint
 from pico_tls.pki.keys import KeyAlgorithm, generate_key
 from pico_tls.reconcile.carotation import (
@@ -100,8 +100,10 @@ def test_status_round_trip_and_garbage() -> None:
 
 
 def test_certificates_of_an_accepted_old_ca_are_kept_then_reissued() -> None:
-    old_id, _ = resolve_identity(REQUEST, OLD, Existing(), now=NOW)
-    kept = Existing(key=old_id.key, certificate=old_id.certificate, passwords=old_id.passwords)
+    old_id, _ = resolve_identity(REQUEST, OLD, StoredMaterial(), now=NOW)
+    kept = StoredMaterial(
+        key=old_id.key, certificate=old_id.certificate, passwords=old_id.passwords
+    )
     assert certificate_problem(old_id.certificate, old_id.key, REQUEST, NEW, NOW) == (
         "certificate issuer changed"
     )
@@ -114,8 +116,8 @@ def test_certificates_of_an_accepted_old_ca_are_kept_then_reissued() -> None:
 
 @pytest.mark.parametrize("issuer", [OLD, NEW], ids=["old-issued", "new-issued"])
 def test_stores_trust_both_cas_and_chain_the_real_issuer(issuer: CertificateAuthority) -> None:
-    identity, _ = resolve_identity(REQUEST, issuer, Existing(), now=NOW)
-    platform_id, _ = resolve_identity(REQUEST, NEW, Existing(), now=NOW)
+    identity, _ = resolve_identity(REQUEST, issuer, StoredMaterial(), now=NOW)
+    platform_id, _ = resolve_identity(REQUEST, NEW, StoredMaterial(), now=NOW)
     platform = stores.platform_store("mz", identity, NEW, [], [], [OLD.certificate])
     peer = stores.peer_store("ec1", identity, NEW, platform_id, [OLD.certificate])
     for content in (platform, peer):

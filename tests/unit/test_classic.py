@@ -53,7 +53,7 @@ def run(out: Path, *extra: str, platform: str = "mz") -> int:
     return main(["keystores", "--out", str(out), "--platform", platform, *extra])
 
 
-def load(folder: Path):  # -> ExistingStore
+def load(folder: Path):  # -> FoundStore
     stores = [folder / file_name(f) for f in StoreFormat if (folder / file_name(f)).exists()]
     assert len(stores) == 1, stores
     return read_store(stores[0])
@@ -470,18 +470,18 @@ def test_a_file_in_place_of_dir_is_refused(tmp_path: Path, capsys):
 
 def _rerun_status(options: Any, at_days: float) -> str:
     """cert_status of the platform on a re-run `at_days` after the first run."""
-    from pico_tls.classic.identity import ExistingStore
-    from pico_tls.classic.plan import FolderContents, make_plan
+    from pico_tls.classic.folder_plan import FolderContents, plan_folder
+    from pico_tls.classic.identity import FoundStore
     from pico_tls.keystore import StoreOptions, decode_keystore
 
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    first = make_plan(options, FolderContents(), now=t0)
+    first = plan_folder(options, FolderContents(), now=t0)
     found = {}
     for out in first.parties:
         store_options = StoreOptions(out.format, out.passwords.store, out.passwords.key)
         content = decode_keystore(out.store, store_options)
-        found[out.name] = ExistingStore(content, out.passwords, out.format, out.store)
-    again = make_plan(
+        found[out.name] = FoundStore(content, out.passwords, out.format, out.store)
+    again = plan_folder(
         options, FolderContents(found, first.manifest), now=t0 + timedelta(days=at_days)
     )
     return again.party("mz").cert_status

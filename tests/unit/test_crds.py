@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from pico_tls import spec as pico_spec
+from pico_tls import spec_model
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD_DIR = ROOT / "crds"
@@ -185,7 +186,7 @@ def test_names_group_and_version(kind: str) -> None:
     assert crd["apiVersion"] == "apiextensions.k8s.io/v1"
     assert crd["kind"] == "CustomResourceDefinition"
     assert crd["metadata"]["name"] == f"{plural}.{GROUP}"
-    assert crd["spec"]["group"] == GROUP == pico_spec.GROUP
+    assert crd["spec"]["group"] == GROUP == spec_model.GROUP
     assert crd["spec"]["scope"] == "Namespaced"
     names = crd["spec"]["names"]
     assert names["kind"] == kind

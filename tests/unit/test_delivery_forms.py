@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pico_harness.support import delivery as dt
-from pico_tls.builders import delivery, names, secret_manifests
+from pico_tls.builders import form_content, names, secret_manifests
 from pico_tls.builders.classic_forms import EMIT_CHOICES, emit_forms
 from pico_tls.builders.properties import rcp_properties
-from pico_tls.delivery import DeliveryError, DeliveryForm, PasswordEncoding, carry_problem
+from pico_tls.delivery_choice import DeliveryError, DeliveryForm, PasswordEncoding, carry_problem
 from pico_tls.render import render_objects
 from pico_tls.spec import SpecError
 
@@ -210,7 +210,7 @@ def test_pre_encrypted_passwords_come_from_your_secret() -> None:
         container = dt.container_of(objs[(kind, name)])
         refs = [e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"]]
         assert refs == ["mz-encrypted", "mz-encrypted"]
-        cm = objs[("ConfigMap", names.tls_secret(name))]["data"]
+        cm = objs[("ConfigMap", names.properties_configmap(name))]["data"]
         env = dt.resolved_env(container, secrets)
         got = dt.read_topology([cm["cell.conf"], cm["container.conf"]], env)
         assert got["pico.rcp.tls.keystore.password"] == "ENC:store"
@@ -250,14 +250,14 @@ def test_hocon_fragments_parse_back_exactly(props: dict[str, str], store: str, k
     """Whatever the topology form accepts reads back exactly through a HOCON parser; the
     rest is refused naming the property (environment variables cannot hold NUL at all)."""
     managed = rcp_properties(keystore_path="/k s/ks.p12", alias="a", require_client_auth=True)
-    s = delivery.settings({**props, **managed}, web_ui_tls=True)
+    s = form_content.pico_settings({**props, **managed}, web_ui_tls=True)
     refused = [k for k, v in props.items() if carry_problem(DeliveryForm.TOPOLOGY_FILES, k, v)]
     if refused:
         with pytest.raises(DeliveryError, match=re.escape(repr(min(refused)))):
-            delivery.topology_files(s, str, how="env")
+            form_content.topology_files(s, str, how="env")
         return
-    files = delivery.topology_files(
-        s, lambda slot: delivery.hocon_env(f"PW_{slot.upper()}"), how="env"
+    files = form_content.topology_files(
+        s, lambda slot: form_content.hocon_env(f"PW_{slot.upper()}"), how="env"
     )
     env = {"PW_STORE": store, "PW_KEY": key}
     got = dt.read_topology([files["cell.conf"], files["container.conf"]], env)
@@ -269,12 +269,12 @@ def test_hocon_fragments_parse_back_exactly(props: dict[str, str], store: str, k
 def test_argument_vectors_carry_any_printable_value_or_refuse_naming_the_property(
     value: str,
 ) -> None:
-    s = delivery.settings({"my.prop": value}, web_ui_tls=False)
+    s = form_content.pico_settings({"my.prop": value}, web_ui_tls=False)
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
         with pytest.raises(DeliveryError, match="'my.prop'"):
-            delivery.startup_args(s, str)
+            form_content.startup_args(s, str)
         return
-    args = delivery.startup_args(s, str, literal=delivery.kubernetes_literal)
+    args = form_content.startup_args(s, str, literal=form_content.kubernetes_literal)
     assert dt.argv_pairs([dt.expand(a, {}) for a in args]) == {"my.prop": value}
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pico_tls.delivery import DeliveryForm, PasswordEncoding
+from pico_tls.delivery_choice import DeliveryForm, PasswordEncoding
 from pico_tls.spec import SpecError, managed_key, parse_container, parse_platform
 
 

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from pico_tls.material import CertRequest, Existing, Passwords, resolve_identity
+from pico_tls.material import CertRequest, Passwords, StoredMaterial, resolve_identity
 from pico_tls.pki.certs import create_ca
 from pico_tls.pki.keys import KeyAlgorithm, generate_key
 
@@ -18,15 +18,15 @@ CA = create_ca("test CA", generate_key(KeyAlgorithm.EC_P256), duration=timedelta
 
 
 def test_new_identity_has_one_stable_password_for_store_and_key():
-    identity, notes = resolve_identity(REQUEST, CA, Existing(), now=NOW)
+    identity, notes = resolve_identity(REQUEST, CA, StoredMaterial(), now=NOW)
     assert identity.passwords.store == identity.passwords.key
     assert len(identity.passwords.store) >= 24
     assert notes == ["generated a new key", "issued a certificate (no certificate)"]
 
 
 def test_everything_is_kept_until_renewal_is_due():
-    first, _ = resolve_identity(REQUEST, CA, Existing(), now=NOW)
-    existing = Existing(first.key, first.certificate, first.passwords)
+    first, _ = resolve_identity(REQUEST, CA, StoredMaterial(), now=NOW)
+    existing = StoredMaterial(first.key, first.certificate, first.passwords)
     same, notes = resolve_identity(REQUEST, CA, existing, now=NOW + timedelta(days=7))
     assert notes == [] and same.certificate == first.certificate
     renewed, notes = resolve_identity(REQUEST, CA, existing, now=NOW + timedelta(days=8, hours=1))
@@ -36,8 +36,8 @@ def test_everything_is_kept_until_renewal_is_due():
 
 
 def test_names_issuer_and_algorithm_changes_are_noticed():
-    first, _ = resolve_identity(REQUEST, CA, Existing(), now=NOW)
-    existing = Existing(first.key, first.certificate, first.passwords)
+    first, _ = resolve_identity(REQUEST, CA, StoredMaterial(), now=NOW)
+    existing = StoredMaterial(first.key, first.certificate, first.passwords)
     renamed = CertRequest(
         "ec1", ("ec1",), REQUEST.key_algorithm, REQUEST.duration, REQUEST.renew_before
     )
@@ -56,19 +56,19 @@ def test_names_issuer_and_algorithm_changes_are_noticed():
 
 def test_user_passwords_win_and_default_the_key_password():
     identity, _ = resolve_identity(
-        REQUEST, CA, Existing(), passwords=Passwords("s3cret", ""), now=NOW
+        REQUEST, CA, StoredMaterial(), passwords=Passwords("s3cret", ""), now=NOW
     )
     assert identity.passwords == Passwords("s3cret", "s3cret")
 
 
 def test_a_renewal_keeps_the_replaced_certificate_until_it_expires():
-    first, _ = resolve_identity(REQUEST, None, Existing(), now=NOW)
+    first, _ = resolve_identity(REQUEST, None, StoredMaterial(), now=NOW)
     assert first.previous is None
-    existing = Existing(first.key, first.certificate, first.passwords)
+    existing = StoredMaterial(first.key, first.certificate, first.passwords)
     at_renewal = NOW + timedelta(days=8, hours=1)
     renewed, _ = resolve_identity(REQUEST, None, existing, now=at_renewal)
     assert renewed.certificate != first.certificate and renewed.previous == first.certificate
-    stored = Existing(renewed.key, renewed.certificate, renewed.passwords, renewed.previous)
+    stored = StoredMaterial(renewed.key, renewed.certificate, renewed.passwords, renewed.previous)
     kept, notes = resolve_identity(REQUEST, None, stored, now=at_renewal + timedelta(days=1))
     assert notes == [] and kept.previous == first.certificate
     expired, notes = resolve_identity(REQUEST, None, stored, now=NOW + timedelta(days=10, hours=1))
@@ -76,8 +76,8 @@ def test_a_renewal_keeps_the_replaced_certificate_until_it_expires():
 
 
 def test_a_new_key_pins_nothing_of_the_old_one():
-    first, _ = resolve_identity(REQUEST, None, Existing(), now=NOW)
-    existing = Existing(first.key, first.certificate, first.passwords, first.certificate)
+    first, _ = resolve_identity(REQUEST, None, StoredMaterial(), now=NOW)
+    existing = StoredMaterial(first.key, first.certificate, first.passwords, first.certificate)
     rsa = CertRequest(
         "ec1", REQUEST.dns_names, KeyAlgorithm.RSA_2048, REQUEST.duration, REQUEST.renew_before
     )
@@ -86,8 +86,8 @@ def test_a_new_key_pins_nothing_of_the_old_one():
 
 
 def test_a_requested_renewal_reissues_a_good_certificate_with_the_same_key():
-    first, _ = resolve_identity(REQUEST, CA, Existing(), now=NOW)
-    existing = Existing(first.key, first.certificate, first.passwords)
+    first, _ = resolve_identity(REQUEST, CA, StoredMaterial(), now=NOW)
+    existing = StoredMaterial(first.key, first.certificate, first.passwords)
     renewed, notes = resolve_identity(REQUEST, CA, existing, now=NOW, renew=True)
     assert notes == ["issued a certificate (renewal requested)"]
     assert renewed.key is first.key and renewed.certificate != first.certificate
@@ -95,14 +95,14 @@ def test_a_requested_renewal_reissues_a_good_certificate_with_the_same_key():
 
 
 def test_a_staged_renewal_keeps_presenting_the_current_certificate_until_promoted():
-    first, _ = resolve_identity(REQUEST, None, Existing(), now=NOW)
-    existing = Existing(first.key, first.certificate, first.passwords)
+    first, _ = resolve_identity(REQUEST, None, StoredMaterial(), now=NOW)
+    existing = StoredMaterial(first.key, first.certificate, first.passwords)
     at_renewal = NOW + timedelta(days=8, hours=1)
     staged, notes = resolve_identity(REQUEST, None, existing, now=at_renewal, stage=True)
     assert notes == ["staged a new certificate (certificate renewal due): peers trust it first"]
     assert staged.certificate == first.certificate and staged.next is not None
     # A later pass keeps the same staged certificate.
-    stored = Existing(staged.key, staged.certificate, staged.passwords, None, staged.next)
+    stored = StoredMaterial(staged.key, staged.certificate, staged.passwords, None, staged.next)
     again, notes = resolve_identity(REQUEST, None, stored, now=at_renewal, stage=True)
     assert notes == [] and again.next == staged.next
     promoted = again.promoted()
@@ -119,9 +119,9 @@ def test_a_certificate_capped_by_its_ca_is_not_renewed_in_a_loop():
     short_ca = create_ca(
         "short CA", generate_key(KeyAlgorithm.EC_P256), duration=timedelta(days=5), now=NOW
     )
-    first, _ = resolve_identity(REQUEST, short_ca, Existing(), now=NOW)
+    first, _ = resolve_identity(REQUEST, short_ca, StoredMaterial(), now=NOW)
     assert first.certificate.not_valid_after_utc == short_ca.certificate.not_valid_after_utc
-    existing = Existing(first.key, first.certificate, first.passwords)
+    existing = StoredMaterial(first.key, first.certificate, first.passwords)
     # Inside the renewal window, but a new certificate could not outlive the CA either.
     same, notes = resolve_identity(REQUEST, short_ca, existing, now=NOW + timedelta(days=4))
     assert notes == [] and same.certificate == first.certificate

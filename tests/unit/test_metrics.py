@@ -13,13 +13,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from pico_harness.support.leaks import find_leaks, sensitive_in
 from pico_harness.support.world import World, custom
 from pico_tls.builders import names
+from pico_tls.config import OperatorConfig
 from pico_tls.handlers import reconciler_entry
 from pico_tls.kube import Kube, KubeError
 from pico_tls.metrics import Metrics
 from pico_tls.pki.certs import certs_from_pem
 from pico_tls.reconcile import samples as s
 from pico_tls.reconcile.samples import group_samples
-from pico_tls.settings import Settings
 
 EXPORTED = {
     "picotls_certificate_expiration_timestamp_seconds",
@@ -211,7 +211,7 @@ class Reconciler:
 def test_reconciles_are_counted_by_result_and_timed(monkeypatch: pytest.MonkeyPatch) -> None:
     metrics = Metrics()
     monkeypatch.setattr("pico_tls.handlers.METRICS", metrics)
-    config = Settings()
+    config = OperatorConfig()
     ok = reconciler_entry(cast(Any, Reconciler(False)), Kube(FakeClient([])), config)
     bad = reconciler_entry(cast(Any, Reconciler(True)), Kube(FakeClient([])), config)
     assert ok("ns", "mz") == 5.0

@@ -12,9 +12,9 @@ import pytest
 
 from pico_harness.support.world import World, WorldKube, custom
 from pico_tls.builders import names
+from pico_tls.config import OperatorConfig
 from pico_tls.handlers import reconciler_entry
 from pico_tls.reconcile.group import GroupReconciler
-from pico_tls.settings import Settings
 
 SECRET_KEYS = ("keystore.password", "key.password", "tls.key", "previous.key")
 
@@ -42,7 +42,7 @@ def test_an_operator_pass_logs_and_reports_no_secret(caplog: pytest.LogCaptureFi
     world.add(custom("DesktopClient", "alice", {"platformRef": {"name": "mz"}, "user": "alice"}))
     kube = WorldKube(world)
     reconciler = GroupReconciler(kube, clock=lambda: world.now)  # type: ignore[arg-type]
-    run = reconciler_entry(reconciler, kube, Settings())  # type: ignore[arg-type]
+    run = reconciler_entry(reconciler, kube, OperatorConfig())  # type: ignore[arg-type]
     seen: set[str] = set()
     caplog.set_level(logging.DEBUG)
     for step in range(8):

@@ -8,7 +8,7 @@ from functools import cache
 import pytest
 
 from pico_tls.keystore import decode_keystore
-from pico_tls.material import CertRequest, Existing, Identity, resolve_identity
+from pico_tls.material import CertRequest, Identity, StoredMaterial, resolve_identity
 from pico_tls.parties import (
     Member,
     cert_request_container,
@@ -18,7 +18,7 @@ from pico_tls.parties import (
 )
 from pico_tls.pki.certs import CertificateAuthority, create_ca
 from pico_tls.pki.keys import KeyAlgorithm, generate_key, key_to_pem
-from pico_tls.plan import GroupPlan, build_group
+from pico_tls.plan import GroupPlan, build_plan
 from pico_tls.spec import parse_container, parse_desktop, parse_platform
 
 NOW = datetime.now(UTC)  # the clock of these tests
@@ -69,7 +69,7 @@ def identity(kind: str, name: str, pinned: bool) -> Identity:
         request = cert_request_container(container(name).spec, p)
     else:
         request = cert_request_desktop(desktop(name).spec)
-    return resolve_identity(request, issuer, Existing(), now=NOW)[0]
+    return resolve_identity(request, issuer, StoredMaterial(), now=NOW)[0]
 
 
 def plan(p, containers=(), desktops=(), require=False) -> GroupPlan:
@@ -77,7 +77,7 @@ def plan(p, containers=(), desktops=(), require=False) -> GroupPlan:
     ids = {identity_key("platform", "mz"): identity("platform", "mz", pinned)}
     ids |= {identity_key("container", c): identity("container", c, pinned) for c in containers}
     ids |= {identity_key("desktop", d): identity("desktop", d, pinned) for d in desktops}
-    return build_group(
+    return build_plan(
         p,
         [container(c) for c in containers],
         [desktop(d) for d in desktops],
@@ -174,7 +174,7 @@ def staged(kind: str, name: str) -> Identity:
         name, (f"{name}.example",), KeyAlgorithm.RSA_2048, timedelta(days=9), timedelta(days=3)
     )
     new, notes = resolve_identity(
-        request, None, Existing(old.key, old.certificate, old.passwords), stage=True, now=NOW
+        request, None, StoredMaterial(old.key, old.certificate, old.passwords), stage=True, now=NOW
     )
     assert new.certificate == old.certificate and new.next is not None
     assert notes == ["staged a new certificate (certificate names changed): peers trust it first"]
@@ -190,7 +190,7 @@ def test_staged_certificates_are_pinned_first_and_promoted_without_touching_peer
     }
 
     def build(identities: dict[str, Identity]) -> GroupPlan:
-        return build_group(
+        return build_plan(
             p,
             [container("ec1")],
             [desktop("alice")],

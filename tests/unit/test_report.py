@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pico_tls.pki.certs import create_ca
 from pico_tls.pki.keys import KeyAlgorithm, generate_key
 from pico_tls.reconcile.group_status import user_ca_expiry_warning
-from pico_tls.spec import PlatformSpec, parse_platform
+from pico_tls.spec import parse_platform
+from pico_tls.spec_model import PlatformSpec
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 CA = create_ca("corp CA", generate_key(KeyAlgorithm.EC_P256), duration=timedelta(days=100), now=NOW)

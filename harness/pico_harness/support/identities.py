@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from pico_tls.material import CertRequest, Existing, Identity, Passwords, resolve_identity
+from pico_tls.material import CertRequest, Identity, Passwords, StoredMaterial, resolve_identity
 from pico_tls.pki.certs import CertificateAuthority
 from pico_tls.pki.keys import KeyAlgorithm
 
@@ -21,7 +21,7 @@ def new_identity(
     identity, _ = resolve_identity(
         request,
         issuer,
-        Existing(),
+        StoredMaterial(),
         passwords=Passwords(store_password, key_password),
         now=datetime.now(UTC),
     )

@@ -136,7 +136,7 @@ class World:
             namespace_members=tuple(
                 copy.deepcopy(o) for o in self.of_kind("ExecutionContainer", "DesktopClient")
             ),
-            existing={
+            namespace_objects={
                 (o["kind"], o["metadata"]["name"]): {"metadata": copy.deepcopy(o["metadata"])}
                 for o in self.of_kind(*WRITTEN_KINDS)
             },

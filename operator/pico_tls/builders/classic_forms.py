@@ -11,9 +11,9 @@ import base64
 import shlex
 from collections.abc import Iterable, Mapping
 
-from pico_tls.builders import delivery, names, properties
-from pico_tls.builders.delivery import KEY, STORE
-from pico_tls.delivery import DeliveryError, DeliveryForm, PasswordEncoding, check_carried
+from pico_tls.builders import form_content, names, properties
+from pico_tls.builders.form_content import KEY, STORE
+from pico_tls.delivery_choice import DeliveryError, DeliveryForm, PasswordEncoding, check_carried
 
 EMIT_CHOICES = ("properties", "env", "startup-args", "topology")
 ENV_FILE, ARGS_FILE = "tls.env", "startup-args"
@@ -22,7 +22,7 @@ FILES = {
     "properties": (names.PROPERTIES_FILE,),
     "env": (ENV_FILE,),
     "startup-args": (ARGS_FILE,),
-    "topology": (delivery.CELL_FILE, delivery.CONTAINER_FILE),
+    "topology": (form_content.CELL_FILE, form_content.CONTAINER_FILE),
 }
 ENV_NEEDS_BASE64 = (
     "the entrypoint base64-encodes TLS_KEYSTORE_PASSWORD and TLS_KEY_PASSWORD itself, so the "
@@ -37,7 +37,7 @@ def files_of(forms: Iterable[str]) -> tuple[str, ...]:
 
 def holds_passwords(file_name: str) -> bool:
     """cell.conf holds only require_clientauth and the platform's host and port."""
-    return file_name != delivery.CELL_FILE
+    return file_name != form_content.CELL_FILE
 
 
 def _encoded(password: str, encoding: PasswordEncoding) -> str:
@@ -66,7 +66,7 @@ def emit_forms(
         raise DeliveryError(f"--emit: unknown form {', '.join(unknown)}; use {EMIT_CHOICES}")
     if "env" in chosen and encoding is not PasswordEncoding.BASE64:
         raise DeliveryError(f"--emit env goes only with base64 passwords: {ENV_NEEDS_BASE64}")
-    s = delivery.settings(props, web_ui_tls=web_ui_tls)
+    s = form_content.pico_settings(props, web_ui_tls=web_ui_tls)
     plain = {STORE: store_password, KEY: key_password}
     value = {slot: _encoded(pw, encoding) for slot, pw in plain.items()}
     out: dict[str, str] = {}
@@ -74,18 +74,18 @@ def emit_forms(
         every = {**s.public, **{k: value[slot] for k, slot in s.passwords.items()}}
         out[names.PROPERTIES_FILE] = properties.render(every, header)
     if "env" in chosen:
-        env = delivery.entrypoint_env(s)
+        env = form_content.entrypoint_env(s)
         if s.passwords:  # the entrypoint base64-encodes them itself
-            env |= {delivery.ENTRYPOINT_PASSWORD_ENV[slot]: pw for slot, pw in plain.items()}
-        env[EXTRA_ARGS_VARIABLE] = shlex.join(delivery.entrypoint_args(s))
+            env |= {form_content.ENTRYPOINT_PASSWORD_ENV[slot]: pw for slot, pw in plain.items()}
+        env[EXTRA_ARGS_VARIABLE] = shlex.join(form_content.entrypoint_args(s))
         out[ENV_FILE] = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items()))
     if "startup-args" in chosen:
         secret = {k: value[slot] for k, slot in s.passwords.items()}
         check_carried(DeliveryForm.STARTUP_ARGS, secret, "passwords")
-        args = delivery.startup_args(s, lambda slot: value[slot])
+        args = form_content.startup_args(s, lambda slot: value[slot])
         out[ARGS_FILE] = "".join(f"{arg}\n" for arg in args)
     if "topology" in chosen:
-        out |= delivery.topology_files(
-            s, lambda slot: delivery.hocon_string(value[slot]), how=f"{encoding}, in this file"
+        out |= form_content.topology_files(
+            s, lambda slot: form_content.hocon_string(value[slot]), how=f"{encoding}, in this file"
         )
     return out

@@ -6,15 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pico_tls.builders import delivery, names, pod_delivery, properties
-from pico_tls.delivery import DeliveryForm, DeliverySpec
+from pico_tls.builders import form_content, names, pod_delivery, properties
+from pico_tls.delivery_choice import DeliveryForm, DeliverySpec
 
 
-def properties_configmap(
+def settings_configmap(
     meta: dict[str, Any], props: Mapping[str, str], choice: DeliverySpec | None = None
 ) -> dict[str, Any]:
     choice = choice or DeliverySpec()
-    settings = delivery.settings(props, web_ui_tls=choice.web_ui_tls)
+    settings = form_content.pico_settings(props, web_ui_tls=choice.web_ui_tls)
     data = {names.PROPERTIES_FILE: properties.render(settings.public, properties.PUBLIC_HEADER)}
     if choice.form is DeliveryForm.TOPOLOGY_FILES:
         data |= pod_delivery.topology_configmap_data(settings)

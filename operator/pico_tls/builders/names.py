@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pico_tls.spec import API_VERSION, GROUP, PlatformSpec
-from pico_tls.spec import PROPERTIES_MOUNT as _PROPERTIES_MOUNT
+from pico_tls.spec_model import API_VERSION, GROUP, PlatformSpec
+from pico_tls.spec_model import PROPERTIES_MOUNT as _PROPERTIES_MOUNT
 
 FIELD_MANAGER = "pico-tls-operator"
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -25,7 +25,7 @@ APPLIED_HASH = f"{GROUP}/applied-hash"
 # On a keystore Secret: the digest of the data the operator wrote (besides the keystore bytes),
 # so an Event can tell a hand edit it undoes from a change it makes.
 DATA_DIGEST = f"{GROUP}/data-digest"
-PROPERTIES_MOUNT = _PROPERTIES_MOUNT  # the one definition is in spec (it checks collisions)
+PROPERTIES_MOUNT = _PROPERTIES_MOUNT  # the one definition is in validation (it checks collisions)
 PROPERTIES_FILE = "rcp-tls.properties"
 SECRET_PROPERTIES_FILE = "rcp-tls-secret.properties"
 BASE64_SECRET_PROPERTIES_FILE = "rcp-tls-secret.base64.properties"
@@ -41,6 +41,13 @@ KEY_PASSWORD_KEY = "key.password"
 
 
 def tls_secret(name: str) -> str:
+    """The mounted keystore Secret of a Platform or ExecutionContainer."""
+    return f"{name}-rcp-tls"
+
+
+def properties_configmap(name: str) -> str:
+    """The ConfigMap of a Platform's or ExecutionContainer's public settings (named like its
+    keystore Secret: the two kinds do not share names)."""
     return f"{name}-rcp-tls"
 
 

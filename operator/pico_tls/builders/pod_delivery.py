@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pico_tls.builders import delivery, names
-from pico_tls.builders.delivery import KEY, STORE, Settings
-from pico_tls.delivery import (
+from pico_tls.builders import form_content, names
+from pico_tls.builders.form_content import KEY, STORE, PicoSettings
+from pico_tls.delivery_choice import (
     ENCRYPTED_KEY_PASSWORD_KEY,
     ENCRYPTED_STORE_PASSWORD_KEY,
     DeliveryForm,
@@ -73,8 +73,8 @@ def _mount(name: str, path: str) -> dict[str, Any]:
     return {"name": name, "mountPath": path, "readOnly": True}
 
 
-def properties_file(
-    s: Settings, choice: DeliverySpec, tls_secret: str | None, mount_path: str, configmap: str
+def _pod_properties_file(
+    s: PicoSettings, choice: DeliverySpec, tls_secret: str | None, mount_path: str, configmap: str
 ) -> PodDelivery:
     out = PodDelivery(
         volumes=[{"name": "pico-properties", "configMap": {"name": configmap}}],
@@ -85,27 +85,31 @@ def properties_file(
         out.env += _password_env(choice, tls_secret, PASSWORD_ENV)
         rcp_file, httpd_file = _SECRET_FILES[choice.password_encoding]
         files.append(f"{mount_path}/{rcp_file}")
-        if set(delivery.HTTPD_PASSWORDS) & set(s.passwords):
+        if set(form_content.HTTPD_PASSWORDS) & set(s.passwords):
             files.append(f"{mount_path}/{httpd_file}")
     out.env.append({"name": PROPERTIES_FILES_ENV, "value": ":".join(files)})
     return out
 
 
-def entrypoint_env(s: Settings, choice: DeliverySpec, tls_secret: str | None) -> PodDelivery:
-    out = PodDelivery(args=delivery.entrypoint_args(s, literal=delivery.kubernetes_literal))
+def _pod_entrypoint_env(
+    s: PicoSettings, choice: DeliverySpec, tls_secret: str | None
+) -> PodDelivery:
+    out = PodDelivery(args=form_content.entrypoint_args(s, literal=form_content.kubernetes_literal))
     out.env = [
-        {"name": k, "value": delivery.kubernetes_literal(v)}
-        for k, v in delivery.entrypoint_env(s).items()
+        {"name": k, "value": form_content.kubernetes_literal(v)}
+        for k, v in form_content.entrypoint_env(s).items()
     ]
     if tls_secret is not None and s.passwords:  # plain: the entrypoint base64-encodes them
-        out.env += _password_env(choice, tls_secret, delivery.ENTRYPOINT_PASSWORD_ENV, plain=True)
+        out.env += _password_env(
+            choice, tls_secret, form_content.ENTRYPOINT_PASSWORD_ENV, plain=True
+        )
     return out
 
 
-def startup_args(s: Settings, choice: DeliverySpec, tls_secret: str | None) -> PodDelivery:
+def _pod_startup_args(s: PicoSettings, choice: DeliverySpec, tls_secret: str | None) -> PodDelivery:
     out = PodDelivery(
-        args=delivery.startup_args(
-            s, lambda slot: f"$({PASSWORD_ENV[slot]})", literal=delivery.kubernetes_literal
+        args=form_content.startup_args(
+            s, lambda slot: f"$({PASSWORD_ENV[slot]})", literal=form_content.kubernetes_literal
         )
     )
     if tls_secret is not None and s.passwords:
@@ -113,39 +117,39 @@ def startup_args(s: Settings, choice: DeliverySpec, tls_secret: str | None) -> P
     return out
 
 
-def topology_files(
-    s: Settings, choice: DeliverySpec, tls_secret: str | None, configmap: str
+def _pod_topology_files(
+    s: PicoSettings, choice: DeliverySpec, tls_secret: str | None, configmap: str
 ) -> PodDelivery:
     out = PodDelivery()
     if tls_secret is not None and s.passwords:
         out.env = _password_env(choice, tls_secret, PASSWORD_ENV)
     for volume, key, path in (
-        ("pico-topology-common", delivery.CELL_FILE, choice.topology.common),
-        ("pico-topology-container", delivery.CONTAINER_FILE, choice.topology.container),
+        ("pico-topology-common", form_content.CELL_FILE, choice.topology.common),
+        ("pico-topology-container", form_content.CONTAINER_FILE, choice.topology.container),
     ):
         out.volumes.append(_configmap_volume(volume, configmap, key))
         out.mounts.append(_mount(volume, path))
     return out
 
 
-def topology_configmap_data(s: Settings) -> dict[str, str]:
+def topology_configmap_data(s: PicoSettings) -> dict[str, str]:
     """The HOCON fragments of a pod, passwords as environment substitutions."""
-    return delivery.topology_files(
+    return form_content.topology_files(
         s,
-        lambda slot: delivery.hocon_env(PASSWORD_ENV[slot]),
+        lambda slot: form_content.hocon_env(PASSWORD_ENV[slot]),
         how="environment substitutions from a Secret",
     )
 
 
 def pod_delivery(
-    s: Settings, choice: DeliverySpec, tls_secret: str | None, mount_path: str, configmap: str
+    s: PicoSettings, choice: DeliverySpec, tls_secret: str | None, mount_path: str, configmap: str
 ) -> PodDelivery:
     """Env, args, volumes and mounts of one pod for its delivery form (the keystore Secret
     itself is mounted by the caller)."""
     if choice.form is DeliveryForm.ENTRYPOINT_ENV:
-        return entrypoint_env(s, choice, tls_secret)
+        return _pod_entrypoint_env(s, choice, tls_secret)
     if choice.form is DeliveryForm.STARTUP_ARGS:
-        return startup_args(s, choice, tls_secret)
+        return _pod_startup_args(s, choice, tls_secret)
     if choice.form is DeliveryForm.TOPOLOGY_FILES:
-        return topology_files(s, choice, tls_secret, configmap)
-    return properties_file(s, choice, tls_secret, mount_path, configmap)
+        return _pod_topology_files(s, choice, tls_secret, configmap)
+    return _pod_properties_file(s, choice, tls_secret, mount_path, configmap)

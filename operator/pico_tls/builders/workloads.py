@@ -11,14 +11,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pico_tls.builders import delivery, names
+from pico_tls.builders import form_content, names
 from pico_tls.builders.pod_delivery import PASSWORD_ENV, PodDelivery, pod_delivery
-from pico_tls.delivery import DeliverySpec
-from pico_tls.spec import ContainerSpec, PlatformSpec, PodTemplateSpec
+from pico_tls.delivery_choice import DeliverySpec
+from pico_tls.spec_model import ContainerSpec, PlatformSpec, PodTemplateSpec
 
 EC_WEB_PORT = 9090
-STORE_PASSWORD_ENV = PASSWORD_ENV[delivery.STORE]
-KEY_PASSWORD_ENV = PASSWORD_ENV[delivery.KEY]
+STORE_PASSWORD_ENV = PASSWORD_ENV[form_content.STORE]
+KEY_PASSWORD_ENV = PASSWORD_ENV[form_content.KEY]
 
 
 def mounted_content_hash(*parts: str) -> str:
@@ -112,8 +112,8 @@ def _pod_template(
 def _delivered(
     name: str, props: Mapping[str, str], choice: DeliverySpec, tls_secret: str | None, mount: str
 ) -> PodDelivery:
-    settings = delivery.settings(props, web_ui_tls=choice.web_ui_tls)
-    return pod_delivery(settings, choice, tls_secret, mount, names.tls_secret(name))
+    settings = form_content.pico_settings(props, web_ui_tls=choice.web_ui_tls)
+    return pod_delivery(settings, choice, tls_secret, mount, names.properties_configmap(name))
 
 
 def platform_statefulset(

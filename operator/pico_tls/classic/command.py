@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from pico_tls.builders.classic_forms import EMIT_CHOICES
-from pico_tls.classic.layout import read_existing, write_plan
+from pico_tls.classic.folder_plan import FolderPlan, plan_folder
+from pico_tls.classic.layout import read_folder, write_folder_plan
 from pico_tls.classic.options import ENCODINGS, ClassicError, Mode, Options
-from pico_tls.classic.plan import Plan, make_plan
-from pico_tls.delivery import PasswordEncoding
+from pico_tls.delivery_choice import PasswordEncoding
 from pico_tls.keystore import KeystoreError, Pkcs12Profile, StoreFormat
 from pico_tls.pki import CertificateAuthority, KeyAlgorithm, PkiError, load_ca
 from pico_tls.spec import SpecError, parse_duration
@@ -231,7 +231,7 @@ def options_from(args: argparse.Namespace) -> Options:
     )
 
 
-def summary(plan: Plan, out: Path, options: Options) -> list[str]:
+def summary(plan: FolderPlan, out: Path, options: Options) -> list[str]:
     """What was written, for people: names, aliases, what is new; never a password or key."""
     trust = "CA" if plan.ca_certificate is not None else "pinned"
     lines = [
@@ -270,9 +270,9 @@ def run(
     out = Path(args.out)
     try:
         options = options_from(args)
-        existing = read_existing(out, options)
-        plan = make_plan(options, existing)
-        write_plan(out, plan)
+        folder = read_folder(out, options)
+        plan = plan_folder(options, folder)
+        write_folder_plan(out, plan)
     except (ClassicError, KeystoreError, PkiError) as err:
         print(f"{PROG}: error: {err}", file=stderr)
         return 2

@@ -1,5 +1,6 @@
 """A party's key and certificate in a classic folder: kept (ours or one the user brought) while
-it fits the operator's renewal rule, otherwise issued as the operator issues it."""
+the operator's keep-or-reissue rule (`material.certificate_problem`) keeps it, otherwise issued
+as the operator issues it."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from cryptography import x509
 
 from pico_tls.classic.options import Options, new_passwords
 from pico_tls.keystore import KeystoreContent, StoreFormat, unique_alias
-from pico_tls.material import CertRequest, Passwords, capped_by_issuer, issue, renewal_time
-from pico_tls.pki import CertificateAuthority, PrivateKey, signed_by
+from pico_tls.material import CertRequest, Passwords, Reissue, certificate_problem, issue
+from pico_tls.pki import CertificateAuthority, PrivateKey
 
 
 @dataclass(frozen=True)
-class ExistingStore:
+class FoundStore:
     """A keystore found in DIR/NAME, decoded with its password files."""
 
     content: KeystoreContent
@@ -38,31 +39,31 @@ class ClassicIdentity:
         return self.chain[0]
 
 
-def _dns_of(cert: x509.Certificate) -> set[str]:
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return set()
-    return {n.lower() for n in san.get_values_for_type(x509.DNSName)}
+# How `pico-tls keystores` words the material rule's reasons in its summary.
+_WORDS = {
+    Reissue.KEY_MISMATCH: "key changed",
+    Reissue.ISSUER: "issuer changed",
+    Reissue.NAMES: "new host names",
+    Reissue.NOT_YET_VALID: "not yet valid",
+    Reissue.DUE: "expires soon",
+}
 
 
-def _certificate_problem(
-    cert: x509.Certificate, issuer: CertificateAuthority | None, request: CertRequest, now: datetime
+def _reissue_reason(
+    cert: x509.Certificate,
+    key: PrivateKey,
+    issuer: CertificateAuthority | None,
+    request: CertRequest,
+    now: datetime,
+    adopted: bool,
 ) -> str | None:
-    """Why a kept key needs a new certificate, or None to keep it (renewal: the operator's
-    rule, `renewal_time` with the request's renewBefore)."""
-    dns = request.dns_names
-    signer = issuer.certificate if issuer is not None else cert
-    if not signed_by(cert, signer):
-        return "issuer changed" if issuer is not None else "not self-signed"
-    if not {d.lower() for d in dns} <= _dns_of(cert):
-        return "new host names"
-    if cert.not_valid_before_utc > now:
-        return "not yet valid"
-    due = renewal_time(cert, request.renew_before) <= now
-    if due and not capped_by_issuer(cert, issuer):  # a reissue would not extend it
-        return "expires soon"
-    return None
+    """Why a kept key needs a new certificate, or None to keep it: the operator's rule
+    (`material.certificate_problem`); a key the user brought keeps its certificate while its
+    names cover ours."""
+    problem = certificate_problem(cert, key, request, issuer, now, adopted=adopted)
+    if problem is Reissue.ISSUER and issuer is None:
+        return "not self-signed"
+    return None if problem is None else _WORDS[problem]
 
 
 def _request(name: str, options: Options) -> CertRequest:
@@ -78,7 +79,7 @@ def _request(name: str, options: Options) -> CertRequest:
 def resolve(
     name: str,
     options: Options,
-    existing: ExistingStore | None,
+    found: FoundStore | None,
     managed: bool,
     issuer: CertificateAuthority | None,
     now: datetime,
@@ -87,11 +88,11 @@ def resolve(
     """Keep the key (ours, or one the user brought) and its certificate while it fits;
     otherwise issue one as the operator does (`material.issue`)."""
     request = _request(name, options)
-    entry = existing.content.key_entry if existing is not None else None
-    if existing is not None and entry is not None:
-        key, alias, passwords = entry.key, entry.alias, existing.passwords
+    entry = found.content.key_entry if found is not None else None
+    if found is not None and entry is not None:
+        key, alias, passwords = entry.key, entry.alias, found.passwords
         key_status = "kept" if managed else "adopted"
-        problem = _certificate_problem(entry.chain[0], issuer, request, now)
+        problem = _reissue_reason(entry.chain[0], key, issuer, request, now, not managed)
         if problem is None:
             kept = (entry.chain[0],) + ((issuer.certificate,) if issuer is not None else ())
             return ClassicIdentity(alias, key, kept, passwords, key_status, "kept")
@@ -99,7 +100,7 @@ def resolve(
     else:
         assert new_key is not None
         key, alias = new_key, unique_alias(name, ())
-        passwords = existing.passwords if existing is not None else new_passwords()
+        passwords = found.passwords if found is not None else new_passwords()
         key_status, cert_status = "new", "new"
     cert = issue(request, issuer, key, now)
     chain = (cert,) + ((issuer.certificate,) if issuer is not None else ())

@@ -28,7 +28,8 @@ import tempfile
 from pathlib import Path
 
 from pico_tls.builders.classic_forms import files_of, holds_passwords
-from pico_tls.classic.identity import ExistingStore
+from pico_tls.classic.folder_plan import FolderContents, FolderPlan
+from pico_tls.classic.identity import FoundStore
 from pico_tls.classic.manifest import Manifest
 from pico_tls.classic.options import (
     CA_FILE,
@@ -39,8 +40,7 @@ from pico_tls.classic.options import (
     Options,
     Role,
 )
-from pico_tls.classic.plan import FolderContents, Plan
-from pico_tls.delivery import PasswordEncoding
+from pico_tls.delivery_choice import PasswordEncoding
 from pico_tls.keystore import (
     KeystoreError,
     StoreFormat,
@@ -102,7 +102,7 @@ def _store_file(folder: Path, manifest: Manifest | None, managed: bool) -> Path 
     return found[0] if found else None
 
 
-def read_store(path: Path) -> ExistingStore:
+def read_store(path: Path) -> FoundStore:
     """A keystore and its password files (key.password defaults to keystore.password)."""
     folder = path.parent
     store_pw_file = folder / STORE_PASSWORD_FILE
@@ -117,10 +117,10 @@ def read_store(path: Path) -> ExistingStore:
         content = decode_keystore(data, StoreOptions(fmt, store_pw, key_pw))
     except KeystoreError as err:
         raise ClassicError(f"{path}: cannot read it ({err})") from None
-    return ExistingStore(content, Passwords(store_pw, key_pw), fmt, data)
+    return FoundStore(content, Passwords(store_pw, key_pw), fmt, data)
 
 
-def read_existing(out: Path, options: Options) -> FolderContents:
+def read_folder(out: Path, options: Options) -> FolderContents:
     """What DIR holds for the given names. ClassicError when something there cannot be read.
 
     With --force nothing but the manifest is read (and an unreadable manifest is ignored).
@@ -137,7 +137,7 @@ def read_existing(out: Path, options: Options) -> FolderContents:
         manifest = None
     if options.force:
         return FolderContents(manifest=manifest)
-    stores: dict[str, ExistingStore] = {}
+    stores: dict[str, FoundStore] = {}
     raw: dict[str, bytes] = {}
     encrypted: dict[str, Passwords] = {}
     for name, role in options.parties:
@@ -206,7 +206,7 @@ def _copy_entry(source: Path, target: Path) -> None:
         shutil.copy2(source, target, follow_symlinks=False)
 
 
-def _fill(tmp: Path, out: Path, plan: Plan) -> None:
+def _fill(tmp: Path, out: Path, plan: FolderPlan) -> None:
     ours = {p.name for p in plan.parties} | set(plan.removed) | {CA_FILE, MANIFEST_FILE}
     before = plan.previous.parties if plan.previous is not None else {}
     if out.is_dir():
@@ -236,7 +236,7 @@ def _fill(tmp: Path, out: Path, plan: Plan) -> None:
     _write(tmp / MANIFEST_FILE, manifest.encode(), PUBLIC)
 
 
-def write_plan(out: Path, plan: Plan) -> None:
+def write_folder_plan(out: Path, plan: FolderPlan) -> None:
     """Build the new DIR next to it, then swap it in; DIR is unchanged if anything fails."""
     out = Path(os.path.abspath(out))
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from enum import StrEnum
 
 from pico_tls.builders.classic_forms import EMIT_CHOICES, ENV_NEEDS_BASE64
-from pico_tls.delivery import PasswordEncoding
+from pico_tls.delivery_choice import PasswordEncoding
 from pico_tls.keystore import Pkcs12Profile, StoreFormat, file_name
 from pico_tls.material import Passwords, default_renew_before, new_password
 from pico_tls.pki import CertificateAuthority, KeyAlgorithm, PrivateKey

@@ -11,7 +11,7 @@ from cryptography import x509
 from pico_tls.builders import properties
 from pico_tls.builders.classic_forms import emit_forms
 from pico_tls.builders.stores import CA_ALIAS, PLATFORM_ALIAS
-from pico_tls.classic.identity import ClassicIdentity, ExistingStore
+from pico_tls.classic.identity import ClassicIdentity, FoundStore
 from pico_tls.classic.manifest import PartyRecord
 from pico_tls.classic.options import (
     ENCRYPTED_KEY_PASSWORD_FILE,
@@ -20,7 +20,7 @@ from pico_tls.classic.options import (
     Options,
     Role,
 )
-from pico_tls.delivery import OTHER_FORM, DeliveryError, PasswordEncoding
+from pico_tls.delivery_choice import OTHER_FORM, DeliveryError, PasswordEncoding
 from pico_tls.keystore import (
     KeyEntry,
     KeystoreContent,
@@ -44,7 +44,7 @@ class Trust:
 def store_content(
     identity: ClassicIdentity,
     wanted: Sequence[Trust],
-    existing: ExistingStore | None,
+    found: FoundStore | None,
     record: PartyRecord | None,
 ) -> tuple[KeystoreContent, dict[str, str]]:
     """The key entry, our trusted entries and the trusted entries we did not write.
@@ -54,7 +54,7 @@ def store_content(
     no longer wanted (a removed desktop) are dropped.
     """
     ours = set(record.trusted.values()) if record is not None else set()
-    old = existing.content.trusted if existing is not None else ()
+    old = found.content.trusted if found is not None else ()
     by_fingerprint = {sha256_fingerprint(c): a for a, c in old}
     wanted_fps = {sha256_fingerprint(t.certificate) for t in wanted}
     foreign = [(a, c) for a, c in old if a not in ours and sha256_fingerprint(c) not in wanted_fps]
@@ -87,14 +87,14 @@ def store_content(
 def encode_store(
     content: KeystoreContent,
     store_options: StoreOptions,
-    existing: ExistingStore | None,
+    found: FoundStore | None,
     reusable: bool,
 ) -> tuple[bytes, bool]:
-    """(bytes, changed): the existing bytes when they mean the same (re-encoding changes salts)."""
-    if existing is not None and reusable and existing.format is store_options.format:
-        before = content_fingerprint(existing.content, store_options)
+    """(bytes, changed): the found bytes when they mean the same (re-encoding changes salts)."""
+    if found is not None and reusable and found.format is store_options.format:
+        before = content_fingerprint(found.content, store_options)
         if before == content_fingerprint(content, store_options):
-            return existing.data, False
+            return found.data, False
     return encode_keystore(content, store_options), True
 
 

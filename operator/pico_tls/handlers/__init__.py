@@ -16,12 +16,12 @@ from typing import Any
 import kopf
 
 from pico_tls.builders.names import FIELD_MANAGER, MANAGED_BY, PLATFORM_LABEL
+from pico_tls.config import OperatorConfig
 from pico_tls.kube import Kube, KubeError
 from pico_tls.metrics import METRICS, set_leader
 from pico_tls.reconcile.group import GroupReconciler
 from pico_tls.scheduler import Scheduler
-from pico_tls.settings import Settings
-from pico_tls.spec import GROUP, VERSION
+from pico_tls.spec_model import GROUP, VERSION
 
 log = logging.getLogger(__name__)
 _state: dict[str, Any] = {}
@@ -40,7 +40,7 @@ def _enqueue(namespace: str | None, platform: str | None) -> None:
 
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
-    config = Settings.from_env()
+    config = OperatorConfig.from_env()
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
@@ -66,7 +66,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     _state["task"] = asyncio.create_task(scheduler.run())
 
 
-def reconciler_entry(reconciler: GroupReconciler, kube: Kube, config: Settings) -> Any:
+def reconciler_entry(reconciler: GroupReconciler, kube: Kube, config: OperatorConfig) -> Any:
     def run(namespace: str, platform: str) -> float | None:
         start = time.monotonic()
         try:

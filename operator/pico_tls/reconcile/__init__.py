@@ -1,6 +1,8 @@
 """Reconcile a platform group in three steps: `snapshot` (read) -> `decide` (pure) -> `apply`.
 
-`group.GroupReconciler` runs them; `decide` and the modules it uses (`group_plan`, `keymaterial`,
-`identities`, `writes`, `report`, `group_status`, the phase machines `clientauth` and `carotation`)
-only record into a `decision.Decision`; `apply` is the one step that writes to the API.
+`group.GroupReconciler` runs them. `decide` runs, top to bottom, `admission` (parse, refuse,
+leave out), `group_decision` (`keymaterial`, `identities`, the phase machines `clientauth` and
+`carotation`, `writes`) and `group_status` (with `report`); they only record into the pass's
+`decision.Decision` and hand each other frozen results; `apply` is the one step that writes
+to the API.
 """

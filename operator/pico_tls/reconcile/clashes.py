@@ -26,7 +26,11 @@ def writes_of(body: Body) -> set[ObjectKey]:
         key = names.desktop_secret(name)
         return {("Secret", key), ("Secret", names.state_secret(key))}
     tls = names.tls_secret(name)
-    out = {("Secret", tls), ("Secret", names.state_secret(tls)), ("ConfigMap", tls)}
+    out = {
+        ("Secret", tls),
+        ("Secret", names.state_secret(tls)),
+        ("ConfigMap", names.properties_configmap(name)),
+    }
     if kind == "ExecutionContainer":
         return out | {("Deployment", name)}
     out |= {("StatefulSet", name), ("Service", name), ("Service", names.headless_service(name))}
@@ -67,10 +71,10 @@ def _controller(meta: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return next((r for r in refs if r.get("controller")), refs[0] if refs else None)
 
 
-def _with_existing(body: Body, existing: Mapping[ObjectKey, Body]) -> str | None:
+def _with_namespace_objects(body: Body, namespace_objects: Mapping[ObjectKey, Body]) -> str | None:
     """A message when an object `body` would write exists and belongs to something else."""
     for kind, name in sorted(writes_of(body)):
-        found = existing.get((kind, name))
+        found = namespace_objects.get((kind, name))
         if found is None:
             continue
         meta = found["metadata"]
@@ -92,7 +96,7 @@ def _with_existing(body: Body, existing: Mapping[ObjectKey, Body]) -> str | None
 
 
 def name_clash(
-    body: Body, everyone: Iterable[Body], existing: Mapping[ObjectKey, Body]
+    body: Body, everyone: Iterable[Body], namespace_objects: Mapping[ObjectKey, Body]
 ) -> str | None:
     """Why `body` must not write its objects, or None."""
-    return _with_other_resources(body, everyone) or _with_existing(body, existing)
+    return _with_other_resources(body, everyone) or _with_namespace_objects(body, namespace_objects)

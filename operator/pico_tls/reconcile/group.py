@@ -13,7 +13,7 @@ from pico_tls.kube import Kube
 from pico_tls.reconcile.apply import apply_decision
 from pico_tls.reconcile.decide import DEFAULT_RESYNC_SECONDS, decide
 from pico_tls.reconcile.exclusions import WriteFailure
-from pico_tls.reconcile.existing import DecodedSecrets
+from pico_tls.reconcile.readback import DecodedSecrets
 from pico_tls.reconcile.samples import Sample, group_samples
 from pico_tls.reconcile.snapshot import read_snapshot
 

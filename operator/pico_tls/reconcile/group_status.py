@@ -9,12 +9,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pico_tls.builders import names
-from pico_tls.parties import Member, cert_request_desktop
+from pico_tls.parties import ContainerMember, DesktopMember, PlatformMember, cert_request_desktop
 from pico_tls.pki.certs import CertificateAuthority
 from pico_tls.plan import GroupPlan
 from pico_tls.reconcile.carotation import Rotation, phase_message
 from pico_tls.reconcile.clientauth import ClientAuthState, Phase
-from pico_tls.reconcile.passes import Pass
+from pico_tls.reconcile.exclusions import Exclusion
+from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.report import (
     certificate_status,
     exclusion_status,
@@ -22,7 +23,7 @@ from pico_tls.reconcile.report import (
     set_conditions,
 )
 from pico_tls.reconcile.status import Condition, iso
-from pico_tls.spec import PlatformSpec
+from pico_tls.spec_model import PlatformSpec
 
 CLIENT_AUTH_MESSAGES = {
     Phase.DISABLED: "Client authentication is not required",
@@ -38,12 +39,16 @@ TRANSITIONAL = (Phase.PREPARING_TRUST, Phase.ENFORCING, Phase.RELAXING)
 class GroupOutcome:
     """What the pass decided for the group, as the report needs it."""
 
-    platform: Member
-    containers: Sequence[Member]
-    desktops: Sequence[Member]
+    platform: PlatformMember
+    containers: Sequence[ContainerMember]
+    desktops: Sequence[DesktopMember]
     plan: GroupPlan
     client_auth: ClientAuthState
     rolled_out: Mapping[str, bool]  # workload name -> runs its current template everywhere
+    rotation: Rotation | None = None  # the CA rotation phase this pass built
+    next_rotation: Rotation | None = None  # the phase the next pass builds (None: done)
+    due: tuple[datetime, ...] = ()  # when certificates fall due (renewals, unpinning)
+    writing: frozenset[tuple[str, str]] = frozenset()  # (kind, name) of owners written to
 
     @property
     def settled(self) -> bool:
@@ -66,9 +71,9 @@ def user_ca_expiry_warning(
     )
 
 
-def ca_rotation_events(run: Pass, platform: Member) -> None:
+def ca_rotation_events(run: PassContext, outcome: GroupOutcome) -> None:
     """An Event when the CA rotation moves to the phase the next pass builds."""
-    current, following = run.rotation, run.next_rotation
+    current, following = outcome.rotation, outcome.next_rotation
     if current is None or following == current:
         return
     if following is None:
@@ -81,7 +86,7 @@ def ca_rotation_events(run: Pass, platform: Member) -> None:
             f"CA rotation: {current.phase.value} -> {following.phase.value}: "
             f"{phase_message(following)}"
         )
-    run.decision.event(platform.body, "Normal", "CARotation", message)
+    run.decision.event(outcome.platform.body, "Normal", "CARotation", message)
 
 
 def _progressing(outcome: GroupOutcome, rotation: Rotation | None) -> Condition:
@@ -99,7 +104,7 @@ def _progressing(outcome: GroupOutcome, rotation: Rotation | None) -> Condition:
 
 
 def _keystore_condition(
-    run: Pass, body: Mapping[str, Any], p: PlatformSpec, ca: CertificateAuthority | None
+    run: PassContext, body: Mapping[str, Any], p: PlatformSpec, ca: CertificateAuthority | None
 ) -> Condition:
     """KeystoreReady; warns (condition message and one Event) when a user's CA, which the
     operator cannot renew, expires within the renewal window."""
@@ -114,8 +119,14 @@ def _keystore_condition(
     return Condition("KeystoreReady", True, "CAExpiringSoon", expiry)
 
 
-def report_group(run: Pass, outcome: GroupOutcome) -> bool:
-    """Status of the Platform and its members; True while something is still rolling out."""
+def report_group(
+    run: PassContext,
+    outcome: GroupOutcome,
+    excluded: Mapping[tuple[str, str], Exclusion],
+    retried: Mapping[tuple[str, str], Exclusion],
+) -> bool:
+    """Status of the Platform and its members (`excluded`: members left out, `retried`:
+    members retried after a refused write); True while something is still rolling out."""
     platform = outcome.platform
     p: PlatformSpec = platform.spec
     body = platform.body
@@ -124,14 +135,14 @@ def report_group(run: Pass, outcome: GroupOutcome) -> bool:
     if old_phase is not None and old_phase != state.phase.value:
         message = f"Required client authentication: {old_phase} -> {state.phase.value}"
         run.decision.event(body, "Normal", "ClientAuth", message)
-    ca_rotation_events(run, platform)
+    ca_rotation_events(run, outcome)
     stores = {s.name: s for s in outcome.plan.stores}
     platform_store = stores.get(names.tls_secret(p.name))
     ca = platform_store.ca if platform_store else None
     keystore_ok = platform_store is not None or not p.tls.enabled
     ready = keystore_ok and outcome.settled and state.phase not in TRANSITIONAL
-    progressing = _progressing(outcome, run.next_rotation)
-    members, excluded = exclusion_status(run)
+    progressing = _progressing(outcome, outcome.next_rotation)
+    members, listed = exclusion_status(excluded, retried, outcome.writing)
     conditions = [
         Condition("Ready", True, "Ready", "All workloads run their current TLS configuration")
         if ready
@@ -148,12 +159,12 @@ def report_group(run: Pass, outcome: GroupOutcome) -> bool:
         progressing,
         members,
     ]
-    rotation = run.next_rotation
+    rotation = outcome.next_rotation
     status: dict[str, Any] = {
         "clientAuth": state.as_status(),
         "trustedClients": len(outcome.containers) + len(outcome.desktops) if p.tls.enabled else 0,
         "caRotation": rotation.as_status() if rotation is not None else None,
-        **excluded,
+        **listed,
     }
     if platform_store is not None:
         status |= certificate_status(body, platform_store.identity, ca, p.tls.renew_before)
@@ -162,7 +173,9 @@ def report_group(run: Pass, outcome: GroupOutcome) -> bool:
     return progressing.status
 
 
-def _report_members(run: Pass, outcome: GroupOutcome, ca: CertificateAuthority | None) -> None:
+def _report_members(
+    run: PassContext, outcome: GroupOutcome, ca: CertificateAuthority | None
+) -> None:
     p: PlatformSpec = outcome.platform.spec
     stores = {s.name: s for s in outcome.plan.stores}
     for member in outcome.containers:
@@ -182,12 +195,12 @@ def _report_members(run: Pass, outcome: GroupOutcome, ca: CertificateAuthority |
             renew_before=p.tls.renew_before,
         )
     platform_rolled = outcome.rolled_out.get(p.name, False)
-    for member in outcome.desktops:
-        secret = names.desktop_secret(member.spec.name)
+    for desktop in outcome.desktops:
+        secret = names.desktop_secret(desktop.spec.name)
         store = stores.get(secret)
         member_status(
             run,
-            member.body,
+            desktop.body,
             store.identity if store else None,
             ready=platform_rolled,
             reason="Trusted" if platform_rolled else "PlatformRollingOut",
@@ -195,5 +208,5 @@ def _report_members(run: Pass, outcome: GroupOutcome, ca: CertificateAuthority |
             if platform_rolled
             else "Waiting for the platform to roll out with the new trust",
             ca=ca,
-            renew_before=cert_request_desktop(member.spec).renew_before,
+            renew_before=cert_request_desktop(desktop.spec).renew_before,
         )

@@ -5,29 +5,38 @@ neither holds a key (a Warning Event then says the key was lost). Pure."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from cryptography import x509
 
 from pico_tls.builders import names, secret_manifests
 from pico_tls.material import (
     CertRequest,
-    Existing,
     Identity,
     Passwords,
+    StoredMaterial,
     renewal_time,
     resolve_identity,
 )
 from pico_tls.parties import (
-    Member,
+    AnyMember,
+    ContainerMember,
+    DesktopMember,
+    PlatformMember,
     cert_request_container,
     cert_request_desktop,
     cert_request_platform,
     identity_key,
 )
 from pico_tls.pki.certs import CertificateAuthority
-from pico_tls.reconcile import existing
-from pico_tls.reconcile.passes import Pass
-from pico_tls.reconcile.report import keystore_problem, reject
-from pico_tls.spec import KeystoreMode, PlatformSpec, SpecError
+from pico_tls.reconcile import readback
+from pico_tls.reconcile.carotation import Rotation
+from pico_tls.reconcile.passes import PassContext
+from pico_tls.reconcile.report import keystore_problem
+from pico_tls.spec import SpecError
+from pico_tls.spec_model import KeystoreMode
 from pico_tls.validation import check_password
 
 
@@ -38,7 +47,7 @@ def renew_requested(body: Mapping[str, Any]) -> str | None:
     return str(wanted) if wanted and wanted != done else None
 
 
-def _user_passwords(run: Pass, secret_name: str | None) -> Passwords | None:
+def user_passwords(run: PassContext, secret_name: str | None) -> Passwords | None:
     """Passwords from the user's Secret; SpecError when it is missing, incomplete, one of the
     operator's own Secrets, or holds a password Java would refuse or read differently."""
     if not secret_name:
@@ -62,28 +71,36 @@ def _user_passwords(run: Pass, secret_name: str | None) -> Passwords | None:
     return Passwords(store_pw, key_pw)
 
 
-def _stored(run: Pass, mounted: str) -> Existing:
+def _stored(run: PassContext, mounted: str) -> StoredMaterial:
     """What the state Secret holds; its key from the mounted Secret if the state is gone."""
     secrets = run.snapshot.secrets
-    state: Existing = run.decoded(
-        secrets.get(names.state_secret(mounted)), "state", existing.from_state
+    state: StoredMaterial = run.decoded(
+        secrets.get(names.state_secret(mounted)), "state", readback.from_state
     )
     if state.key is not None:
         return state
-    recovered: Existing = run.decoded(
-        secrets.get(mounted), "recover", existing.from_keystore_secret
+    recovered: StoredMaterial = run.decoded(
+        secrets.get(mounted), "recover", readback.from_keystore_secret
     )
-    return existing.merged(state, recovered)
+    return readback.merged(state, recovered)
+
+
+@dataclass(frozen=True)
+class _Party:
+    key: str  # identity_key()
+    owner: AnyMember
+    mounted: str  # its mounted Secret (its state Secret is named after it)
+    request: CertRequest
+    issuer: CertificateAuthority | None  # None: self-signed, pinned by its peers
+    passwords: Passwords | None  # the user's, else kept or new
 
 
 def _identity(
-    run: Pass,
-    owner: Member,
-    mounted: str,
-    request: CertRequest,
-    issuer: CertificateAuthority | None,
-    passwords: Passwords | None,
-) -> Identity:
+    run: PassContext, party: _Party, accepted: Sequence[x509.Certificate]
+) -> tuple[Identity, tuple[datetime, ...]]:
+    """The party's identity, and when it falls due again (renewal, end of a pinned
+    previous certificate)."""
+    owner, mounted, request, issuer = party.owner, party.mounted, party.request, party.issuer
     stored = _stored(run, mounted)
     if stored.key is None and (owner.body.get("status") or {}).get("certificateFingerprint"):
         run.decision.event(
@@ -93,62 +110,89 @@ def _identity(
             f"Secrets {names.state_secret(mounted)} and {mounted} hold no readable key any more: "
             "made a new one; every peer gets its new certificate",
         )
-    accepted = run.rotation.accepted_previous if run.rotation and issuer else ()
     identity, notes = resolve_identity(
         request,
         issuer,
         stored,
-        passwords=passwords,
+        passwords=party.passwords,
         now=run.now,
-        also_accepted=accepted,
+        also_accepted=accepted if issuer else (),
         renew=renew_requested(owner.body) is not None,
         stage=issuer is None,  # self-signed certificates are pinned by their peers
     )
     if notes:
         run.decision.event(owner.body, "Normal", "KeyMaterial", f"{mounted}: {'; '.join(notes)}")
-    due = renewal_time(identity.certificate, request.renew_before)
-    if due > run.now:  # else capped by its CA's expiry: a renewal would not extend it
-        run.renewals.append(due)
+    due: list[datetime] = []
+    renewal = renewal_time(identity.certificate, request.renew_before)
+    if renewal > run.now:  # else capped by its CA's expiry: a renewal would not extend it
+        due.append(renewal)
     if identity.previous is not None:  # unpinned once it expires
-        run.renewals.append(identity.previous.not_valid_after_utc)
-    return identity
+        due.append(identity.previous.not_valid_after_utc)
+    return identity, tuple(due)
+
+
+@dataclass(frozen=True)
+class GroupIdentities:
+    """Every party's identity by identity_key(), and when the earliest falls due."""
+
+    by_key: dict[str, Identity]
+    due: tuple[datetime, ...]  # renewal times (the requeue time comes from the earliest)
 
 
 def group_identities(
-    run: Pass,
-    platform: Member,
-    containers: Sequence[Member],
-    desktops: Sequence[Member],
+    run: PassContext,
+    platform: PlatformMember,
+    containers: Sequence[ContainerMember],
+    desktops: Sequence[DesktopMember],
     ca: CertificateAuthority | None,
-) -> tuple[dict[str, Identity], list[Member]]:
-    """Every party's identity by identity_key(), and the desktops kept (those whose password
-    Secret is bad are rejected and left out)."""
-    p: PlatformSpec = platform.spec
+    rotation: Rotation | None,
+    desktop_passwords: Mapping[str, Passwords | None],
+) -> GroupIdentities:
+    """`desktop_passwords`: from each desktop's password Secret (admission checked them);
+    certificates of the old CAs of `rotation` are kept while its phase accepts them."""
+    p = platform.spec
     try:
-        platform_pw = _user_passwords(run, p.tls.password_secret_name)
+        platform_pw = user_passwords(run, p.tls.password_secret_name)
     except SpecError as err:
         keystore_problem(run, platform, "PasswordSecretInvalid", str(err))
-    out = {
-        identity_key("platform", p.name): _identity(
-            run, platform, names.tls_secret(p.name), cert_request_platform(p), ca, platform_pw
+    accepted = rotation.accepted_previous if rotation else ()
+    parties: list[_Party] = [
+        _Party(
+            identity_key("platform", p.name),
+            platform,
+            names.tls_secret(p.name),
+            cert_request_platform(p),
+            ca,
+            platform_pw,
         )
-    }
+    ]
     if p.tls.keystore_mode is KeystoreMode.PER_CONTAINER:
-        for c in containers:
-            request = cert_request_container(c.spec, p)
-            out[identity_key("container", c.spec.name)] = _identity(
-                run, c, names.tls_secret(c.spec.name), request, ca, platform_pw
+        parties += [
+            _Party(
+                identity_key("container", c.spec.name),
+                c,
+                names.tls_secret(c.spec.name),
+                cert_request_container(c.spec, p),
+                ca,
+                platform_pw,
             )
-    kept = []
-    for d in desktops:
-        try:
-            pw = _user_passwords(run, d.spec.password_secret_name)
-        except SpecError as err:
-            reject(run, d.body, str(err))
-            continue
-        kept.append(d)
-        # Desktops are always self-signed and pinned, so deleting one revokes it.
-        out[identity_key("desktop", d.spec.name)] = _identity(
-            run, d, names.desktop_secret(d.spec.name), cert_request_desktop(d.spec), None, pw
+            for c in containers
+        ]
+    # Desktops are always self-signed and pinned, so deleting one revokes it.
+    parties += [
+        _Party(
+            identity_key("desktop", d.spec.name),
+            d,
+            names.desktop_secret(d.spec.name),
+            cert_request_desktop(d.spec),
+            None,
+            desktop_passwords.get(d.spec.name),
         )
-    return out, kept
+        for d in desktops
+    ]
+    by_key: dict[str, Identity] = {}
+    due: list[datetime] = []
+    for party in parties:
+        by_key[party.key], when = _identity(run, party, accepted)
+        due += when
+    return GroupIdentities(by_key, tuple(due))

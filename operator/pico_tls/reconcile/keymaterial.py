@@ -12,16 +12,16 @@ from cryptography import x509
 
 from pico_tls.builders import names, secret_manifests
 from pico_tls.material import Identity
-from pico_tls.parties import Member
+from pico_tls.parties import PlatformMember
 from pico_tls.pki.certs import CertificateAuthority, PkiError, create_ca, sha256_fingerprint
 from pico_tls.pki.keys import generate_key
-from pico_tls.reconcile import carotation, existing
+from pico_tls.reconcile import carotation, readback
 from pico_tls.reconcile.carotation import Rotation
-from pico_tls.reconcile.passes import Pass
+from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.report import keystore_problem, record_started
 from pico_tls.reconcile.rollout import owner_uids
 from pico_tls.reconcile.status import iso
-from pico_tls.spec import PlatformSpec
+from pico_tls.spec_model import PlatformSpec
 from pico_tls.validation import MIN_DURATION
 
 Body = Mapping[str, Any]
@@ -36,7 +36,7 @@ def ca_rotation_due(ca: CertificateAuthority, now: datetime) -> bool:
     return now >= cert.not_valid_after_utc - lifetime / 3
 
 
-def group_ca(run: Pass, platform: Member) -> CertificateAuthority:
+def group_ca(run: PassContext, platform: PlatformMember) -> CertificateAuthority:
     """The CA that issues the group's certificates: the user's, or the operator's own (made,
     or renewed when asked for or due; the rotation itself follows from `rotation`)."""
     p: PlatformSpec = platform.spec
@@ -50,7 +50,7 @@ def group_ca(run: Pass, platform: Member) -> CertificateAuthority:
         _event_ca(run, platform, "CACreated", f"Created the CA in Secret {name}", ca)
         return ca
     try:
-        ca = run.decoded(current, "ca", existing.ca_from)
+        ca = run.decoded(current, "ca", readback.ca_from)
     except PkiError as err:
         # Never replace a CA key silently: the user must delete the Secret on purpose.
         keystore_problem(
@@ -65,12 +65,12 @@ def group_ca(run: Pass, platform: Member) -> CertificateAuthority:
     return renewed
 
 
-def ca_owner(platform: Member) -> Body | None:
+def ca_owner(platform: PlatformMember) -> Body | None:
     """The CA Secret's owner: the Platform, or none when it is retained on delete."""
     return None if platform.spec.tls.retain_on_delete else platform.body
 
 
-def _reown(run: Pass, platform: Member, current: Body) -> None:
+def _reown(run: PassContext, platform: PlatformMember, current: Body) -> None:
     """Rewrite the CA Secret as it is when its owner reference is not the wanted one
     (retainOnDelete switched, or adopted from a deleted Platform): same data."""
     meta = _ca_meta(platform)
@@ -83,7 +83,7 @@ def _reown(run: Pass, platform: Member, current: Body) -> None:
     run.decision.write({**manifest, "data": dict(current.get("data") or {})})
 
 
-def _new_ca(run: Pass, p: PlatformSpec) -> CertificateAuthority:
+def _new_ca(run: PassContext, p: PlatformSpec) -> CertificateAuthority:
     return create_ca(
         names.ca_common_name(p, run.now),
         generate_key(p.tls.key_algorithm),
@@ -92,12 +92,12 @@ def _new_ca(run: Pass, p: PlatformSpec) -> CertificateAuthority:
     )
 
 
-def _user_ca(run: Pass, platform: Member, secret: str) -> CertificateAuthority:
+def _user_ca(run: PassContext, platform: PlatformMember, secret: str) -> CertificateAuthority:
     user_secret = run.snapshot.user_secrets.get(secret)
     if user_secret is None:
         keystore_problem(run, platform, "CASecretNotFound", f"CA Secret {secret} not found")
     try:
-        ca: CertificateAuthority = existing.ca_from(secret_manifests.decode_data(user_secret))
+        ca: CertificateAuthority = readback.ca_from(secret_manifests.decode_data(user_secret))
     except PkiError as err:
         keystore_problem(run, platform, "CAInvalid", f"CA Secret {secret}: {err}")
     problem = cannot_issue(ca, run.now)
@@ -129,7 +129,7 @@ def cannot_issue(ca: CertificateAuthority, now: datetime) -> str | None:
 
 
 def _maybe_renew(
-    run: Pass, platform: Member, secret: Mapping[str, Any], ca: CertificateAuthority
+    run: PassContext, platform: PlatformMember, secret: Mapping[str, Any], ca: CertificateAuthority
 ) -> CertificateAuthority:
     """A new operator CA when asked for (annotation) or due; rotation itself follows."""
     if (platform.body.get("status") or {}).get("caRotation"):
@@ -149,8 +149,8 @@ def _maybe_renew(
 
 
 def _write_ca(
-    run: Pass,
-    platform: Member,
+    run: PassContext,
+    platform: PlatformMember,
     ca: CertificateAuthority,
     previous: CertificateAuthority | None,
     handled_request: str | None,
@@ -160,26 +160,28 @@ def _write_ca(
     )
 
 
-def _ca_meta(platform: Member) -> dict[str, Any]:
+def _ca_meta(platform: PlatformMember) -> dict[str, Any]:
     p: PlatformSpec = platform.spec
     labels = names.labels(p.name, "platform", p.name)
     return names.metadata(names.ca_secret(p.name), p.namespace, labels, ca_owner(platform))
 
 
 def _event_ca(
-    run: Pass, platform: Member, reason: str, message: str, ca: CertificateAuthority
+    run: PassContext, platform: PlatformMember, reason: str, message: str, ca: CertificateAuthority
 ) -> None:
     fingerprint = sha256_fingerprint(ca.certificate)
     run.decision.event(platform.body, "Normal", reason, f"{message}; fingerprint {fingerprint}")
 
 
-def rotation(run: Pass, platform: Member, ca: CertificateAuthority) -> Rotation | None:
+def rotation(
+    run: PassContext, platform: PlatformMember, ca: CertificateAuthority
+) -> Rotation | None:
     """The CA rotation in force; a rotation that starts is recorded in status before any
     write, so a pass that fails half-way cannot forget that the old CA is still in use."""
     body = platform.body
     recorded = carotation.from_status((body.get("status") or {}).get("caRotation"))
     mounted_secret = run.snapshot.secrets.get(names.tls_secret(platform.spec.name))
-    mounted: list[x509.Certificate] = run.decoded(mounted_secret, "cas", existing.cas_from)
+    mounted: list[x509.Certificate] = run.decoded(mounted_secret, "cas", readback.cas_from)
     found = carotation.current_rotation(recorded, ca.certificate, mounted)
     if found is not None and found != recorded:
         status = {"caRotation": found.as_status()}
@@ -197,7 +199,7 @@ def rotation(run: Pass, platform: Member, ca: CertificateAuthority) -> Rotation 
 
 
 def promote_staged(
-    run: Pass, platform: Member, identities: Mapping[str, Identity], settled: bool
+    run: PassContext, platform: PlatformMember, identities: Mapping[str, Identity], settled: bool
 ) -> dict[str, Identity]:
     """Staged certificates go into use once every workload pins them (runs this plan)."""
     staged = sorted(k for k, identity in identities.items() if identity.next is not None)

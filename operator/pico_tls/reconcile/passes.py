@@ -1,32 +1,25 @@
-"""One reconcile pass over one platform group: what it read, when, and what it decided."""
+"""What every step of one decision reads (the snapshot, the pass's clock, the decode memo) and
+the Decision they record their actions into, in order. Frozen: a value one step hands to
+another is returned by it (`admission.Admitted`, `identities.GroupIdentities`,
+`group_status.GroupOutcome`), never left here for another step to find."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pico_tls.reconcile.carotation import Rotation
 from pico_tls.reconcile.decision import Decision
-from pico_tls.reconcile.exclusions import Exclusion
-from pico_tls.reconcile.existing import DecodeCache, uncached
+from pico_tls.reconcile.readback import DecodeCache, uncached
 from pico_tls.reconcile.snapshot import Snapshot
 
 
-@dataclass
-class Pass:
+@dataclass(frozen=True)
+class PassContext:
     snapshot: Snapshot
     now: datetime
-    decision: Decision = field(default_factory=Decision)
     decoded: DecodeCache = uncached  # memo of decoded Secrets (pure: same Secret, same value)
-    # When certificates fall due (the requeue time comes from the earliest).
-    renewals: list[datetime] = field(default_factory=list)
-    # CA rotation in force for this pass, and the one the next pass will use.
-    rotation: Rotation | None = None
-    next_rotation: Rotation | None = None
-    # Members left out of this pass (refused writes, unusable specs) and members retried
-    # after a refused write, whose record stays in the Platform's status until they converge.
-    excluded: dict[tuple[str, str], Exclusion] = field(default_factory=dict)
-    retried: dict[tuple[str, str], Exclusion] = field(default_factory=dict)
+    # Write-only for the steps of `decide`: each appends its own actions; none reads them.
+    decision: Decision = field(default_factory=Decision)
 
     @property
     def namespace(self) -> str:

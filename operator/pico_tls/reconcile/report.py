@@ -3,19 +3,20 @@ status. Pure: everything goes into the pass's Decision."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, NoReturn
 
 from pico_tls.builders import names
 from pico_tls.material import Identity, renewal_time
-from pico_tls.parties import Member
+from pico_tls.parties import PlatformMember
 from pico_tls.pki.certs import CertificateAuthority, sha256_fingerprint
 from pico_tls.reconcile.exclusions import WRITE_FAILED, Exclusion, WriteFailure, summary
-from pico_tls.reconcile.passes import Pass
+from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.status import Condition, iso, merge_conditions, with_kstatus
 
 Body = Mapping[str, Any]
+INVALID_SPEC = "InvalidSpec"
 
 
 class GroupConfigError(Exception):
@@ -28,7 +29,7 @@ def _known(body: Body, condition_type: str) -> Mapping[str, Any]:
 
 
 def set_conditions(
-    run: Pass,
+    run: PassContext,
     body: Body,
     conditions: Sequence[Condition],
     status: Mapping[str, Any] | None = None,
@@ -46,7 +47,7 @@ def set_conditions(
 
 
 def record_started(
-    run: Pass, body: Body, status: Mapping[str, Any], reason: str, message: str
+    run: PassContext, body: Body, status: Mapping[str, Any], reason: str, message: str
 ) -> None:
     """Record a phase that starts before anything is written (`status`), with Reconciling=True
     beside it, so no reader sees the new phase next to conditions saying nothing is going on;
@@ -59,18 +60,16 @@ def record_started(
     run.decision.status(body, {**status, "conditions": [*kept, *merged]})
 
 
-def reject(run: Pass, body: Body, message: str, reason: str = "InvalidSpec") -> None:
+def reject(run: PassContext, body: Body, message: str, reason: str = INVALID_SPEC) -> None:
     """Report a spec (or a member's objects) the operator cannot act on: Ready=False and one
-    Warning Event per new message; a member is listed as left out on its Platform."""
+    Warning Event per new message (a member left out is listed on its Platform by
+    `exclusion_status`)."""
     if _known(body, "Ready").get("message") != message:
         run.decision.event(body, "Warning", reason, message)
     set_conditions(run, body, [Condition("Ready", False, reason, message)], stalled=True)
-    if body["kind"] != "Platform":
-        key = (str(body["kind"]), str(body["metadata"]["name"]))
-        run.excluded.setdefault(key, Exclusion(key[0], key[1], reason, message))
 
 
-def platform_write_failed(run: Pass, body: Body, failure: WriteFailure) -> None:
+def platform_write_failed(run: PassContext, body: Body, failure: WriteFailure) -> None:
     """A write of the Platform's own objects the API refused: Ready=False, one Warning Event
     per new message; the pass stops and is retried with backoff."""
     message = (
@@ -81,16 +80,16 @@ def platform_write_failed(run: Pass, body: Body, failure: WriteFailure) -> None:
     set_conditions(run, body, [Condition("Ready", False, WRITE_FAILED, message)], stalled=True)
 
 
-def exclusion_status(run: Pass) -> tuple[Condition, dict[str, Any]]:
+def exclusion_status(
+    excluded: Mapping[tuple[str, str], Exclusion],
+    retried: Mapping[tuple[str, str], Exclusion],
+    writing: Collection[tuple[str, str]],
+) -> tuple[Condition, dict[str, Any]]:
     """The Platform's MembersReady condition and `excludedMembers`: members left out now, and
-    members retried after a refused write until a pass finds nothing of theirs to write."""
-    writing = {
-        (str(refs[0]["kind"]), str(refs[0]["name"]))
-        for w in run.decision.writes
-        if (refs := w.manifest["metadata"].get("ownerReferences"))
-    }
-    pending = [e for key, e in run.retried.items() if key in writing]
-    entries = sorted([*run.excluded.values(), *pending], key=lambda e: e.key)
+    members retried after a refused write until a pass finds nothing of theirs to write
+    (`writing`: the owners of the objects this pass writes)."""
+    pending = [e for key, e in retried.items() if key in writing]
+    entries = sorted([*excluded.values(), *pending], key=lambda e: e.key)
     if not entries:
         condition = Condition("MembersReady", True, "AllMembersIncluded", "No member left out")
         return condition, {"excludedMembers": None}
@@ -98,7 +97,9 @@ def exclusion_status(run: Pass) -> tuple[Condition, dict[str, Any]]:
     return condition, {"excludedMembers": [e.as_status() for e in entries]}
 
 
-def keystore_problem(run: Pass, platform: Member, reason: str, message: str) -> NoReturn:
+def keystore_problem(
+    run: PassContext, platform: PlatformMember, reason: str, message: str
+) -> NoReturn:
     """Report key material the user must fix, then stop deciding (GroupConfigError)."""
     body = platform.body
     if _known(body, "KeystoreReady").get("message") != message:
@@ -135,7 +136,7 @@ def certificate_status(
 
 
 def member_status(
-    run: Pass,
+    run: PassContext,
     body: Body,
     identity: Identity | None,
     *,

@@ -50,7 +50,7 @@ class Snapshot:
     # Every ExecutionContainer and DesktopClient of the namespace, not being deleted, and the
     # metadata of every object of the kinds the operator writes, by (kind, name): name clashes.
     namespace_members: tuple[Body, ...] = ()
-    existing: Mapping[tuple[str, str], Body] = field(default_factory=dict)
+    namespace_objects: Mapping[tuple[str, str], Body] = field(default_factory=dict)
 
     @property
     def platform(self) -> Body | None:
@@ -118,7 +118,7 @@ def read_snapshot(kube: Kube, namespace: str, platform_name: str) -> Snapshot:
             for name in referenced_secrets(platform, desktops)
         },
         namespace_members=everyone,
-        existing={
+        namespace_objects={
             (kind_name, str(item["metadata"]["name"])): item
             for kind, kind_name in WRITTEN_KINDS
             for item in kube.list_metadata(kind, namespace)

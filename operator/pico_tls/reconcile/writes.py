@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pico_tls.builders import names
@@ -12,16 +13,26 @@ from pico_tls.keystore import KeystoreError, content_fingerprint, decode_keystor
 from pico_tls.pki.certs import cert_to_pem
 from pico_tls.plan import GroupPlan, PlannedStore
 from pico_tls.reconcile.drift import drifted_fields
-from pico_tls.reconcile.passes import Pass
+from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.rollout import owner_uids, rolled_out, template_hash
 
 Body = Mapping[str, Any]
 
 
-def decide_writes(run: Pass, plan: GroupPlan) -> dict[str, bool]:
-    """Record the writes of `plan`; returns, per workload, whether it runs its current template
-    on every replica (a workload written in this pass does not yet)."""
+@dataclass(frozen=True)
+class Written:
+    """What `decide_writes` decided: per workload, whether it runs its current template on
+    every replica (a workload written in this pass does not yet), and the custom resources
+    whose objects this pass writes."""
+
+    rolled_out: Mapping[str, bool]
+    owners: frozenset[tuple[str, str]]
+
+
+def decide_writes(run: PassContext, plan: GroupPlan) -> Written:
+    """Record the writes of `plan` (only what differs in meaning from the snapshot)."""
     snap = run.snapshot
+    written: list[Mapping[str, Any]] = []
     for manifest in plan.state_secrets:
         current = snap.secrets.get(manifest["metadata"]["name"])
         if (
@@ -30,41 +41,57 @@ def decide_writes(run: Pass, plan: GroupPlan) -> dict[str, bool]:
             or owner_uids(current["metadata"]) != owner_uids(manifest["metadata"])
         ):
             run.decision.write(manifest)
+            written.append(manifest["metadata"])
     for store in plan.stores:
-        _write_store(run, store)
+        if _write_store(run, store):
+            written.append(store.meta)
     for manifest in plan.configmaps:
-        if _write_if_changed(run, manifest, snap.configmaps) and _exists(manifest, snap.configmaps):
-            message = f"ConfigMap {manifest['metadata']['name']}: rcp-tls.properties written"
-            _tell_owner(run, manifest["metadata"], "PropertiesUpdated", message)
+        if _write_if_changed(run, manifest, snap.configmaps):
+            written.append(manifest["metadata"])
+            if _exists(manifest, snap.configmaps):
+                message = f"ConfigMap {manifest['metadata']['name']}: rcp-tls.properties written"
+                _tell_owner(run, manifest["metadata"], "PropertiesUpdated", message)
     settled: dict[str, bool] = {}
     for manifest in plan.workloads:
-        if manifest["kind"] == "Service":
-            _write_if_changed(run, manifest, snap.services)
-            continue
         name = manifest["metadata"]["name"]
         before = snap.workloads.get(name)
-        written = _write_if_changed(run, manifest, snap.workloads)
-        if written and before is not None and template_hash(before) != template_hash(manifest):
+        written_now = _write_if_changed(run, manifest, snap.workloads)
+        if written_now and before is not None and template_hash(before) != template_hash(manifest):
             message = f"{manifest['kind']} {name}: mounted TLS content changed"
             _tell_owner(run, manifest["metadata"], "RollingPods", message)
-        elif not written and before is not None and (edited := drifted_fields(before, manifest)):
+        elif (
+            not written_now and before is not None and (edited := drifted_fields(before, manifest))
+        ):
             run.decision.write(manifest)
-            written = True
+            written_now = True
             message = f"{manifest['kind']} {name}: put back {', '.join(edited)} (edited by hand)"
             _tell_owner(run, manifest["metadata"], "WorkloadRestored", message)
-        settled[name] = not written and rolled_out(before)
-    return settled
+        if written_now:
+            written.append(manifest["metadata"])
+        settled[name] = not written_now and rolled_out(before)
+        if manifest["kind"] == "StatefulSet":  # the Platform's Services follow its workload
+            for service in plan.services:
+                if _write_if_changed(run, service, snap.services):
+                    written.append(service["metadata"])
+    return Written(settled, frozenset(filter(None, map(_owner, written))))
 
 
-def _write_store(run: Pass, store: PlannedStore) -> None:
+def _owner(meta: Mapping[str, Any]) -> tuple[str, str] | None:
+    refs = meta.get("ownerReferences") or []
+    return (str(refs[0]["kind"]), str(refs[0]["name"])) if refs else None
+
+
+def _write_store(run: PassContext, store: PlannedStore) -> bool:
+    """Record the store's write unless its Secret already means the same; True when it writes."""
     current = run.snapshot.secrets.get(store.name)
     if current is not None and run.decoded(
         current, f"match:{store.data_digest}", lambda data: _data_matches(store, data)
     ):
-        return
+        return False
     run.decision.write(store.encode())
     reason, message = _store_event(current, store)
     _tell_owner(run, store.meta, reason, f"Secret {store.name}: {message}")
+    return True
 
 
 def _store_event(current: Body | None, store: PlannedStore) -> tuple[str, str]:
@@ -90,7 +117,9 @@ def _exists(manifest: Mapping[str, Any], current: Mapping[str, Body]) -> bool:
     return manifest["metadata"]["name"] in current
 
 
-def _write_if_changed(run: Pass, manifest: dict[str, Any], current: Mapping[str, Body]) -> bool:
+def _write_if_changed(
+    run: PassContext, manifest: dict[str, Any], current: Mapping[str, Body]
+) -> bool:
     """Record a write unless the object already carries this manifest's applied hash (and,
     for a ConfigMap edited by hand, the same data). True when it writes."""
     found = current.get(manifest["metadata"]["name"])
@@ -106,7 +135,7 @@ def _write_if_changed(run: Pass, manifest: dict[str, Any], current: Mapping[str,
     return True
 
 
-def _tell_owner(run: Pass, meta: Mapping[str, Any], reason: str, message: str) -> None:
+def _tell_owner(run: PassContext, meta: Mapping[str, Any], reason: str, message: str) -> None:
     """A Normal Event on the written object's first owner, if it has one."""
     refs = meta.get("ownerReferences") or []
     if refs:

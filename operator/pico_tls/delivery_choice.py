@@ -2,7 +2,8 @@
 
 Parsed from `spec.delivery` of a Platform (inherited by its ExecutionContainers) or of an
 ExecutionContainer (replacing the Platform's as a whole). Pure and import-free; the forms
-themselves are rendered by `pico_tls.builders.delivery`.
+themselves are rendered by `pico_tls.builders.form_content` (their content) and
+`pico_tls.builders.pod_delivery` (what a pod gets).
 """
 
 from __future__ import annotations

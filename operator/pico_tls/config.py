@@ -1,4 +1,4 @@
-"""Operator settings from `PICO_TLS_*` environment variables."""
+"""The operator's own configuration, from `PICO_TLS_*` environment variables."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Settings:
+class OperatorConfig:
     settle_seconds: float = 1.0
     resync_seconds: float = 600.0
     workers: int = 4
@@ -15,7 +15,7 @@ class Settings:
     metrics_port: int = 9402  # 0: no metrics endpoint
 
     @classmethod
-    def from_env(cls) -> Settings:
+    def from_env(cls) -> OperatorConfig:
         env = os.environ
         return cls(
             settle_seconds=float(env.get("PICO_TLS_SETTLE_SECONDS", cls.settle_seconds)),

@@ -1,6 +1,7 @@
-"""The four delivery forms, rendered from one settings object (pure).
+"""The content of the four delivery forms (arguments, variables, HOCON files), rendered from
+one `PicoSettings` (pure).
 
-`Settings` holds every setting a pico instance gets: the public properties and the names
+`PicoSettings` holds every setting a pico instance gets: the public properties and the names
 of the password properties. Each form renders all of them; where a password goes, the form
 puts what the caller gives for that slot (a Kubernetes `$(VAR)` reference, a HOCON
 substitution, or for classic installs the encoded value itself).
@@ -12,7 +13,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from pico_tls.delivery import DeliveryError, DeliveryForm, check_carried
+from pico_tls.delivery_choice import DeliveryError, DeliveryForm, check_carried
 
 STORE, KEY = "store", "key"
 RCP_PASSWORDS = {"pico.rcp.tls.keystore.password": STORE, "pico.rcp.tls.key.password": KEY}
@@ -32,7 +33,7 @@ ENTRYPOINT_SETS_PREFIX = "mz.httpd.security."
 
 
 @dataclass(frozen=True)
-class Settings:
+class PicoSettings:
     """Every setting of one pico instance. `passwords` maps a password property to its slot
     (`store` or `key`)."""
 
@@ -51,7 +52,7 @@ class Settings:
         return sorted({*self.public, *self.passwords})
 
 
-def settings(props: Mapping[str, str], *, web_ui_tls: bool) -> Settings:
+def pico_settings(props: Mapping[str, str], *, web_ui_tls: bool) -> PicoSettings:
     """The settings from `properties.rcp_properties(...)`; with `web_ui_tls` the Web UI gets
     the same keystore, alias and passwords (`mz.httpd.security.*`)."""
     public = dict(props)
@@ -63,7 +64,7 @@ def settings(props: Mapping[str, str], *, web_ui_tls: bool) -> Settings:
             if ALIAS in props:
                 public["mz.httpd.security.key.alias"] = props[ALIAS]
             passwords |= HTTPD_PASSWORDS
-    return Settings(public, passwords)
+    return PicoSettings(public, passwords)
 
 
 # -- StartupArgs -------------------------------------------------------------------------------
@@ -75,7 +76,7 @@ def kubernetes_literal(text: str) -> str:
 
 
 def startup_args(
-    s: Settings, password: Callable[[str], str], *, literal: Callable[[str], str] = str
+    s: PicoSettings, password: Callable[[str], str], *, literal: Callable[[str], str] = str
 ) -> list[str]:
     """`-e key=value` pairs for `mzsh startup`, sorted by key; `password(slot)` gives what
     stands for a password, `literal` escapes public values (see kubernetes_literal)."""
@@ -92,7 +93,7 @@ def entrypoint_covers(key: str) -> bool:
     return key in ENTRYPOINT_SETS or key.startswith(ENTRYPOINT_SETS_PREFIX)
 
 
-def entrypoint_env(s: Settings) -> dict[str, str]:
+def entrypoint_env(s: PicoSettings) -> dict[str, str]:
     """The public variables the entrypoint reads (passwords: TLS_KEYSTORE_PASSWORD and
     TLS_KEY_PASSWORD, added by the caller)."""
     if s.keystore is None:
@@ -106,7 +107,7 @@ def entrypoint_env(s: Settings) -> dict[str, str]:
 ENTRYPOINT_PASSWORD_ENV = {STORE: "TLS_KEYSTORE_PASSWORD", KEY: "TLS_KEY_PASSWORD"}
 
 
-def entrypoint_args(s: Settings, *, literal: Callable[[str], str] = str) -> list[str]:
+def entrypoint_args(s: PicoSettings, *, literal: Callable[[str], str] = str) -> list[str]:
     """What the entrypoint does not set, as `-e key=value` pairs: the alias and
     require_clientauth first, then platform host and port, then the rest sorted."""
     rest = {k: v for k, v in s.public.items() if not entrypoint_covers(k)}
@@ -140,7 +141,7 @@ def _hocon_block(entries: Mapping[str, str], header: str) -> str:
     return header + "common {\n" + "".join(line + "\n" for line in lines) + "}\n"
 
 
-def topology_files(s: Settings, password: Callable[[str], str], how: str) -> dict[str, str]:
+def topology_files(s: PicoSettings, password: Callable[[str], str], how: str) -> dict[str, str]:
     """`cell.conf` and `container.conf` (HOCON); `password(slot)` is HOCON value text."""
     check_carried(DeliveryForm.TOPOLOGY_FILES, s.public, "settings")
     values = {k: hocon_string(v) for k, v in s.public.items()}

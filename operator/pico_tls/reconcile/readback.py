@@ -10,7 +10,7 @@ from cryptography import x509
 
 from pico_tls.builders import names, secret_manifests
 from pico_tls.keystore import KeystoreError, StoreOptions, decode_keystore, detect_format
-from pico_tls.material import Existing, Passwords
+from pico_tls.material import Passwords, StoredMaterial
 from pico_tls.pki.certs import CertificateAuthority, PkiError, certs_from_pem, load_ca
 from pico_tls.pki.keys import key_from_pem
 
@@ -23,14 +23,14 @@ def passwords_from(data: Mapping[str, bytes]) -> Passwords | None:
     return Passwords(store.decode().strip(), key.decode().strip())
 
 
-def from_state(data: Mapping[str, bytes]) -> Existing:
+def from_state(data: Mapping[str, bytes]) -> StoredMaterial:
     """Key, certificate and passwords from a state Secret; missing or broken parts are None."""
     key = None
     try:
         key = key_from_pem(data["tls.key"]) if "tls.key" in data else None
     except PkiError:
         key = None
-    return Existing(
+    return StoredMaterial(
         key=key,
         certificate=_first_cert(data, "tls.crt"),
         passwords=passwords_from(data),
@@ -55,26 +55,26 @@ def cas_from(data: Mapping[str, bytes]) -> list[x509.Certificate]:
         return []
 
 
-def from_keystore_secret(data: Mapping[str, bytes]) -> Existing:
+def from_keystore_secret(data: Mapping[str, bytes]) -> StoredMaterial:
     """Recover a key from a mounted keystore Secret (when its state Secret was deleted)."""
     passwords = passwords_from(data)
     blob = data.get("keystore.p12") or data.get("keystore.jks")
     if passwords is None or blob is None:
-        return Existing()
+        return StoredMaterial()
     try:
         content = decode_keystore(
             blob, StoreOptions(detect_format(blob), passwords.store, passwords.key)
         )
     except KeystoreError:
-        return Existing(passwords=passwords)
+        return StoredMaterial(passwords=passwords)
     entry = content.key_entry
     if entry is None:
-        return Existing(passwords=passwords)
-    return Existing(key=entry.key, certificate=entry.chain[0], passwords=passwords)
+        return StoredMaterial(passwords=passwords)
+    return StoredMaterial(key=entry.key, certificate=entry.chain[0], passwords=passwords)
 
 
-def merged(primary: Existing, fallback: Existing) -> Existing:
-    return Existing(
+def merged(primary: StoredMaterial, fallback: StoredMaterial) -> StoredMaterial:
+    return StoredMaterial(
         key=primary.key or fallback.key,
         certificate=primary.certificate if primary.key else fallback.certificate,
         passwords=primary.passwords or fallback.passwords,

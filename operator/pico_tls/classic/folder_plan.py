@@ -8,7 +8,7 @@ Trust rules:
 - Desktop certificates are always self-signed and pinned in the platform's store, so leaving a
   desktop out of a re-run revokes it even when a CA is in use.
 - `shared` mode (the seed's method a): every container gets the platform's keystore.
-Existing keys are kept (also in a keystore the user brings); certificates are kept while they
+StoredMaterial keys are kept (also in a keystore the user brings); certificates are kept while they
 still fit; trusted entries we did not write are kept; unchanged stores keep their bytes.
 """
 
@@ -24,7 +24,7 @@ from datetime import datetime
 from cryptography import x509
 
 from pico_tls.builders.stores import PLATFORM_ALIAS, peer_trust, platform_trust
-from pico_tls.classic.identity import ClassicIdentity, ExistingStore, resolve
+from pico_tls.classic.identity import ClassicIdentity, FoundStore, resolve
 from pico_tls.classic.manifest import Manifest, PartyRecord
 from pico_tls.classic.options import (
     ENCRYPTED_KEY_PASSWORD_FILE,
@@ -38,7 +38,7 @@ from pico_tls.classic.options import (
 )
 from pico_tls.classic.stores import Trust, encode_store, party_files, reference, store_content
 from pico_tls.clock import system_clock
-from pico_tls.delivery import PasswordEncoding
+from pico_tls.delivery_choice import PasswordEncoding
 from pico_tls.keystore import (
     StoreFormat,
     StoreOptions,
@@ -57,7 +57,7 @@ from pico_tls.pki import (
 class FolderContents:
     """What DIR holds before the run."""
 
-    stores: Mapping[str, ExistingStore] = field(default_factory=dict)  # decoded, own keys only
+    stores: Mapping[str, FoundStore] = field(default_factory=dict)  # decoded, own keys only
     manifest: Manifest | None = None
     raw: Mapping[str, bytes] = field(default_factory=dict)  # keystore bytes of every given name
     # pre-encrypted: NAME/keystore.password.encrypted and key.password.encrypted, when both exist
@@ -83,7 +83,7 @@ class PartyOutput:
 
 
 @dataclass(frozen=True)
-class Plan:
+class FolderPlan:
     parties: tuple[PartyOutput, ...]
     ca_certificate: x509.Certificate | None
     manifest: Manifest
@@ -98,12 +98,12 @@ class Plan:
 
 @dataclass
 class _Run:
-    """One make_plan call: the input, what DIR holds, the identities resolved so far."""
+    """One plan_folder call: the input, what DIR holds, the identities resolved so far."""
 
     options: Options
-    existing: FolderContents
+    folder: FolderContents
     manifest: Manifest | None
-    stores: Mapping[str, ExistingStore]
+    stores: Mapping[str, FoundStore]
     identities: dict[str, ClassicIdentity] = field(default_factory=dict)
 
     @property
@@ -114,14 +114,14 @@ class _Run:
     def ca(self) -> CertificateAuthority | None:
         return self.options.ca
 
-    def existing_own(self, name: str) -> ExistingStore | None:
+    def own_store(self, name: str) -> FoundStore | None:
         record = self.records.get(name)
         if record is not None and not record.own_key:
             return None  # a copy of the platform's store (shared mode)
         return self.stores.get(name)
 
     def needs_key(self, name: str) -> bool:
-        store = self.existing_own(name)
+        store = self.own_store(name)
         return store is None or store.content.key_entry is None
 
     def trust_for(self, role: Role) -> list[Trust]:
@@ -140,7 +140,7 @@ class _Run:
 
     @property
     def reusable(self) -> bool:
-        """Existing bytes may be kept: same format and profile as the last run."""
+        """StoredMaterial bytes may be kept: same format and profile as the last run."""
         m = self.manifest
         return (
             m is not None and m.format is self.options.format and m.profile is self.options.profile
@@ -148,7 +148,7 @@ class _Run:
 
     def own_output(self, name: str, role: Role) -> tuple[PartyOutput, PartyRecord]:
         options, identity = self.options, self.identities[name]
-        old = self.existing_own(name)
+        old = self.own_store(name)
         content, aliases = store_content(
             identity, self.trust_for(role), old, self.records.get(name)
         )
@@ -157,7 +157,7 @@ class _Run:
         )
         reuse = self.reusable and name in self.records
         data, changed = encode_store(content, store_options, old, reuse)
-        new_passwords = self.existing_own(name) is None
+        new_passwords = self.own_store(name) is None
         files = self.forms(name, role, identity.alias, identity.passwords, new_passwords)
         trusted = tuple(a for a, _ in content.trusted)
         output = PartyOutput(
@@ -183,7 +183,7 @@ class _Run:
                     f"mzsh encryptpassword output of {name}/keystore.password and key.password "
                     f"into {where}"
                 )
-            encrypted = self.existing.encrypted.get(name)
+            encrypted = self.folder.encrypted.get(name)
             if encrypted is None:
                 raise ClassicError(
                     f"--password-encoding pre-encrypted: {where} are missing; put there the "
@@ -197,7 +197,7 @@ class _Run:
         record = self.records.get(name)
         new_passwords = record is None or record.own_key  # not the platform's store before
         files = self.forms(name, role, platform.alias, platform.passwords, new_passwords)
-        changed = self.existing.raw.get(name) != platform.store
+        changed = self.folder.raw.get(name) != platform.store
         return PartyOutput(
             name, role, platform.alias, self.options.format, platform.store, platform.passwords,
             platform.certificate, files, platform.trusted, "platform's", platform.cert_status,
@@ -205,13 +205,13 @@ class _Run:
         )  # fmt: skip
 
 
-def make_plan(
+def plan_folder(
     options: Options,
-    existing: FolderContents,
+    folder: FolderContents,
     *,
     now: datetime | None = None,
     keygen: KeyGenerator = generate_key,
-) -> Plan:
+) -> FolderPlan:
     """What to write. ClassicError for bad input.
 
     New keys are generated in parallel threads (OpenSSL releases the GIL); `keygen` replaces
@@ -219,26 +219,26 @@ def make_plan(
     """
     validate(options)
     now = now or system_clock()
-    manifest = None if options.force else existing.manifest
+    manifest = None if options.force else folder.manifest
     if manifest is not None and manifest.ca_fingerprint is not None and options.ca is None:
         raise ClassicError(
             "the stores in DIR trust a CA (ca.crt): give --ca-cert and --ca-key again, "
             "or --force to start over without it"
         )
-    run = _Run(options, existing, manifest, {} if options.force else dict(existing.stores))
+    run = _Run(options, folder, manifest, {} if options.force else dict(folder.stores))
     owners = [(n, role) for n, role in options.parties if options.owns_key(role)]
     started = time.perf_counter()
     fresh = _generate([n for n, _ in owners if run.needs_key(n)], options.key, keygen)
     keygen_seconds = time.perf_counter() - started
     for name, role in owners:
         issuer = options.ca if role is not Role.DESKTOP else None
-        found = run.existing_own(name)
+        found = run.own_store(name)
         run.identities[name] = resolve(
             name, options, found, name in run.records, issuer, now, fresh.get(name)
         )
     outputs, records = _outputs(run)
     given = {name for name, _ in options.parties}
-    before = existing.manifest.parties if existing.manifest is not None else {}
+    before = folder.manifest.parties if folder.manifest is not None else {}
     ca = options.ca
     new_manifest = Manifest(
         platform=options.platform,
@@ -251,8 +251,8 @@ def make_plan(
     )
     removed = tuple(sorted(n for n in before if n not in given))
     ca_cert = ca.certificate if ca is not None else None
-    return Plan(
-        tuple(outputs), ca_cert, new_manifest, removed, existing.manifest, len(fresh),
+    return FolderPlan(
+        tuple(outputs), ca_cert, new_manifest, removed, folder.manifest, len(fresh),
         keygen_seconds,
     )  # fmt: skip
 
