@@ -12,12 +12,12 @@ import contextlib
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pico_tls.builders.names import FIELD_MANAGER
+from pico_tls.builders.names import FIELD_MANAGER, MANAGED_BY
 from pico_tls.spec_model import GROUP, VERSION
 
 
@@ -45,6 +45,7 @@ PLATFORM = Kind(f"/apis/{GROUP}/{VERSION}", "platforms")
 CONTAINER = Kind(f"/apis/{GROUP}/{VERSION}", "executioncontainers")
 DESKTOP = Kind(f"/apis/{GROUP}/{VERSION}", "desktopclients")
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+METADATA_WATCH = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 KINDS_BY_MANIFEST = {
     ("v1", "Secret"): SECRET,
     ("v1", "ConfigMap"): CONFIGMAP,
@@ -145,11 +146,18 @@ class Kube:
         return items
 
     def list_metadata(self, kind: Kind, namespace: str) -> list[dict[str, Any]]:
-        """Every object of `kind` in `namespace`, metadata only (names, owners, labels; never
-        Secret data): what the name-clash check needs."""
-        result = self._request("GET", kind.path(namespace), accept=METADATA_LIST)
-        items: list[dict[str, Any]] = result.get("items") or []
-        return items
+        """Every object of `kind` in `namespace`, metadata only (never Secret data) and only what
+        the name-clash check needs: name, owner references and our managed-by label. Read in
+        pages, so a namespace crowded with other objects costs a page of memory at a time."""
+        out: list[dict[str, Any]] = []
+        token = ""
+        while True:
+            query = [("limit", str(METADATA_PAGE))] + ([("continue", token)] if token else [])
+            page = self._request("GET", kind.path(namespace), query=query, accept=METADATA_LIST)
+            out += [_slim(item.get("metadata") or {}) for item in page.get("items") or []]
+            token = str((page.get("metadata") or {}).get("continue") or "")
+            if not token:
+                return out
 
     def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
         """Server-side apply with our field manager, taking ownership of conflicting fields."""
@@ -212,6 +220,71 @@ class Kube:
         }
         with contextlib.suppress(KubeError):  # Events are best effort
             self._request("POST", EVENT.path(meta["namespace"]), body=body)
+
+    def watch_secret(
+        self, namespace: str, name: str, stop: threading.Event, changed: Callable[[], None]
+    ) -> None:
+        """Call `changed` whenever the Secret `name` is created, edited or deleted, and once
+        after every (re)list, until `stop` is set. The watch carries a field selector, so the
+        API sends this one Secret and no other; errors are retried with a delay."""
+        selector = ("fieldSelector", f"metadata.name={name}")
+        path = SECRET.path(namespace)
+        while not stop.is_set():
+            try:
+                listed = self._request("GET", path, query=[selector], accept=METADATA_LIST)
+                changed()
+                version = str((listed.get("metadata") or {}).get("resourceVersion", ""))
+                query = [
+                    selector,
+                    ("watch", "true"),
+                    ("resourceVersion", version),
+                    ("timeoutSeconds", str(WATCH_SECONDS)),
+                    ("allowWatchBookmarks", "false"),
+                ]
+                for event in self._stream("GET", path, query, accept=METADATA_WATCH):
+                    if stop.is_set():
+                        break
+                    if event.get("type") == "ERROR":  # 410 Gone: list again
+                        break
+                    changed()
+            except Exception:  # a dropped connection, the API restarting: list again
+                stop.wait(WATCH_RETRY_SECONDS)
+
+    def _stream(
+        self, method: str, path: str, query: list[tuple[str, str]], *, accept: str
+    ) -> Iterator[dict[str, Any]]:
+        """The JSON lines of a watch response, one event at a time."""
+        with self._lock:
+            self.requests["WATCH"] += 1
+        headers = {"Accept": accept}
+        _, url, headers, _, _ = self._client.param_serialize(
+            method, path, query_params=query, header_params=headers, auth_settings=["BearerToken"]
+        )
+        response = self._client.call_api(
+            method, url, header_params=headers, _request_timeout=(10, WATCH_SECONDS + 30)
+        )
+        if response.status >= 400:
+            raise KubeError(method, path, response.status, str(response.reason))
+        pending = b""
+        for chunk in response.response.stream(4096, decode_content=True):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    yield json.loads(line)
+
+
+def _slim(meta: Mapping[str, Any]) -> dict[str, Any]:
+    ours = {k: v for k, v in (meta.get("labels") or {}).items() if k == MANAGED_BY}
+    slim = {"name": meta.get("name"), "labels": ours}
+    if meta.get("ownerReferences"):
+        slim["ownerReferences"] = meta["ownerReferences"]
+    return {"metadata": slim}
+
+
+METADATA_PAGE = 500
+WATCH_SECONDS = 60  # a watch request's server-side timeout: how late a stop may be noticed
+WATCH_RETRY_SECONDS = 2.0
 
 
 def _ignore(verb: str, code: int) -> None:

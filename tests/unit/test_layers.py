@@ -30,6 +30,7 @@ LAYERS = {
     "kube": 7,
     "scheduler": 7,
     "reconcile": 8,
+    "watches": 8,
     "metrics": 8.5,  # applies the samples `reconcile` computes
     "handlers": 9,
     "render": 9,

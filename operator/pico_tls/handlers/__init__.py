@@ -22,6 +22,7 @@ from pico_tls.metrics import METRICS, set_leader
 from pico_tls.reconcile.group import GroupReconciler
 from pico_tls.scheduler import Scheduler
 from pico_tls.spec_model import GROUP, VERSION
+from pico_tls.watches import SecretWatches
 
 log = logging.getLogger(__name__)
 _state: dict[str, Any] = {}
@@ -55,18 +56,34 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
             log.warning("no metrics endpoint on port %d: %s", config.metrics_port, err)
     set_leader(True)  # standalone: this one instance reconciles (a leader election sets it)
     reconciler = GroupReconciler(kube, resync_seconds=config.resync_seconds)
+    watches = SecretWatches(kube, _user_secret_changed)
     scheduler = Scheduler(
-        reconciler_entry(reconciler, kube, config), config.settle_seconds, config.workers
+        reconciler_entry(reconciler, kube, config, watches), config.settle_seconds, config.workers
     )
-    _state.update(scheduler=scheduler, kube=kube, reconciler=reconciler)
-    # Only our own objects are watched for these kinds (server-side label selector).
+    _state.update(scheduler=scheduler, kube=kube, reconciler=reconciler, watches=watches)
+    # Only our own objects are watched (server-side label selector): unrelated Secrets,
+    # ConfigMaps and workloads never reach the operator. The user's CA and password Secrets
+    # are followed by name (`SecretWatches`).
     owned = f"{MANAGED_BY}={FIELD_MANAGER}"
-    for group, plural in (("v1", "configmaps"), ("apps", "statefulsets"), ("apps", "deployments")):
+    for group, plural in OWNED_KINDS:
         settings.watching.label_selectors[group, plural] = owned
     _state["task"] = asyncio.create_task(scheduler.run())
 
 
-def reconciler_entry(reconciler: GroupReconciler, kube: Kube, config: OperatorConfig) -> Any:
+OWNED_KINDS = (
+    ("v1", "secrets"),
+    ("v1", "configmaps"),
+    ("apps", "statefulsets"),
+    ("apps", "deployments"),
+)
+
+
+def reconciler_entry(
+    reconciler: GroupReconciler,
+    kube: Kube,
+    config: OperatorConfig,
+    watches: SecretWatches | None = None,
+) -> Any:
     def run(namespace: str, platform: str) -> float | None:
         start = time.monotonic()
         try:
@@ -79,6 +96,9 @@ def reconciler_entry(reconciler: GroupReconciler, kube: Kube, config: OperatorCo
             log.info("namespace %s is being deleted; platform %s left alone", namespace, platform)
             METRICS.record_group((namespace, platform), ())
             return None
+        finally:
+            if watches is not None:
+                watches.follow(reconciler.referenced())
         METRICS.observe_reconcile("success", time.monotonic() - start)
         METRICS.record_group((namespace, platform), outcome.samples)
         log.info("reconciled platform %s/%s: %d writes", namespace, platform, outcome.writes)
@@ -95,6 +115,9 @@ async def cleanup(**_: Any) -> None:
     task = _state.pop("task", None)
     if task is not None:
         task.cancel()
+    watches: SecretWatches | None = _state.pop("watches", None)
+    if watches is not None:
+        watches.stop_all()
 
 
 @kopf.on.event(GROUP, VERSION, "platforms")
@@ -108,20 +131,18 @@ def member_changed(spec: kopf.Spec, namespace: str | None, **_: Any) -> None:
     _enqueue(namespace, (spec.get("platformRef") or {}).get("name"))
 
 
+@kopf.on.event("v1", "secrets", labels=OWNED)
 @kopf.on.event("v1", "configmaps", labels=OWNED)
 @kopf.on.event("apps", "v1", "statefulsets", labels=OWNED)
 @kopf.on.event("apps", "v1", "deployments", labels=OWNED)
 def owned_changed(labels: kopf.Labels, namespace: str | None, **_: Any) -> None:
+    """Our own objects (repair, rollout progress)."""
     _enqueue(namespace, labels.get(PLATFORM_LABEL))
 
 
-@kopf.on.event("v1", "secrets")
-def secret_changed(labels: kopf.Labels, name: str, namespace: str | None, **_: Any) -> None:
-    """Our own Secrets (repair) and the user's CA and password Secrets a platform reads."""
-    if labels.get(MANAGED_BY) == FIELD_MANAGER:
-        _enqueue(namespace, labels.get(PLATFORM_LABEL))
-        return
+def _user_secret_changed(namespace: str, name: str) -> None:
+    """A user's CA or password Secret a platform reads (from `SecretWatches`' threads)."""
     reconciler: GroupReconciler | None = _state.get("reconciler")
-    if reconciler is not None and namespace:
+    if reconciler is not None:
         for platform in reconciler.platforms_reading(namespace, name):
             _enqueue(namespace, platform)

@@ -89,6 +89,11 @@ class GroupReconciler:
             for name in used:
                 self.references.setdefault((namespace, name), set()).add(platform)
 
+    def referenced(self) -> set[tuple[str, str]]:
+        """Every user Secret (namespace, name) some platform group read in its last pass."""
+        with self._lock:
+            return set(self.references)
+
     def platforms_reading(self, namespace: str, secret: str) -> list[str]:
         with self._lock:
             return sorted(self.references.get((namespace, secret), ()))
