@@ -12,6 +12,7 @@ class OperatorConfig:
     resync_seconds: float = 600.0
     workers: int = 4
     stats_file: str | None = None
+    metrics_port: int = 9402  # 0: no metrics endpoint
 
     @classmethod
     def from_env(cls) -> OperatorConfig:
@@ -21,4 +22,5 @@ class OperatorConfig:
             resync_seconds=float(env.get("PICO_TLS_RESYNC_SECONDS", cls.resync_seconds)),
             workers=int(env.get("PICO_TLS_WORKERS", cls.workers)),
             stats_file=env.get("PICO_TLS_STATS_FILE") or None,
+            metrics_port=int(env.get("PICO_TLS_METRICS_PORT", cls.metrics_port)),
         )

@@ -106,6 +106,7 @@ class Kube:
         self.requests: Counter[str] = Counter()
         # Called before every write but the Lease's; raises `Fenced` to refuse it.
         self.fence: Callable[[], None] = _open_fence
+        self.on_response: Callable[[str, int], None] = _ignore  # (verb, status): metrics
 
     def _request(
         self,
@@ -134,6 +135,7 @@ class Kube:
         response = self._client.call_api(
             method, url, header_params=headers, body=payload, _request_timeout=30
         )
+        self.on_response(method, response.status)
         raw = response.read()
         if response.status >= 400:
             message = api_reason = ""
@@ -342,6 +344,10 @@ WATCH_RETRY_SECONDS = 2.0
 
 def _kind_of(manifest: Mapping[str, Any]) -> Kind:
     return KINDS_BY_MANIFEST[(manifest["apiVersion"], manifest["kind"])]
+
+
+def _ignore(verb: str, code: int) -> None:
+    pass
 
 
 def _default_client() -> Any:

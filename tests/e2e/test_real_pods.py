@@ -13,7 +13,9 @@ from __future__ import annotations
 import base64
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,8 @@ import yaml
 from pico_harness.cluster import nodenet
 from pico_harness.support import realpods_env as rp
 from pico_harness.support import realpods_steps as steps
-from pico_harness.support.leaks import LeakCheck, SecretRecorder
+from pico_harness.support.leaks import LeakCheck, SecretRecorder, find_leaks
+from pico_harness.support.prometheus import running_prometheus
 from pico_harness.support.traffic import EC_COMPONENT, TrafficMonitor, Window
 
 pytestmark = pytest.mark.e2e
@@ -322,6 +325,56 @@ def test_delivery_forms_reach_the_stand_in_through_its_public_style_entrypoint(
         time.sleep(3)
         window = monitor.window(f"delivery form {example}", t0, monitor.wait_scrape())
     assert_clean(record(window))
+
+
+def test_a_real_prometheus_scrapes_the_operator_pod_and_sees_a_renewal(
+    env: rp.RealPods, run: steps.Run, recorder: SecretRecorder, tmp_path: Path
+) -> None:
+    """Prometheus (Debian's package, on loopback) finds the operator pod through the API server,
+    scrapes its `metrics` port on the pod's bridge IP, and its HTTP API shows the example
+    Platform's expiry, then the later one after a `picotls.dev/renew`. The scrape holds no
+    password or private key of any Secret the run saw."""
+    expiry = (
+        "picotls_certificate_expiration_timestamp_seconds"
+        f'{{namespace="{NS}",name="mz",kind="Platform"}}'
+    )
+    pod = rp.wait_operator_pod(env)
+    with running_prometheus(tmp_path / "prometheus") as p:
+        p.set_targets(rp.operator_pods(env))
+
+        def value() -> float | None:
+            found = p.query(expiry)
+            return float(found[0]["value"][1]) if found else None
+
+        before = env.wait("Prometheus has the Platform's expiry", value, timeout=180)
+        assert before == stamp(run.platform()["status"]["notAfter"])
+        [target] = [t for t in p.targets() if t["health"] == "up"]
+        assert target["labels"]["pod"] == pod["metadata"]["name"], target
+        assert target["scrapeUrl"] == f"http://{pod['status']['podIP']}:9402/metrics", target
+        window = record(steps.renewal(run, "metrics"))
+        assert_clean(window)
+        renewed = stamp(run.platform()["status"]["notAfter"])
+        assert renewed > before
+        env.wait("Prometheus sees the renewed expiry", lambda: value() == renewed, timeout=60)
+        names = {r["metric"]["__name__"] for r in p.query('{__name__=~"picotls_.+"}')}
+        assert {
+            "picotls_certificate_renewal_timestamp_seconds",
+            "picotls_certificate_ready_status",
+            "picotls_client_auth_phase",
+            "picotls_ca_rotation_phase",
+            "picotls_reconcile_total",
+            "picotls_reconcile_duration_seconds_bucket",
+            "picotls_api_requests_total",
+            "picotls_leader_status",
+        } <= names, names
+    scrape = urllib.request.urlopen(target["scrapeUrl"], timeout=10).read().decode()
+    recorder.catch_up()
+    assert not find_leaks(recorder.snapshot(), {"metrics scrape": scrape})
+    print("scrape sample:", *[ln for ln in scrape.splitlines() if 'name="mz"' in ln], sep="\n")
+
+
+def stamp(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def test_no_password_or_private_key_in_the_operator_pod_log_or_public_objects(

@@ -116,6 +116,7 @@ class OperatorProcess:
             PYTHONUNBUFFERED="1",
             POD_NAME=self.pod_name,
             POD_NAMESPACE="pico-tls-system",
+            PICO_TLS_METRICS_PORT="0",  # no fixed port per test process (tests may pass one)
         )
         env.pop("PICO_TLS_HEALTH_ADDRESS", None)
         if self.liveness_port is not None:

@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import os
+import time
 from typing import Any
 
 import kopf
@@ -23,6 +24,7 @@ from pico_tls.config import OperatorConfig
 from pico_tls.election import Elector
 from pico_tls.health import Health
 from pico_tls.kube import Fenced, Kube, KubeError
+from pico_tls.metrics import METRICS, follow_leader
 from pico_tls.reconcile.apply import WriteConflict
 from pico_tls.reconcile.group import GroupReconciler, Outcome
 from pico_tls.scheduler import Scheduler
@@ -57,12 +59,19 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     # discovery, the namespaces served are the ones named on the command line (or all).
     settings.scanning.disabled = True
     kube = Kube()
+    kube.on_response = METRICS.count_request
+    if config.metrics_port:
+        try:
+            METRICS.serve(config.metrics_port)
+        except OSError as err:  # the port is taken: reconcile anyway, without metrics
+            log.warning("no metrics endpoint on port %d: %s", config.metrics_port, err)
     reconciler = GroupReconciler(kube, resync_seconds=config.resync_seconds)
     watches = SecretWatches(kube, _user_secret_changed)
     election = leader.ElectionConfig.from_env()
     lease = f"{election.namespace}/{election.lease_name}" if election.enabled else ""
     leadership = leader.Leadership(election.identity, lease)
     leader.install(leadership)
+    follow_leader(leadership.leading)
     kube.fence = leadership.check
     scheduler = Scheduler(
         reconciler_entry(reconciler, kube, config, watches, leadership),
@@ -125,6 +134,7 @@ def reconciler_entry(
     def run(namespace: str, platform: str) -> float | None:
         if not leadership.leading():
             return 0.0  # stays due; the gate holds it until this replica leads
+        start = time.monotonic()
         try:
             outcome = attempt(namespace, platform)
         except Fenced:
@@ -132,14 +142,19 @@ def reconciler_entry(
                 "platform %s/%s: pass stopped, this replica lost the Lease", namespace, platform
             )
             return 0.0
-        except KubeError as err:
-            if not err.namespace_terminating:
+        except Exception as err:
+            gone = isinstance(err, KubeError) and err.namespace_terminating
+            METRICS.observe_reconcile("success" if gone else "error", time.monotonic() - start)
+            if not gone:
                 raise
             log.info("namespace %s is being deleted; platform %s left alone", namespace, platform)
+            METRICS.record_group((namespace, platform), ())
             return None
         finally:
             if watches is not None:
                 watches.follow(reconciler.referenced())
+        METRICS.observe_reconcile("success", time.monotonic() - start)
+        METRICS.record_group((namespace, platform), outcome.samples)
         log.info("reconciled platform %s/%s: %d writes", namespace, platform, outcome.writes)
         if config.stats_file:
             with open(config.stats_file, "w") as out:

@@ -21,6 +21,7 @@ from pico_tls.reconcile.failures import (
     read_failed_message,
 )
 from pico_tls.reconcile.readback import DecodedSecrets
+from pico_tls.reconcile.samples import Sample, group_samples
 from pico_tls.reconcile.snapshot import read_snapshot
 
 MAX_DECISIONS = 4  # decisions per pass: the first, then one per batch of refused writes
@@ -36,6 +37,7 @@ class Outcome:
 
     requeue_after: float | None = None
     writes: int = 0
+    samples: tuple[Sample, ...] = ()  # the group's metric samples after the pass
 
 
 class GroupReconciler:
@@ -79,13 +81,14 @@ class GroupReconciler:
             if decision.references is not None:
                 self._remember_references(namespace, platform_name, decision.references)
             applied = apply_decision(self.kube, decision, now, snapshot)
-            outcome = Outcome(decision.requeue_after, outcome.writes + applied.writes)
+            samples = group_samples(snapshot, decision)
+            outcome = Outcome(decision.requeue_after, outcome.writes + applied.writes, samples)
             if any(f.owner_kind == "Platform" for f in failures):
                 raise WriteRefused(failures[0].describe())  # reported: back off
             if not applied.failures:
                 return outcome
             failures += applied.failures
-        return Outcome(min(outcome.requeue_after or 5.0, 5.0), outcome.writes)
+        return Outcome(min(outcome.requeue_after or 5.0, 5.0), outcome.writes, outcome.samples)
 
     def _report_failure(
         self, namespace: str, platform_name: str, err: Exception, now: datetime

@@ -18,7 +18,7 @@ from pico_tls.pki.keys import generate_key
 from pico_tls.reconcile import carotation, phases, readback
 from pico_tls.reconcile.carotation import Rotation
 from pico_tls.reconcile.passes import PassContext
-from pico_tls.reconcile.report import keystore_problem
+from pico_tls.reconcile.report import keystore_problem, record_started
 from pico_tls.reconcile.rollout import owner_uids
 from pico_tls.reconcile.status import iso
 from pico_tls.spec_model import PlatformSpec
@@ -216,7 +216,9 @@ def rotation(
             )
     found = carotation.current_rotation(recorded, ca.certificate, mounted, iso(run.now))
     if found is not None and found != recorded:
-        run.decision.status(body, {"caRotation": found.as_status()})
+        status = {"caRotation": found.as_status()}
+        reason = f"CARotation{found.phase.value}"
+        record_started(run, body, status, reason, carotation.phase_message(found))
         _warn_if_older(run, body, ca.certificate, mounted)
         old = ", ".join(sha256_fingerprint(c) for c in found.previous)
         run.decision.event(

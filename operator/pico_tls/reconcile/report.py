@@ -13,7 +13,7 @@ from pico_tls.parties import PlatformMember
 from pico_tls.pki.certs import CertificateAuthority, sha256_fingerprint
 from pico_tls.reconcile.exclusions import WRITE_FAILED, Exclusion, WriteFailure, summary
 from pico_tls.reconcile.passes import PassContext
-from pico_tls.reconcile.status import Condition, iso, merge_conditions
+from pico_tls.reconcile.status import Condition, iso, merge_conditions, with_kstatus
 
 Body = Mapping[str, Any]
 INVALID_SPEC = "InvalidSpec"
@@ -35,14 +35,31 @@ def set_conditions(
     body: Body,
     conditions: Sequence[Condition],
     status: Mapping[str, Any] | None = None,
+    *,
+    stalled: bool = False,
 ) -> None:
-    """Record `status` with `conditions` merged into the body's (only if anything changes)."""
+    """Record `status` with `conditions` (and kstatus's Reconciling and Stalled: `stalled`
+    when only the user can fix what Ready says) merged into the body's, if anything changes."""
     generation = body["metadata"].get("generation")
     old = (body.get("status") or {}).get("conditions") or []
-    merged = merge_conditions(old, conditions, generation, run.now)
+    merged = merge_conditions(old, with_kstatus(conditions, stalled), generation, run.now)
     run.decision.status(
         body, {"observedGeneration": generation, **(status or {}), "conditions": merged}
     )
+
+
+def record_started(
+    run: PassContext, body: Body, status: Mapping[str, Any], reason: str, message: str
+) -> None:
+    """Record a phase that starts before anything is written (`status`), with Reconciling=True
+    beside it, so no reader sees the new phase next to conditions saying nothing is going on;
+    the pass's full status follows."""
+    old = (body.get("status") or {}).get("conditions") or []
+    generation = body["metadata"].get("generation")
+    started = Condition("Reconciling", True, reason, message)
+    kept = [c for c in old if c.get("type") != started.type]
+    merged = merge_conditions(old, [started], generation, run.now)
+    run.decision.status(body, {**status, "conditions": [*kept, *merged]})
 
 
 def reject(run: PassContext, body: Body, message: str, reason: str = INVALID_SPEC) -> None:
@@ -51,7 +68,7 @@ def reject(run: PassContext, body: Body, message: str, reason: str = INVALID_SPE
     `exclusion_status`)."""
     if _known(body, "Ready").get("message") != message:
         run.decision.event(body, "Warning", reason, message)
-    set_conditions(run, body, [Condition("Ready", False, reason, message)])
+    set_conditions(run, body, [Condition("Ready", False, reason, message)], stalled=True)
 
 
 def platform_write_failed(run: PassContext, body: Body, failure: WriteFailure) -> None:
@@ -62,7 +79,7 @@ def platform_write_failed(run: PassContext, body: Body, failure: WriteFailure) -
     )
     if _known(body, "Ready").get("message") != message:
         run.decision.event(body, "Warning", WRITE_FAILED, message)
-    set_conditions(run, body, [Condition("Ready", False, WRITE_FAILED, message)])
+    set_conditions(run, body, [Condition("Ready", False, WRITE_FAILED, message)], stalled=True)
 
 
 def exclusion_status(
@@ -96,6 +113,7 @@ def keystore_problem(
             Condition("Ready", False, reason, message),
             Condition("KeystoreReady", False, reason, message),
         ],
+        stalled=True,
     )
     raise GroupConfigError(message)
 

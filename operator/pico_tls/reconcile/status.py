@@ -20,6 +20,29 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def with_kstatus(conditions: Sequence[Condition], stalled: bool) -> list[Condition]:
+    """`conditions` plus `Reconciling` and `Stalled` as kstatus reads them (Flux, kubectl
+    wait tooling): Stalled while only the user can fix something; otherwise Reconciling while
+    work is in progress (Ready False, or Progressing True: a CA rotation or a client-auth
+    rollout between its phases, when Ready may read True)."""
+    by_type = {c.type: c for c in conditions}
+    ready, progressing = by_type.get("Ready"), by_type.get("Progressing")
+    why = progressing if progressing is not None and progressing.status else ready
+    busy = not stalled and why is not None and (why is progressing or not why.status)
+    reconciling = (
+        Condition("Reconciling", True, why.reason, why.message)
+        if busy and why is not None
+        else Condition("Reconciling", False, "Idle", "Nothing in progress")
+    )
+    problem = ready if stalled and ready is not None else None
+    stalled_condition = (
+        Condition("Stalled", True, problem.reason, problem.message)
+        if problem is not None
+        else Condition("Stalled", False, "Progressing", "No problem stops the reconciliation")
+    )
+    return [*conditions, reconciling, stalled_condition]
+
+
 def merge_conditions(
     old: Sequence[Mapping[str, Any]],
     new: Sequence[Condition],
