@@ -100,12 +100,28 @@ def ca_rotation(run: Run, value: str = "r1") -> Window:
         status = run.platform()["status"]
         return bool(status["caFingerprint"] != old and not status.get("caRotation"))
 
-    annotate = ("annotate", "platform", "mz", "-n", run.ns, f"picotls.dev/rotate-ca={value}")
+    annotate = (
+        "annotate",
+        "--overwrite",
+        "platform",
+        "mz",
+        "-n",
+        run.ns,
+        f"picotls.dev/rotate-ca={value}",
+    )
     return run.step("CA rotation", lambda: run.env.kubectl(*annotate), rotated)
 
 
 def renewal(run: Run, value: str = "r1") -> Window:
-    annotate = ("annotate", "platform", "mz", "-n", run.ns, f"picotls.dev/renew={value}")
+    annotate = (
+        "annotate",
+        "--overwrite",
+        "platform",
+        "mz",
+        "-n",
+        run.ns,
+        f"picotls.dev/renew={value}",
+    )
     return run.step(
         "renewal (platform)",
         lambda: run.env.kubectl(*annotate),
