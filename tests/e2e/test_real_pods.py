@@ -338,19 +338,39 @@ def test_a_real_prometheus_scrapes_the_operator_pod_and_sees_a_renewal(
         "picotls_certificate_expiration_timestamp_seconds"
         f'{{namespace="{NS}",name="mz",kind="Platform"}}'
     )
-    pod = rp.wait_operator_pod(env)
+    rp.wait_operator_pod(env)
+
+    def both() -> list[dict[str, Any]] | None:  # one leads (the Lease), one stands by
+        found = rp.operator_pods(env)
+        return found if len(found) == 2 and all(q["status"].get("podIP") for q in found) else None
+
+    pods = env.wait("both operator replicas have an address", both)
     with running_prometheus(tmp_path / "prometheus") as p:
-        p.set_targets(rp.operator_pods(env))
+        p.set_targets(pods)
 
         def value() -> float | None:
-            found = p.query(expiry)
+            found = p.query(f"max({expiry})")  # only the leader reconciles and exports it
             return float(found[0]["value"][1]) if found else None
 
         before = env.wait("Prometheus has the Platform's expiry", value, timeout=180)
         assert before == stamp(run.platform()["status"]["notAfter"])
-        [target] = [t for t in p.targets() if t["health"] == "up"]
-        assert target["labels"]["pod"] == pod["metadata"]["name"], target
-        assert target["scrapeUrl"] == f"http://{pod['status']['podIP']}:9402/metrics", target
+        targets = [t for t in p.targets() if t["health"] == "up"]
+        assert sorted(t["labels"]["pod"] for t in targets) == sorted(
+            q["metadata"]["name"] for q in pods
+        ), targets
+        for target in targets:
+            [pod] = [q for q in pods if q["metadata"]["name"] == target["labels"]["pod"]]
+            assert target["scrapeUrl"] == f"http://{pod['status']['podIP']}:9402/metrics", target
+        holder = env.kubectl(
+            "get", "lease", "pico-tls-operator", "-n", rp.OPERATOR_NS,
+            "-o", "jsonpath={.spec.holderIdentity}",
+        ).strip()  # fmt: skip
+
+        def leaders() -> list[str] | None:
+            found = [r["metric"]["pod"] for r in p.query("picotls_leader_status == 1")]
+            return found if len(found) == 1 else None
+
+        assert env.wait("one leader scraped", leaders, timeout=60) == [holder]
         window = record(steps.renewal(run, "metrics"))
         assert_clean(window)
         renewed = stamp(run.platform()["status"]["notAfter"])
@@ -367,7 +387,9 @@ def test_a_real_prometheus_scrapes_the_operator_pod_and_sees_a_renewal(
             "picotls_api_requests_total",
             "picotls_leader_status",
         } <= names, names
-    scrape = urllib.request.urlopen(target["scrapeUrl"], timeout=10).read().decode()
+    scrape = "\n".join(
+        urllib.request.urlopen(t["scrapeUrl"], timeout=10).read().decode() for t in targets
+    )
     recorder.catch_up()
     assert not find_leaks(recorder.snapshot(), {"metrics scrape": scrape})
     print("scrape sample:", *[ln for ln in scrape.splitlines() if 'name="mz"' in ln], sep="\n")
