@@ -354,10 +354,13 @@ def test_a_real_prometheus_scrapes_the_operator_pod_and_sees_a_renewal(
 
         before = env.wait("Prometheus has the Platform's expiry", value, timeout=180)
         assert before == stamp(run.platform()["status"]["notAfter"])
-        targets = [t for t in p.targets() if t["health"] == "up"]
-        assert sorted(t["labels"]["pod"] for t in targets) == sorted(
-            q["metadata"]["name"] for q in pods
-        ), targets
+        names = sorted(q["metadata"]["name"] for q in pods)
+
+        def both_up() -> list[dict[str, Any]] | None:  # the standby's first scrape may lag
+            up = [t for t in p.targets() if t["health"] == "up"]
+            return up if sorted(t["labels"]["pod"] for t in up) == names else None
+
+        targets = env.wait("Prometheus scraped both replicas", both_up, timeout=60)
         for target in targets:
             [pod] = [q for q in pods if q["metadata"]["name"] == target["labels"]["pod"]]
             assert target["scrapeUrl"] == f"http://{pod['status']['podIP']}:9402/metrics", target

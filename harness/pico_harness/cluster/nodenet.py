@@ -286,6 +286,22 @@ def netns_names() -> list[str]:
         return []
 
 
+def orphan_pod_netns() -> list[str]:
+    """Pod network namespaces of a node that is gone: named by the CNI plugins (`cni-`), no
+    process inside, and no address but loopback and the node's pod range. A run killed with its
+    shims (the whole process tree) and whose folder was removed leaves exactly these."""
+    found = []
+    for name in (n for n in netns_names() if n.startswith("cni-")):
+        if run("ip", "netns", "pids", name, check=False).stdout.strip():
+            continue
+        out = run("ip", "netns", "exec", name, "ip", "-4", "-o", "addr", check=False).stdout
+        addrs = [line.split()[3] for line in out.splitlines() if len(line.split()) > 3]
+        prefix = NODE_POD_CIDR.rsplit(".", 1)[0] + "."
+        if all(a.startswith(("127.", prefix)) for a in addrs):
+            found.append(name)
+    return found
+
+
 def remove_netns(name: str) -> None:
     path = Path("/run/netns") / name
     run("umount", "-l", str(path), check=False)

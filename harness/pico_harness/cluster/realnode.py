@@ -382,6 +382,9 @@ def clean_stale_nodes() -> None:
         for name in bundle_netns(node_dir):
             nodenet.remove_netns(name)
         nodenet.unmount_under([node_dir])
+    for name in nodenet.orphan_pod_netns():
+        print(f"removing the network namespace {name} of a node that is gone", file=sys.stderr)
+        nodenet.remove_netns(name)
     if stale:
         time.sleep(0.5)  # killed processes leave their cgroups
         _remove_cgroups("kubepods")
