@@ -514,8 +514,10 @@ class LocalCluster:
         die_with_parent: bool = True,
         verbosity: int = 1,
         real_node: bool = False,
+        apiserver_args: Sequence[str] = (),
     ) -> None:
         self._bin_dir_arg = bin_dir
+        self.apiserver_args = list(apiserver_args)  # extra flags (benchmarks: an audit log)
         self._work_dir_arg = work_dir
         self.node_count = nodes
         self._build = build
@@ -793,6 +795,7 @@ class LocalCluster:
                 "--profiling=false",
                 "--event-ttl=15m",
                 f"--v={self.verbosity}",
+                *self.apiserver_args,
             ],
             ports=(port,),
         )
