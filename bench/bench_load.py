@@ -72,7 +72,7 @@ class Client:
     def __init__(self, kubeconfig: Path) -> None:
         from kubernetes import config
 
-        self.api = config.new_client_from_config(str(kubeconfig))  # type: ignore[no-untyped-call]
+        self.api = config.new_client_from_config(str(kubeconfig))
 
     def call(self, method: str, path: str, body: Any = None, query: Sequence[Any] = ()) -> Any:
         _, url, headers, payload, _ = self.api.param_serialize(
@@ -190,6 +190,14 @@ def wait_metrics(port: int, timeout: float = 60) -> None:
             time.sleep(0.5)
 
 
+def children(pid: int) -> list[int]:
+    """The operator's child processes (its keystore workers)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(p) for p in (task / "children").read_text().split()]
+    return found
+
+
 def vm_hwm_mib(pid: int) -> float:
     text = Path(f"/proc/{pid}/status").read_text()
     match = re.search(r"^VmHWM:\s+(\d+)\s+kB", text, re.M)
@@ -230,6 +238,7 @@ def run_operator(
         "cpu_seconds_to_ready": round(cpu_ready, 1),
         "cpu_seconds_to_quiet": round(cpu_seconds(operator.pid) - cpu0, 1),
         "peak_rss_mib": vm_hwm_mib(operator.pid),
+        "worker_processes_peak_rss_mib": [vm_hwm_mib(pid) for pid in children(operator.pid)],
         "log_warnings": sum("[WARNING" in line or "[ERROR" in line for line in log),
         "first_warning": next((ln[:300] for ln in log if "[WARNING" in ln or "[ERROR" in ln), ""),
     }
@@ -261,8 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             wait_metrics(port)
             if not args.no_baseline:
-                base = Layout(args.namespaces, args.containers, args.desktops, "load-base")
-                result["baseline"] = run_baseline(client, base, args.timeout)
+                plain = Layout(args.namespaces, args.containers, args.desktops, "load-base")
+                result["baseline"] = run_baseline(client, plain, args.timeout)
                 print(f"baseline: {result['baseline']}", file=sys.stderr)
             layout = Layout(args.namespaces, args.containers, args.desktops, "load-op")
             result["operator"] = run_operator(client, operator, port, layout, work, args.timeout)

@@ -8,7 +8,7 @@ never contain key material or passwords.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -181,19 +181,21 @@ def resolve_identity(
     also_accepted: Sequence[x509.Certificate] = (),
     renew: bool = False,
     stage: bool = False,
+    new_key: Callable[[KeyAlgorithm], PrivateKey] = generate_key,
 ) -> tuple[Identity, list[str]]:
     """Keep the stored key, certificate and passwords where they still fit `request`.
 
     `passwords` given by the user override stored ones; `renew` reissues the certificate
     (same key) even when it is still good. `stage` (pinned parties): a reissued certificate
     for the same key goes to `next` while the current one, still valid, stays in use.
-    Returns the identity and notes on what was made new.
+    `new_key` makes a key when none is kept. Returns the identity and notes on what was made
+    new.
     """
     notes: list[str] = []
     key = stored.key
     if key is None or key_algorithm_of(key) != request.key_algorithm:
         notes.append("generated a new key" if key is None else "key algorithm changed: new key")
-        key = generate_key(request.key_algorithm)
+        key = new_key(request.key_algorithm)
         certificate = None
     else:
         certificate = stored.certificate

@@ -81,7 +81,10 @@ class PlannedStore:
         )
 
     def encode(self) -> dict[str, Any]:
-        keystore = encode_keystore(self.content, self.options)
+        return self.manifest(encode_keystore(self.content, self.options))
+
+    def manifest(self, keystore: bytes) -> dict[str, Any]:
+        """The Secret with `keystore` (this store's content, encoded)."""
         manifest = secret_manifests.keystore_secret(
             self.meta, self.data(keystore), self.fingerprint
         )

@@ -87,7 +87,7 @@ def test_a_first_pass_writes_the_ca_first_then_state_stores_properties_workloads
         ("ExecutionContainer", "ec1"),
         ("DesktopClient", "alice"),
     ]
-    assert decision.requeue_after == 2.0  # nothing has rolled out yet
+    assert decision.requeue_after == 30.0  # nothing has rolled out yet: the watch says when
 
 
 def test_a_resync_of_a_settled_group_decides_nothing() -> None:

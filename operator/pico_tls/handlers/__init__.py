@@ -23,9 +23,11 @@ from pico_tls.builders.names import FIELD_MANAGER, MANAGED_BY, PLATFORM_LABEL
 from pico_tls.config import OperatorConfig
 from pico_tls.election import Elector
 from pico_tls.health import Health
+from pico_tls.keystore.parallel import StorePool
 from pico_tls.kube import Fenced, Kube, KubeError
 from pico_tls.metrics import METRICS, follow_leader
 from pico_tls.reconcile.apply import WriteConflict
+from pico_tls.reconcile.changes import ChangeFilter
 from pico_tls.reconcile.group import GroupReconciler, Outcome
 from pico_tls.scheduler import Scheduler
 from pico_tls.spec_model import GROUP, VERSION
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 _state: dict[str, Any] = {}
 CONFLICT_RETRIES = 3  # passes read again at once after a 409, before backing off
 OWNED = {MANAGED_BY: FIELD_MANAGER}
+CHANGES = ChangeFilter()  # what of our own objects' events a pass would see
 
 
 def _scheduler() -> Scheduler | None:
@@ -65,7 +68,8 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
             METRICS.serve(config.metrics_port)
         except OSError as err:  # the port is taken: reconcile anyway, without metrics
             log.warning("no metrics endpoint on port %d: %s", config.metrics_port, err)
-    reconciler = GroupReconciler(kube, resync_seconds=config.resync_seconds)
+    pool = StorePool()  # keystores of a pass encoded on every core
+    reconciler = GroupReconciler(kube, resync_seconds=config.resync_seconds, encoder=pool)
     watches = SecretWatches(kube, _user_secret_changed)
     election = leader.ElectionConfig.from_env()
     lease = f"{election.namespace}/{election.lease_name}" if election.enabled else ""
@@ -79,7 +83,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         config.workers,
         gate=leadership.leading,
     )
-    _state.update(scheduler=scheduler, kube=kube, reconciler=reconciler, watches=watches)
+    _state.update(scheduler=scheduler, kube=kube, reconciler=reconciler, watches=watches, pool=pool)
     # Only our own objects are watched (server-side label selector): unrelated Secrets,
     # ConfigMaps and workloads never reach the operator. The user's CA and password Secrets
     # are followed by name (`SecretWatches`).
@@ -174,6 +178,9 @@ async def cleanup(**_: Any) -> None:
     health: Health | None = _state.pop("health", None)
     if health is not None:
         await health.stop()
+    pool: StorePool | None = _state.pop("pool", None)
+    if pool is not None:
+        pool.close()
     watches: SecretWatches | None = _state.pop("watches", None)
     if watches is not None:
         watches.stop_all()
@@ -194,9 +201,12 @@ def member_changed(spec: kopf.Spec, namespace: str | None, **_: Any) -> None:
 @kopf.on.event("v1", "configmaps", labels=OWNED)
 @kopf.on.event("apps", "v1", "statefulsets", labels=OWNED)
 @kopf.on.event("apps", "v1", "deployments", labels=OWNED)
-def owned_changed(labels: kopf.Labels, namespace: str | None, **_: Any) -> None:
-    """Our own objects (repair, rollout progress)."""
-    _enqueue(namespace, labels.get(PLATFORM_LABEL))
+def owned_changed(
+    event: kopf.RawEvent, body: kopf.Body, labels: kopf.Labels, namespace: str | None, **_: Any
+) -> None:
+    """Our own objects (repair, rollout progress), when the change matters to a pass."""
+    if CHANGES.matters(body, deleted=event.get("type") == "DELETED"):
+        _enqueue(namespace, labels.get(PLATFORM_LABEL))
 
 
 def _user_secret_changed(namespace: str, name: str) -> None:

@@ -1,6 +1,7 @@
 """Step 2 of a pass: `decide(snapshot, now)`, pure. Everything the pass will do comes out as
 one Decision: objects to write in order (the CA Secret first), status patches, Events, and
-when to look again. Key generation happens here too; it writes nothing.
+when to look again. New keys come from the pass's `KeySupply` (made ahead on every core by
+`keysupply.prepare`, or generated here when not prepared); it writes nothing.
 
 Top to bottom: `admission.admit` parses every custom resource once and refuses or leaves out
 what cannot be planned; `group_decision.decide_group` makes the key material, advances the
@@ -12,19 +13,24 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from pico_tls.keystore import KeystoreError
+from pico_tls.keystore.parallel import Encoder, encode_serial
 from pico_tls.pki.certs import PkiError
 from pico_tls.reconcile.admission import CONFIG_ERROR_SECONDS, Admitted, Refused, admit
 from pico_tls.reconcile.decision import Decision
 from pico_tls.reconcile.exclusions import WriteFailure
 from pico_tls.reconcile.group_decision import decide_group
 from pico_tls.reconcile.group_status import STUCK_SECONDS, GroupOutcome, report_group
+from pico_tls.reconcile.keysupply import GENERATE, KeySupply
 from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.readback import DecodeCache, uncached
 from pico_tls.reconcile.report import GroupConfigError, keystore_problem, member_status
 from pico_tls.reconcile.revocation import revoke_while_blocked
 from pico_tls.reconcile.snapshot import Snapshot
 
-ROLLOUT_POLL_SECONDS = 2.0  # while something rolls out
+ROLLOUT_POLL_SECONDS = 2.0  # the shortest wait for a timed look while something is in progress
+# While something rolls out, the watch of the workloads starts the next pass when a rollout
+# ends (handlers.owned_changed); this is only the safety net in case an event is lost.
+ROLLOUT_SAFETY_SECONDS = 30.0
 DEFAULT_RESYNC_SECONDS = 600.0
 BLOCKED = "The group is blocked (see the Platform's Ready condition)"
 
@@ -36,10 +42,14 @@ def decide(
     resync_seconds: float = DEFAULT_RESYNC_SECONDS,
     decoded: DecodeCache = uncached,
     failures: Sequence[WriteFailure] = (),
+    keys: KeySupply = GENERATE,
+    encoder: Encoder = encode_serial,
 ) -> Decision:
     """What this pass does for the group in `snapshot`; `decoded` may memoize Secret decoding;
-    `failures` are writes the API refused earlier in this pass (their owners are left out)."""
-    run = PassContext(snapshot, now, decoded)
+    `failures` are writes the API refused earlier in this pass (their owners are left out);
+    `keys` hands out the new keys made ahead (else a new key is generated when needed);
+    `encoder` encodes the keystores to write (in worker processes in the operator)."""
+    run = PassContext(snapshot, now, decoded, keys, encoder)
     decision = run.decision
     body = snapshot.platform
     if body is None or body["metadata"].get("deletionTimestamp"):
@@ -91,7 +101,7 @@ def _decide_group(run: PassContext, group: Admitted) -> GroupOutcome | None:
 def _poll(run: PassContext, group: Admitted, outcome: GroupOutcome) -> float:
     """Seconds until the next pass while something is in progress: a stuck rollout is looked
     at every minute, a rotation waiting for a left-out member or holding for desktops when
-    that can change, anything else every 2 s."""
+    that can change; rollouts come by watch events (ROLLOUT_POLL_SECONDS: the safety net)."""
     if outcome.stuck(run):
         return STUCK_SECONDS
     retries = [e.retry_at for e in group.excluded.values() if e.retry_at is not None]
@@ -100,7 +110,7 @@ def _poll(run: PassContext, group: Admitted, outcome: GroupOutcome) -> float:
     if outcome.rotation_holds_until is not None:
         held = (outcome.rotation_holds_until - run.now).total_seconds()
         return max(ROLLOUT_POLL_SECONDS, held)
-    return ROLLOUT_POLL_SECONDS
+    return ROLLOUT_SAFETY_SECONDS
 
 
 def _next_look(group: Admitted, outcome: GroupOutcome, now: datetime, resync: float) -> float:

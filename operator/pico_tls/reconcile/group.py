@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pico_tls.clock import Clock, system_clock
+from pico_tls.keystore.parallel import Encoder, encode_serial
 from pico_tls.kube import PLATFORM, Kube, KubeError
 from pico_tls.reconcile.apply import apply_decision
 from pico_tls.reconcile.decide import DEFAULT_RESYNC_SECONDS, decide
@@ -20,6 +21,7 @@ from pico_tls.reconcile.failures import (
     pass_failed,
     read_failed_message,
 )
+from pico_tls.reconcile.keysupply import GENERATE, prepare, wanted_keys
 from pico_tls.reconcile.readback import DecodedSecrets
 from pico_tls.reconcile.samples import Sample, group_samples
 from pico_tls.reconcile.snapshot import read_snapshot
@@ -48,11 +50,13 @@ class GroupReconciler:
         kube: Kube,
         resync_seconds: float = DEFAULT_RESYNC_SECONDS,
         clock: Clock = system_clock,
+        encoder: Encoder = encode_serial,  # the operator: a StorePool (every core)
     ) -> None:
         self.kube = kube
         self.resync_seconds = resync_seconds
         self.clock = clock
         self._decoded = DecodedSecrets()
+        self.encoder = encoder
         # User Secrets (CA, passwords) -> the platform groups that read them, so a change to
         # one of them wakes its groups without watching for it in every pass.
         self.references: dict[tuple[str, str], set[str]] = {}
@@ -65,15 +69,19 @@ class GroupReconciler:
         now = now or self.clock()
         failures: list[WriteFailure] = []
         outcome = Outcome()
+        keys = GENERATE
         for _ in range(MAX_DECISIONS):
             try:
                 snapshot = read_snapshot(self.kube, namespace, platform_name)
+                keys = prepare(wanted_keys(snapshot), have=keys)  # every core
                 decision = decide(
                     snapshot,
                     now,
                     resync_seconds=self.resync_seconds,
                     decoded=self._decoded,
                     failures=failures,
+                    keys=keys,
+                    encoder=self.encoder,
                 )
             except Exception as err:
                 self._report_failure(namespace, platform_name, err, now)

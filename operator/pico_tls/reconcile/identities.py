@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from cryptography import x509
@@ -125,6 +126,7 @@ def _identity(
         also_accepted=accepted if issuer else (),
         renew=renew_requested(owner.body) is not None,
         stage=issuer is None,  # self-signed certificates are pinned by their peers
+        new_key=partial(run.keys.new_key, party.key),
     )
     if notes:
         run.decision.event(owner.body, "Normal", "KeyMaterial", f"{mounted}: {'; '.join(notes)}")

@@ -14,9 +14,9 @@ from pico_tls.builders import names, secret_manifests
 from pico_tls.material import Identity
 from pico_tls.parties import PlatformMember
 from pico_tls.pki.certs import CertificateAuthority, PkiError, create_ca, sha256_fingerprint
-from pico_tls.pki.keys import generate_key
 from pico_tls.reconcile import carotation, phases, readback
 from pico_tls.reconcile.carotation import Rotation
+from pico_tls.reconcile.keysupply import CA_KEY
 from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.report import keystore_problem, record_started
 from pico_tls.reconcile.rollout import owner_uids
@@ -99,7 +99,7 @@ def _reown(run: PassContext, platform: PlatformMember, current: Body) -> None:
 def _new_ca(run: PassContext, p: PlatformSpec) -> CertificateAuthority:
     return create_ca(
         names.ca_common_name(p, run.now),
-        generate_key(p.tls.key_algorithm),
+        run.keys.new_key(CA_KEY, p.tls.key_algorithm),
         duration=CA_DURATION,
         now=run.now,
     )

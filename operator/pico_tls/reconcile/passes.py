@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pico_tls.keystore.parallel import Encoder, encode_serial
 from pico_tls.reconcile.decision import Decision
+from pico_tls.reconcile.keysupply import GENERATE, KeySupply
 from pico_tls.reconcile.readback import DecodeCache, uncached
 from pico_tls.reconcile.snapshot import Snapshot
 
@@ -18,6 +20,8 @@ class PassContext:
     snapshot: Snapshot
     now: datetime
     decoded: DecodeCache = uncached  # memo of decoded Secrets (pure: same Secret, same value)
+    keys: KeySupply = GENERATE  # new private keys made ahead (keysupply.prepare)
+    encoder: Encoder = encode_serial  # keystores, a batch at a time (keystore.parallel)
     # Write-only for the steps of `decide`: each appends its own actions; none reads them.
     decision: Decision = field(default_factory=Decision)
 

@@ -44,9 +44,11 @@ def decide_writes(run: PassContext, plan: GroupPlan) -> Written:
         ):
             run.decision.write(manifest)
             written.append(manifest["metadata"])
-    for store in plan.stores:
-        if _write_store(run, store):
-            written.append(store.meta)
+    changed = [store for store in plan.stores if _store_differs(run, store)]
+    encoded = run.encoder([(store.content, store.options) for store in changed])
+    for store, keystore in zip(changed, encoded, strict=True):
+        _write_store(run, store, keystore)
+        written.append(store.meta)
     for manifest in plan.configmaps:
         if _write_if_changed(run, manifest, snap.configmaps):
             written.append(manifest["metadata"])
@@ -83,19 +85,22 @@ def _owner(meta: Mapping[str, Any]) -> tuple[str, str] | None:
     return (str(refs[0]["kind"]), str(refs[0]["name"])) if refs else None
 
 
-def _write_store(run: PassContext, store: PlannedStore) -> bool:
-    """Record the store's write unless its Secret already means the same; True when it writes."""
+def _store_differs(run: PassContext, store: PlannedStore) -> bool:
+    """True unless the store's Secret already means the same."""
     current = run.snapshot.secrets.get(store.name)
-    if current is not None and run.decoded(
+    return current is None or not run.decoded(
         current,
         f"match:{store.data_digest}",
         lambda data: _data_matches(store, owned.ours(current, data)),
-    ):
-        return False
-    run.decision.write(store.encode())
+    )
+
+
+def _write_store(run: PassContext, store: PlannedStore, keystore: bytes) -> None:
+    """Record the store's write (`keystore`: its content, encoded) and tell its owner."""
+    current = run.snapshot.secrets.get(store.name)
+    run.decision.write(store.manifest(keystore))
     reason, message = _store_event(current, store)
     _tell_owner(run, store.meta, reason, f"Secret {store.name}: {message}")
-    return True
 
 
 def _store_event(current: Body | None, store: PlannedStore) -> tuple[str, str]:

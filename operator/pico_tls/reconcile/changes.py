@@ -1,0 +1,57 @@
+"""Which watch events of the operator's own objects matter to a pass.
+
+A Deployment or StatefulSet changes its status several times while it rolls out (replicas
+created, updated, ready, available, conditions); `decide` reads of that status only whether the
+workload runs its current template everywhere (`rollout.rolled_out`) and whether its rollout is
+stuck (`rollout.stuck`). `relevant_state` is what `decide` can see of an object: for workloads
+those two answers beside the metadata and spec, for the other kinds the whole object. An event
+that leaves it unchanged starts no pass (`ChangeFilter`). Bookkeeping fields (resourceVersion,
+managedFields) never count. Pure but for the filter's memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from pico_tls.reconcile.rollout import rolled_out, stuck
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+BOOKKEEPING = ("resourceVersion", "managedFields")
+ObjectKey = tuple[str, str, str]  # (kind, namespace, name)
+
+
+def relevant_state(body: Mapping[str, Any]) -> str:
+    """A digest of what `decide` reads of `body` (an object of one of the watched kinds)."""
+    meta = {k: v for k, v in (body.get("metadata") or {}).items() if k not in BOOKKEEPING}
+    seen: dict[str, Any] = {**body, "metadata": meta}
+    if body.get("kind") in WORKLOAD_KINDS:
+        seen["status"] = {"rolledOut": rolled_out(body), "stuck": stuck(body)}
+    text = json.dumps(seen, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class ChangeFilter:
+    """Remembers the relevant state of every watched object; thread-safe."""
+
+    def __init__(self) -> None:
+        self._seen: dict[ObjectKey, str] = {}
+        self._lock = threading.Lock()
+
+    def matters(self, body: Mapping[str, Any], deleted: bool = False) -> bool:
+        """True when this event changes what a pass would read (always for a deletion and for
+        an object not seen before)."""
+        meta = body.get("metadata") or {}
+        key = (str(body.get("kind")), str(meta.get("namespace")), str(meta.get("name")))
+        with self._lock:
+            if deleted:
+                self._seen.pop(key, None)
+                return True
+            digest = relevant_state(body)
+            if self._seen.get(key) == digest:
+                return False
+            self._seen[key] = digest
+            return True
