@@ -69,3 +69,29 @@ def test_every_change_of_a_secret_matters_and_objects_are_told_apart() -> None:
     assert changes.matters({**secret, "data": {"k": "2"}})
     other = {**secret, "metadata": {"name": "a", "namespace": "other"}}
     assert changes.matters(other)
+
+
+def test_the_echo_of_the_operators_own_write_starts_no_pass_another_writer_does() -> None:
+    changes = ChangeFilter()
+    platform = {
+        "kind": "Platform",
+        "metadata": {"name": "mz", "namespace": "ns", "resourceVersion": "7"},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }
+    changes.saw(platform)  # the status patch's response
+    assert not changes.matters(copy.deepcopy(platform))  # its watch event
+    wiped = {**platform, "status": {}}
+    assert changes.matters(wiped)  # someone else's write
+
+
+def test_the_controllers_revision_annotation_on_a_workload_does_not_matter_ours_does() -> None:
+    changes = ChangeFilter()
+    applied = deployment()
+    applied["metadata"]["annotations"] = {"picotls.dev/applied-hash": "a"}
+    changes.saw(applied)
+    revised = copy.deepcopy(applied)
+    revised["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "1"
+    assert not changes.matters(revised)
+    rehashed = copy.deepcopy(revised)
+    rehashed["metadata"]["annotations"]["picotls.dev/applied-hash"] = "b"
+    assert changes.matters(rehashed)

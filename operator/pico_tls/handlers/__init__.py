@@ -63,6 +63,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.scanning.disabled = True
     kube = Kube()
     kube.on_response = METRICS.count_request
+    kube.on_written = CHANGES.saw  # our own writes start no pass when their events come
     if config.metrics_port:
         try:
             METRICS.serve(config.metrics_port)
@@ -186,15 +187,22 @@ async def cleanup(**_: Any) -> None:
         watches.stop_all()
 
 
+def _matters(event: kopf.RawEvent) -> bool:
+    """The event changes what a pass reads, and is not the echo of the operator's own write."""
+    return CHANGES.matters(event["object"], deleted=event.get("type") == "DELETED")
+
+
 @kopf.on.event(GROUP, VERSION, "platforms")
-def platform_changed(name: str, namespace: str | None, **_: Any) -> None:
-    _enqueue(namespace, name)
+def platform_changed(event: kopf.RawEvent, name: str, namespace: str | None, **_: Any) -> None:
+    if _matters(event):
+        _enqueue(namespace, name)
 
 
 @kopf.on.event(GROUP, VERSION, "executioncontainers")
 @kopf.on.event(GROUP, VERSION, "desktopclients")
-def member_changed(spec: kopf.Spec, namespace: str | None, **_: Any) -> None:
-    _enqueue(namespace, (spec.get("platformRef") or {}).get("name"))
+def member_changed(event: kopf.RawEvent, spec: kopf.Spec, namespace: str | None, **_: Any) -> None:
+    if _matters(event):
+        _enqueue(namespace, (spec.get("platformRef") or {}).get("name"))
 
 
 @kopf.on.event("v1", "secrets", labels=OWNED)
@@ -202,10 +210,10 @@ def member_changed(spec: kopf.Spec, namespace: str | None, **_: Any) -> None:
 @kopf.on.event("apps", "v1", "statefulsets", labels=OWNED)
 @kopf.on.event("apps", "v1", "deployments", labels=OWNED)
 def owned_changed(
-    event: kopf.RawEvent, body: kopf.Body, labels: kopf.Labels, namespace: str | None, **_: Any
+    event: kopf.RawEvent, labels: kopf.Labels, namespace: str | None, **_: Any
 ) -> None:
     """Our own objects (repair, rollout progress), when the change matters to a pass."""
-    if CHANGES.matters(body, deleted=event.get("type") == "DELETED"):
+    if _matters(event):
         _enqueue(namespace, labels.get(PLATFORM_LABEL))
 
 

@@ -40,6 +40,9 @@ class Kube:
         # Called before every write but the Lease's; raises `Fenced` to refuse it.
         self.fence: Callable[[], None] = _open_fence
         self.on_response: Callable[[str, int], None] = _ignore  # (verb, status): metrics
+        # Called with the object as stored after each write of ours (apply, create, replace,
+        # status patch): the change filter then knows its own writes when the watch brings them.
+        self.on_written: Callable[[Mapping[str, Any]], None] = _ignore_object
 
     def request(
         self,
@@ -125,6 +128,7 @@ class Kube:
             query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
             content_type="application/apply-patch+yaml",
         )
+        self.on_written(result)
         return result
 
     def create(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -137,6 +141,7 @@ class Kube:
             query=[("fieldManager", FIELD_MANAGER)],
             fenced=kind is not LEASE,
         )
+        self.on_written(result)
         return result
 
     def replace(self, manifest: Mapping[str, Any], resource_version: str) -> dict[str, Any]:
@@ -151,6 +156,7 @@ class Kube:
             query=[("fieldManager", FIELD_MANAGER)],
             fenced=kind is not LEASE,
         )
+        self.on_written(result)
         return result
 
     def patch_status(
@@ -172,6 +178,8 @@ class Kube:
             body=body,
             content_type="application/merge-patch+json",
         )
+        if result:
+            self.on_written(result)
         return str(((result or {}).get("metadata") or {}).get("resourceVersion", ""))
 
     def event(
@@ -246,6 +254,10 @@ def _slim(meta: Mapping[str, Any]) -> dict[str, Any]:
     if meta.get("ownerReferences"):
         slim["ownerReferences"] = meta["ownerReferences"]
     return {"metadata": slim}
+
+
+def _ignore_object(body: Mapping[str, Any]) -> None:
+    pass
 
 
 def _ignore(verb: str, code: int) -> None:

@@ -18,9 +18,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from pico_tls.reconcile.rollout import rolled_out, stuck
+from pico_tls.spec_model import GROUP
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 BOOKKEEPING = ("resourceVersion", "managedFields")
+OURS = f"{GROUP}/"  # annotations of ours (a workload's applied hash)
 ObjectKey = tuple[str, str, str]  # (kind, namespace, name)
 
 
@@ -30,6 +32,8 @@ def relevant_state(body: Mapping[str, Any]) -> str:
     seen: dict[str, Any] = {**body, "metadata": meta}
     if body.get("kind") in WORKLOAD_KINDS:
         seen["status"] = {"rolledOut": rolled_out(body), "stuck": stuck(body)}
+        annotations = meta.get("annotations") or {}  # the controller's revision is not read
+        meta["annotations"] = {k: v for k, v in annotations.items() if k.startswith(OURS)}
     text = json.dumps(seen, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -44,8 +48,7 @@ class ChangeFilter:
     def matters(self, body: Mapping[str, Any], deleted: bool = False) -> bool:
         """True when this event changes what a pass would read (always for a deletion and for
         an object not seen before)."""
-        meta = body.get("metadata") or {}
-        key = (str(body.get("kind")), str(meta.get("namespace")), str(meta.get("name")))
+        key = _key(body)
         with self._lock:
             if deleted:
                 self._seen.pop(key, None)
@@ -55,3 +58,14 @@ class ChangeFilter:
                 return False
             self._seen[key] = digest
             return True
+
+    def saw(self, body: Mapping[str, Any]) -> None:
+        """The operator wrote `body` (as stored): its watch event will not start a pass."""
+        digest = relevant_state(body)
+        with self._lock:
+            self._seen[_key(body)] = digest
+
+
+def _key(body: Mapping[str, Any]) -> ObjectKey:
+    meta = body.get("metadata") or {}
+    return (str(body.get("kind")), str(meta.get("namespace")), str(meta.get("name")))
