@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (namespace, platform name)
 Reconcile = Callable[[str, str], float | None]
+Check = Callable[[], bool]
 
 
 def _open() -> bool:
@@ -38,24 +39,47 @@ class Scheduler:
     _wake: asyncio.Event | None = None
     _loop: asyncio.AbstractEventLoop | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    # Events that may turn out to be echoes (`enqueue(..., unless=)`): at its time, a key due
+    # only for them is dropped when every check says so. `_certain`: the earliest time a key is
+    # due for sure (anything else: a requeue, an event without a check).
+    _unless: dict[Key, list[Check]] = field(default_factory=dict)
+    _certain: dict[Key, float] = field(default_factory=dict)
 
-    def enqueue(self, key: Key, delay: float | None = None) -> None:
+    def enqueue(self, key: Key, delay: float | None = None, unless: Check | None = None) -> None:
         """Make `key` due after `delay` (default: the settle delay), keeping an earlier time.
+        With `unless`, the pass is dropped if `unless()` is true when it is due (and nothing
+        else made the key due meanwhile).
 
         Safe to call from any thread: off the loop, the change is handed to the loop.
         """
         loop = self._loop
         if loop is not None and _running_loop() is not loop:
-            loop.call_soon_threadsafe(self._enqueue_on_loop, key, delay)
+            loop.call_soon_threadsafe(self._enqueue_on_loop, key, delay, unless)
         else:
-            self._enqueue_on_loop(key, delay)
+            self._enqueue_on_loop(key, delay, unless)
 
-    def _enqueue_on_loop(self, key: Key, delay: float | None) -> None:
+    def _enqueue_on_loop(self, key: Key, delay: float | None, unless: Check | None = None) -> None:
         at = time.monotonic() + (self.settle_seconds if delay is None else delay)
+        if unless is not None:
+            self._unless.setdefault(key, []).append(unless)
+        elif key not in self._certain or at < self._certain[key]:
+            self._certain[key] = at
         if key not in self._due or at < self._due[key]:
             self._due[key] = at
             if self._wake is not None:
                 self._wake.set()
+
+    def _take(self, key: Key, now: float) -> bool:
+        """`key` is due: True to run its pass now; False when every event that made it due
+        now was explained away (it stays due at its certain time, if it has one)."""
+        del self._due[key]
+        certain = self._certain.pop(key, None)
+        checks = self._unless.pop(key, [])
+        if (certain is not None and certain <= now) or not all(check() for check in checks):
+            return True
+        if certain is not None:
+            self._due[key] = self._certain[key] = certain
+        return False
 
     def busy(self) -> bool:
         """True while a pass runs."""
@@ -76,7 +100,8 @@ class Scheduler:
                 k for k, at in self._due.items() if open_ and at <= now and k not in self._running
             ]
             for key in ready:
-                del self._due[key]
+                if not self._take(key, now):
+                    continue
                 self._running.add(key)
                 await slots.acquire()
                 task = asyncio.create_task(self._run_one(key, slots))

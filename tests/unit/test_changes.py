@@ -95,3 +95,15 @@ def test_the_controllers_revision_annotation_on_a_workload_does_not_matter_ours_
     rehashed = copy.deepcopy(revised)
     rehashed["metadata"]["annotations"]["picotls.dev/applied-hash"] = "b"
     assert changes.matters(rehashed)
+
+
+def test_an_event_seen_before_the_write_response_is_explained_by_it() -> None:
+    changes = ChangeFilter()
+    secret = {"kind": "Secret", "metadata": {"name": "a", "namespace": "ns"}, "data": {"k": "1"}}
+    changes.matters({**secret, "data": {"k": "0"}})
+    assert changes.matters(secret)  # the watch event came first
+    echo = changes.echo(secret)
+    assert not echo()
+    changes.saw(copy.deepcopy(secret))  # then the write's response
+    assert echo()
+    assert not changes.echo({**secret, "data": {"k": "2"}})()

@@ -134,3 +134,35 @@ def test_a_failing_pass_is_retried_with_backoff_and_others_go_on() -> None:
 
     run_until(scheduler, body)
     assert calls.count(KEY) == 1
+
+
+def test_a_key_due_only_for_events_explained_away_makes_no_pass() -> None:
+    calls: list[tuple[str, str]] = []
+    scheduler = Scheduler(lambda ns, name: calls.append((ns, name)), settle_seconds=0.05)
+    explained = [False]
+
+    async def body() -> None:
+        scheduler.enqueue(KEY, unless=lambda: explained[0])
+        explained[0] = True  # the operator's own write's response came before the pass
+        await asyncio.sleep(0.3)
+        assert calls == []
+        scheduler.enqueue(KEY, unless=lambda: False)  # a change nobody explains
+        await wait_for(lambda: len(calls) == 1)
+
+    run_until(scheduler, body)
+    assert calls == [KEY]
+
+
+def test_a_certain_reason_keeps_the_pass_and_its_own_time() -> None:
+    calls: list[float] = []
+    scheduler = Scheduler(lambda ns, name: calls.append(time.monotonic()), settle_seconds=0.0)
+
+    async def body() -> None:
+        began = time.monotonic()
+        scheduler.enqueue(KEY, unless=lambda: True)  # an echo, due at once: dropped
+        scheduler.enqueue(KEY, delay=0.3)  # a requeue: still due at its time
+        await wait_for(lambda: bool(calls))
+        assert calls[0] - began >= 0.3
+
+    run_until(scheduler, body)
+    assert len(calls) == 1

@@ -29,7 +29,7 @@ from pico_tls.metrics import METRICS, follow_leader
 from pico_tls.reconcile.apply import WriteConflict
 from pico_tls.reconcile.changes import ChangeFilter
 from pico_tls.reconcile.group import GroupReconciler, Outcome
-from pico_tls.scheduler import Scheduler
+from pico_tls.scheduler import Check, Scheduler
 from pico_tls.spec_model import GROUP, VERSION
 from pico_tls.watches import SecretWatches
 
@@ -44,10 +44,10 @@ def _scheduler() -> Scheduler | None:
     return _state.get("scheduler")
 
 
-def _enqueue(namespace: str | None, platform: str | None) -> None:
+def _enqueue(namespace: str | None, platform: str | None, unless: Check | None = None) -> None:
     scheduler = _scheduler()
     if scheduler is not None and namespace and platform:
-        scheduler.enqueue((namespace, platform))
+        scheduler.enqueue((namespace, platform), unless=unless)
 
 
 @kopf.on.startup()
@@ -187,22 +187,24 @@ async def cleanup(**_: Any) -> None:
         watches.stop_all()
 
 
-def _matters(event: kopf.RawEvent) -> bool:
-    """The event changes what a pass reads, and is not the echo of the operator's own write."""
-    return CHANGES.matters(event["object"], deleted=event.get("type") == "DELETED")
+def _changed(event: kopf.RawEvent, namespace: str | None, platform: str | None) -> None:
+    """Wake the group when the event changes what a pass reads. Not for the echo of the
+    operator's own write: known already (its response came first), or dropped when its
+    response comes before the pass is due (`ChangeFilter.echo`)."""
+    body, deleted = event["object"], event.get("type") == "DELETED"
+    if CHANGES.matters(body, deleted=deleted):
+        _enqueue(namespace, platform, unless=None if deleted else CHANGES.echo(body))
 
 
 @kopf.on.event(GROUP, VERSION, "platforms")
 def platform_changed(event: kopf.RawEvent, name: str, namespace: str | None, **_: Any) -> None:
-    if _matters(event):
-        _enqueue(namespace, name)
+    _changed(event, namespace, name)
 
 
 @kopf.on.event(GROUP, VERSION, "executioncontainers")
 @kopf.on.event(GROUP, VERSION, "desktopclients")
 def member_changed(event: kopf.RawEvent, spec: kopf.Spec, namespace: str | None, **_: Any) -> None:
-    if _matters(event):
-        _enqueue(namespace, (spec.get("platformRef") or {}).get("name"))
+    _changed(event, namespace, (spec.get("platformRef") or {}).get("name"))
 
 
 @kopf.on.event("v1", "secrets", labels=OWNED)
@@ -213,8 +215,7 @@ def owned_changed(
     event: kopf.RawEvent, labels: kopf.Labels, namespace: str | None, **_: Any
 ) -> None:
     """Our own objects (repair, rollout progress), when the change matters to a pass."""
-    if _matters(event):
-        _enqueue(namespace, labels.get(PLATFORM_LABEL))
+    _changed(event, namespace, labels.get(PLATFORM_LABEL))
 
 
 def _user_secret_changed(namespace: str, name: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pico_tls.reconcile.rollout import rolled_out, stuck
@@ -43,6 +43,7 @@ class ChangeFilter:
 
     def __init__(self) -> None:
         self._seen: dict[ObjectKey, str] = {}
+        self._written: dict[ObjectKey, str] = {}  # what the operator's last write of each made
         self._lock = threading.Lock()
 
     def matters(self, body: Mapping[str, Any], deleted: bool = False) -> bool:
@@ -52,6 +53,7 @@ class ChangeFilter:
         with self._lock:
             if deleted:
                 self._seen.pop(key, None)
+                self._written.pop(key, None)
                 return True
             digest = relevant_state(body)
             if self._seen.get(key) == digest:
@@ -61,9 +63,20 @@ class ChangeFilter:
 
     def saw(self, body: Mapping[str, Any]) -> None:
         """The operator wrote `body` (as stored): its watch event will not start a pass."""
-        digest = relevant_state(body)
+        key, digest = _key(body), relevant_state(body)
         with self._lock:
-            self._seen[_key(body)] = digest
+            self._seen[key] = self._written[key] = digest
+
+    def echo(self, body: Mapping[str, Any]) -> Callable[[], bool]:
+        """A check for the scheduler: true once the operator's own write has produced what
+        `body` holds (its watch event came before the write's response was recorded)."""
+        key, digest = _key(body), relevant_state(body)
+
+        def written() -> bool:
+            with self._lock:
+                return self._written.get(key) == digest
+
+        return written
 
 
 def _key(body: Mapping[str, Any]) -> ObjectKey:
