@@ -11,6 +11,7 @@ from typing import Any
 
 from pico_tls.material import Passwords
 from pico_tls.parties import ContainerMember, DesktopMember, Member, PlatformMember
+from pico_tls.reconcile import attachments
 from pico_tls.reconcile.clashes import NAME_CLASH, name_clash
 from pico_tls.reconcile.exclusions import (
     WRITE_FAILED,
@@ -99,6 +100,10 @@ def _platform(
     if refused:
         platform_write_failed(run, body, refused[0])
         return Refused(CONFIG_ERROR_SECONDS)
+    unattached = attachments.problem(snapshot, body, run.now)
+    if unattached is not None:
+        reject(run, body, unattached[1], unattached[0])
+        return Refused(CONFIG_ERROR_SECONDS)
     return platform
 
 
@@ -169,4 +174,7 @@ def _problem(
         return Exclusion(*_key(body), NAME_CLASH, clash)
     if isinstance(found, _Invalid):
         return Exclusion(*_key(body), INVALID_SPEC, found.error)
+    unattached = attachments.problem(run.snapshot, body, run.now)
+    if unattached is not None:
+        return Exclusion(*_key(body), *unattached)
     return None

@@ -14,6 +14,7 @@ from datetime import datetime
 from pico_tls.keystore import KeystoreError
 from pico_tls.pki.certs import PkiError
 from pico_tls.reconcile.admission import CONFIG_ERROR_SECONDS, Admitted, Refused, admit
+from pico_tls.reconcile.attachments import detach_orphans
 from pico_tls.reconcile.decision import Decision
 from pico_tls.reconcile.exclusions import WriteFailure
 from pico_tls.reconcile.group_decision import decide_group
@@ -44,7 +45,9 @@ def decide(
     body = snapshot.platform
     if body is None or body["metadata"].get("deletionTimestamp"):
         _orphaned(run)
+        detach_orphans(run, snapshot.containers)
         return decision
+    detach_orphans(run, (body, *snapshot.containers))
     group = admit(run, body, failures)
     if isinstance(group, Refused):
         if group.revocable:

@@ -76,6 +76,7 @@ def decide_group(run: PassContext, group: Admitted) -> GroupOutcome:
             require_client_auth=require_client_auth,
             previous_cas=rotation.trusted_previous if rotation else (),
             held=held,
+            attached=run.snapshot.workloads,  # the users' workloads of workloadRefs
         )
 
     effective = phases.recorded_client_auth(run, platform)
