@@ -1,0 +1,65 @@
+"""examples/attach/: the user's workloads carry the consent label of their Platform, every
+workloadRef names one of them and its container, and the additions the operator would apply
+are what the example's comments say (the EntrypointEnv preset: TLS_* env and -e arguments)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pico_tls.builders import attach, names, properties
+from pico_tls.spec import parse_container, parse_platform
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "attach"
+PROPS = properties.rcp_properties(
+    keystore_path="/etc/pico/tls/keystore.p12", alias="platform", require_client_auth=True, extra={}
+)
+
+
+def documents() -> list[dict[str, Any]]:
+    out = []
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            doc["metadata"].setdefault("namespace", "pico-demo")
+            out.append(doc)
+    return out
+
+
+def test_every_workload_ref_names_an_offered_workload_of_the_examples() -> None:
+    docs = documents()
+    workloads = {
+        (d["kind"], d["metadata"]["name"]): d for d in docs if d["apiVersion"] == "apps/v1"
+    }
+    platform = parse_platform(next(d for d in docs if d["kind"] == "Platform"))
+    refs = 0
+    for doc in docs:
+        if doc["kind"] not in ("Platform", "ExecutionContainer"):
+            continue
+        spec = parse_platform(doc) if doc["kind"] == "Platform" else parse_container(doc, platform)
+        ref = spec.workload_ref
+        assert ref is not None
+        live = workloads[(ref.kind, ref.name)]
+        assert attach.consent(live) == platform.name
+        choice = spec.delivery if doc["kind"] == "Platform" else spec.delivery_under(platform)
+        patch = attach.party_patch(live, doc["kind"], spec, choice, platform.tls, PROPS, "h")
+        assert patch is not None
+        assert set(patch["spec"]) == {"template"}
+        refs += 1
+    assert refs == 2
+
+
+def test_the_entrypoint_preset_of_the_platform_example() -> None:
+    docs = documents()
+    body = next(d for d in docs if d["kind"] == "Platform")
+    spec = parse_platform(body)
+    live = next(d for d in docs if d["kind"] == "StatefulSet")
+    patch = attach.party_patch(live, "Platform", spec, spec.delivery, spec.tls, PROPS, "h")
+    assert patch is not None
+    (pico,) = patch["spec"]["template"]["spec"]["containers"]
+    assert pico["name"] == "platform"
+    env = {e["name"] for e in pico["env"]}
+    assert {"TLS_ENABLED", "TLS_KEYSTORE", "TLS_KEY_ALIAS", "TLS_KEYSTORE_PASSWORD"} <= env
+    assert pico["args"][:2] == ["-e", "pico.rcp.tls.keystore.alias=platform"]
+    assert patch["metadata"]["labels"] == {names.PLATFORM_LABEL: "mz"}
