@@ -204,3 +204,7 @@ def test_unoffered_workloads_are_left_alone_and_a_reverting_controller_is_report
     events = kube_cluster.get_json("events", "-n", ns)["items"]
     warned = [e for e in events if e["reason"] == "AttachReverted"]
     assert len(warned) == 1 and warned[0]["type"] == "Warning", warned
+    restored = [e["message"] for e in events if e["reason"] == "AttachmentRestored"]
+    assert len(restored) >= 3 and all("fake-controller" in m for m in restored), restored
+    # Not fought: once stalled, nothing is put back (the controller's template stays).
+    assert not attached(get(kube_cluster, "deployment", "ec-app", ns))
