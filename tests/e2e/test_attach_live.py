@@ -194,6 +194,7 @@ def test_unoffered_workloads_are_left_alone_and_a_reverting_controller_is_report
             lambda: reason(kube_cluster, "executioncontainer", "ec1", ns) == "AttachReverted",
             timeout=120,
         )
+        stop.wait(3)  # the controller keeps going a little: the operator no longer answers
     finally:
         stop.set()
         thread.join()
