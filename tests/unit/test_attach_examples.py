@@ -11,6 +11,7 @@ import yaml
 
 from pico_tls.builders import attach, names, properties
 from pico_tls.spec import parse_container, parse_platform
+from pico_tls.spec_model import ContainerSpec, PlatformSpec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "attach"
 PROPS = properties.rcp_properties(
@@ -37,12 +38,17 @@ def test_every_workload_ref_names_an_offered_workload_of_the_examples() -> None:
     for doc in docs:
         if doc["kind"] not in ("Platform", "ExecutionContainer"):
             continue
-        spec = parse_platform(doc) if doc["kind"] == "Platform" else parse_container(doc, platform)
+        spec: PlatformSpec | ContainerSpec
+        if doc["kind"] == "Platform":
+            spec = parse_platform(doc)
+            choice = spec.delivery
+        else:
+            spec = parse_container(doc, platform)
+            choice = spec.delivery_under(platform)
         ref = spec.workload_ref
         assert ref is not None
         live = workloads[(ref.kind, ref.name)]
         assert attach.consent(live) == platform.name
-        choice = spec.delivery if doc["kind"] == "Platform" else spec.delivery_under(platform)
         patch = attach.party_patch(live, doc["kind"], spec, choice, platform.tls, PROPS, "h")
         assert patch is not None
         assert set(patch["spec"]) == {"template"}
