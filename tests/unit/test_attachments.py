@@ -183,3 +183,20 @@ def test_orphaned_additions_are_taken_back_unless_kept() -> None:
     kept = PassContext(snapshot(live), NOW)
     attachments.detach_orphans(kept, ())
     assert kept.decision.writes == []
+
+
+def test_a_revocation_while_blocked_never_rewrites_an_attached_workload() -> None:
+    from pico_tls.reconcile import revocation
+
+    users = workload(OFFERED)
+    configmap = {"metadata": {"name": "mz-rcp-tls"}, "data": {names.PROPERTIES_FILE: "x=1\n"}}
+    snap = Snapshot("ns", "mz", workloads={"mz": users}, configmaps={"mz-rcp-tls": configmap})
+    run = PassContext(snap, NOW)
+    assert revocation._statefulset(run, "mz", "fingerprint") is False
+    assert run.decision.writes == []
+    ours = copy.deepcopy(users)
+    ours["metadata"]["labels"] = {names.MANAGED_BY: names.FIELD_MANAGER}
+    run = PassContext(
+        Snapshot("ns", "mz", workloads={"mz": ours}, configmaps={"mz-rcp-tls": configmap}), NOW
+    )
+    assert revocation._statefulset(run, "mz", "fingerprint") is True

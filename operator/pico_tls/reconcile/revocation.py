@@ -138,13 +138,18 @@ def _secret(
     return manifest
 
 
+def _ours(workload: Body) -> bool:
+    labels = workload["metadata"].get("labels") or {}
+    return labels.get(names.MANAGED_BY) == names.FIELD_MANAGER
+
+
 def _statefulset(run: PassContext, name: str, fingerprint: str) -> bool:
     """The Platform's StatefulSet with the mounted-content hash of the new store and the
     stored properties (what a normal pass computes); False when there is none."""
     live = run.snapshot.workloads.get(name)
     configmap = run.snapshot.configmaps.get(names.tls_secret(name))
-    if live is None or configmap is None:
-        return False
+    if live is None or configmap is None or not _ours(live):
+        return False  # an attached workload is the user's: it rolls with the next normal pass
     text = (configmap.get("data") or {}).get(names.PROPERTIES_FILE, "")
     manifest = _applied(live)
     template = manifest["spec"]["template"].setdefault("metadata", {})
