@@ -57,7 +57,10 @@ def users_workload(kind: str, name: str, component: str, image: str) -> dict[str
         },
     }
     if kind == "StatefulSet":
-        spec["serviceName"] = name
+        # Parallel: before the attach the stand-in has no keystore and is not ready, and an
+        # OrderedReady StatefulSet never replaces a pod that is not ready (a pico without TLS
+        # would be ready; the stand-in always wants its keystore).
+        spec.update(serviceName=name, podManagementPolicy="Parallel")
     return {
         "apiVersion": "apps/v1",
         "kind": kind,
@@ -118,12 +121,17 @@ def run(env: rp.RealPods) -> Iterator[steps.Run]:
         )  # fmt: skip
     with TrafficMonitor(env.cluster.kubeconfig, NS) as monitor:
         env.apply(attaching())
-        for kind, name in (("platform", "mz"), ("executioncontainer", "ec1")):
-            env.wait(
-                f"{kind} {name} Ready",
-                lambda k=kind, n=name: rp.resource_ready(env, k, n, NS),
-                300,
-            )
+        try:
+            for kind, name in (("platform", "mz"), ("executioncontainer", "ec1")):
+                env.wait(
+                    f"{kind} {name} Ready",
+                    lambda k=kind, n=name: rp.resource_ready(env, k, n, NS),
+                    300,
+                )
+        except TimeoutError:
+            print(env.kubectl("get", "pico,statefulsets,deployments,pods", "-n", NS, "-o", "yaml"))
+            print(env.kubectl("get", "events", "-n", NS))
+            raise
         run = steps.Run(env, NS, monitor)
         run.settle()
         yield run
