@@ -209,3 +209,39 @@ def test_unoffered_workloads_are_left_alone_and_a_reverting_controller_is_report
     assert len(restored) >= 3 and all("fake-controller" in m for m in restored), restored
     # Not fought: once stalled, nothing is put back (the controller's template stays).
     assert not attached(get(kube_cluster, "deployment", "ec-app", ns))
+
+
+def test_a_field_the_user_owns_is_never_taken(
+    kube_cluster: Any, operator: Any, namespace: str
+) -> None:
+    """The user's container already mounts its own volume at the keystore's path: the
+    operator's (unforced) apply conflicts, and the Platform says so, naming the user's manager."""
+    ns = namespace
+    mine = user_workload(ns, "StatefulSet", "mz-app", offered_to="mz")
+    pod = mine["spec"]["template"]["spec"]
+    pod["volumes"] = [{"name": "own-certs", "emptyDir": {}}]
+    pod["containers"][1]["volumeMounts"] = [{"name": "own-certs", "mountPath": "/etc/pico/tls"}]
+    assert server_side(kube_cluster, mine, "team-chart").returncode == 0
+    body = platform(ns)
+    body["spec"] = {
+        "workloadRef": {"kind": "StatefulSet", "name": "mz-app", "containerName": "pico"}
+    }
+    kube_cluster.apply(body)
+    kube_cluster.wait_until(
+        "Platform refused",
+        lambda: reason(kube_cluster, "platform", "mz", ns) == "WriteFailed",
+        timeout=60,
+    )
+    ready = next(
+        c
+        for c in get(kube_cluster, "platform", "mz", ns)["status"]["conditions"]
+        if c["type"] == "Ready"
+    )
+    assert "409" in ready["message"] and "team-chart" in ready["message"], ready
+    live = get(kube_cluster, "statefulset", "mz-app", ns)
+    assert pico_container(live)["volumeMounts"] == [
+        {"name": "own-certs", "mountPath": "/etc/pico/tls"}
+    ]
+    assert MANAGER not in managers(kube_cluster, "statefulset", "mz-app", ns)
+    events = kube_cluster.get_json("events", "-n", ns)["items"]
+    assert any(e["type"] == "Warning" and e["reason"] == "WriteFailed" for e in events), events
