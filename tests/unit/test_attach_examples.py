@@ -7,9 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from pico_tls.builders import attach, names, properties
+from pico_tls.cli import main
 from pico_tls.spec import parse_container, parse_platform
 from pico_tls.spec_model import ContainerSpec, PlatformSpec
 
@@ -68,4 +70,16 @@ def test_the_entrypoint_preset_of_the_platform_example() -> None:
     env = {e["name"] for e in pico["env"]}
     assert {"TLS_ENABLED", "TLS_KEYSTORE", "TLS_KEY_ALIAS", "TLS_KEYSTORE_PASSWORD"} <= env
     assert pico["args"][:2] == ["-e", "pico.rcp.tls.keystore.alias=platform"]
-    assert patch["metadata"]["labels"] == {names.PLATFORM_LABEL: "mz"}
+    assert patch["metadata"]["labels"] == {names.PLATFORM_LABEL: "mz-own"}
+
+
+def test_render_prints_the_additions_to_the_users_workloads(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["render", "-f", str(EXAMPLES)]) == 0
+    docs = [d for d in yaml.safe_load_all(capsys.readouterr().out) if d]
+    patches = {(d["kind"], d["metadata"]["name"]): d for d in docs if d["apiVersion"] == "apps/v1"}
+    assert set(patches) == {("StatefulSet", "mz-platform"), ("Deployment", "ec1-workers")}
+    assert all(set(p["spec"]) == {"template"} for p in patches.values())
+    service = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "mz-own")
+    assert service["spec"]["selector"] == {"app.kubernetes.io/name": "mz-platform"}
