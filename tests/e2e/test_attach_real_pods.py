@@ -185,5 +185,12 @@ def test_detach_takes_the_additions_back(run: steps.Run) -> None:
         lambda: plain("deployment", "ec-app") and plain("statefulset", "mz-app"),
         120,
     )
-    env.wait("the user's workloads run", lambda: rp.workloads_settled(env, NS), 300)
+
+    def pods_without_additions() -> bool:  # (the stand-in then stops: it needs its keystore)
+        pods = env.get("pods", "-n", NS, "-l", "app.kubernetes.io/name=pico")["items"]
+        live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+        volumes = [v["name"] for p in live for v in p["spec"].get("volumes") or ()]
+        return len(live) == 3 and "pico-tls" not in volumes
+
+    env.wait("the user's pods run the template without the additions", pods_without_additions, 300)
     assert env.get("deployment", "ec-app", "-n", NS)["spec"]["replicas"] == 2
