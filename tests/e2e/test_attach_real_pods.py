@@ -186,11 +186,20 @@ def test_detach_takes_the_additions_back(run: steps.Run) -> None:
         120,
     )
 
-    def pods_without_additions() -> bool:  # (the stand-in then stops: it needs its keystore)
+    def rolling_without_additions() -> bool:
+        """The user's pods follow their template without the additions: the StatefulSet's pod
+        is replaced, the Deployment starts new pods (the stand-in then stops, as it needs its
+        keystore, so the Deployment's rollout stops at its surge; a pico without TLS runs)."""
         pods = env.get("pods", "-n", NS, "-l", "app.kubernetes.io/name=pico")["items"]
-        live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
-        volumes = [v["name"] for p in live for v in p["spec"].get("volumes") or ()]
-        return len(live) == 3 and "pico-tls" not in volumes
+        without = {
+            p["metadata"]["name"]: "pico-tls"
+            not in {v["name"] for v in p["spec"].get("volumes") or ()}
+            for p in pods
+            if not p["metadata"].get("deletionTimestamp")
+        }
+        platform = [ok for name, ok in without.items() if name.startswith("mz-app-")]
+        ec = [ok for name, ok in without.items() if name.startswith("ec-app-")]
+        return bool(platform) and all(platform) and any(ec)
 
-    env.wait("the user's pods run the template without the additions", pods_without_additions, 300)
+    env.wait("the user's pods without the additions", rolling_without_additions, 300)
     assert env.get("deployment", "ec-app", "-n", NS)["spec"]["replicas"] == 2
