@@ -97,13 +97,15 @@ def read_snapshot(kube: Kube, namespace: str, platform_name: str) -> Snapshot:
         )
 
     containers, desktops = members("ExecutionContainer"), members("DesktopClient")
-    # Ours only: attached workloads carry the platform label too (they are watched by it).
-    selector = f"{names.PLATFORM_LABEL}={platform_name},{names.MANAGED_BY}={names.FIELD_MANAGER}"
+    selector = f"{names.PLATFORM_LABEL}={platform_name}"
+    # Workloads: ours only (attached ones carry the platform label too: they are watched by it).
+    ours = f"{selector},{names.MANAGED_BY}={names.FIELD_MANAGER}"
 
     def owned(*kinds: Kind) -> dict[str, Body]:
         out: dict[str, Body] = {}
         for kind in kinds:
-            out.update(by_name(kube.list_objects(kind, namespace, selector)))
+            workload = kind in (STATEFULSET, DEPLOYMENT)
+            out.update(by_name(kube.list_objects(kind, namespace, ours if workload else selector)))
         return out
 
     platform = next((p for p in platforms if p["metadata"]["name"] == platform_name), None)
