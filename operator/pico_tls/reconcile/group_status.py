@@ -12,6 +12,7 @@ from pico_tls.builders import names
 from pico_tls.parties import ContainerMember, DesktopMember, PlatformMember, cert_request_desktop
 from pico_tls.pki.certs import CertificateAuthority
 from pico_tls.plan import GroupPlan
+from pico_tls.reconcile import reimport
 from pico_tls.reconcile.carotation import Rotation, phase_message
 from pico_tls.reconcile.clientauth import ClientAuthState, Phase
 from pico_tls.reconcile.desktop_trust import desktop_trust, pending_revocations
@@ -130,7 +131,9 @@ def _progressing(
         reason = "CARotationHolding"
         message = (
             f"CA rotation holds in TrustBoth until {iso(outcome.rotation_holds_until)} "
-            "(tls.desktopReimportPeriod): desktop users import their key again meanwhile"
+            "(tls.desktopReimportPeriod) or until every desktop acknowledged its re-import "
+            f"({names.REIMPORTED}={rotation.target}); not yet: "
+            f"{', '.join(reimport.waiting_desktops(run, rotation))}"
         )
     elif rotation is not None:
         reason, message = f"CARotation{rotation.phase.value}", phase_message(rotation)
