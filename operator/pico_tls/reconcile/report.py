@@ -71,11 +71,14 @@ def reject(run: PassContext, body: Body, message: str, reason: str = INVALID_SPE
     set_conditions(run, body, [Condition("Ready", False, reason, message)], stalled=True)
 
 
-def platform_write_failed(run: PassContext, body: Body, failure: WriteFailure) -> None:
+def platform_write_failed(
+    run: PassContext, body: Body, failure: WriteFailure, note: str = ""
+) -> None:
     """A write of the Platform's own objects the API refused: Ready=False, one Warning Event
-    per new message; the pass stops and is retried with backoff."""
+    per new message (`note` adds to it); the pass stops and is retried with backoff."""
     message = (
-        f"{failure.describe()}; nothing more is written until it succeeds (retried with backoff)"
+        f"{failure.describe()}; nothing more is written until it succeeds (retried with "
+        f"backoff){note}"
     )
     if _known(body, "Ready").get("message") != message:
         run.decision.event(body, "Warning", WRITE_FAILED, message)
