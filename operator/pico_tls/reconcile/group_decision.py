@@ -103,6 +103,8 @@ def decide_group(run: PassContext, group: Admitted) -> GroupOutcome:
     phases.write_record(
         plan.state_secrets, p, phases.PhaseRecord(decided.next_rotation, flag, handled)
     )
+    measured = sizes.measure(plan)  # every Secret and ConfigMap, not only the keystore
+    size_warning = size_warning or sizes.near_limit(measured)
     written = decide_writes(run, plan)
     return GroupOutcome(
         platform,
@@ -118,6 +120,7 @@ def decide_group(run: PassContext, group: Admitted) -> GroupOutcome:
         store_size_warning=size_warning,
         rotation_waits_for=decided.waits_for,
         rotation_holds_until=decided.holds_until,
+        oversized=sizes.too_big(measured, p.name),
     )
 
 

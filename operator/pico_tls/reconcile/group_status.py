@@ -16,7 +16,7 @@ from pico_tls.reconcile import reimport
 from pico_tls.reconcile.carotation import Rotation, phase_message
 from pico_tls.reconcile.clientauth import ClientAuthState, Phase
 from pico_tls.reconcile.desktop_trust import desktop_trust, pending_revocations
-from pico_tls.reconcile.exclusions import Exclusion
+from pico_tls.reconcile.exclusions import Exclusion, WriteFailure
 from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.report import (
     certificate_status,
@@ -56,6 +56,7 @@ class GroupOutcome:
     store_size_warning: str | None = None  # the Platform's keystore is near 1 MiB (sizes.py)
     rotation_waits_for: tuple[str, ...] = ()  # members left out while their pods run
     rotation_holds_until: datetime | None = None  # TrustBoth holds for desktop re-imports
+    oversized: tuple[WriteFailure, ...] = ()  # writes the API would refuse for size
 
     @property
     def settled(self) -> bool:
