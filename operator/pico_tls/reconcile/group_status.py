@@ -24,7 +24,7 @@ from pico_tls.reconcile.report import (
     member_status,
     set_conditions,
 )
-from pico_tls.reconcile.rollout import stuck
+from pico_tls.reconcile.rollout import STATEFULSET_DEADLINE, stuck
 from pico_tls.reconcile.status import Condition, iso
 from pico_tls.spec_model import PlatformSpec
 
@@ -75,7 +75,7 @@ class GroupOutcome:
         return [
             f"{workloads[name]['kind']} {name}"
             for name, done in sorted(self.rolled_out.items())
-            if not done and name not in written and stuck(workloads.get(name))
+            if not done and name not in written and stuck(workloads.get(name), run.now)
         ]
 
 
@@ -185,9 +185,11 @@ def _waiting(run: PassContext, body: Mapping[str, Any], outcome: GroupOutcome) -
     stuck_ones = outcome.stuck(run)
     if not stuck_ones:
         return Condition("Ready", False, "RollingOut", "Waiting for workloads to roll out")
+    bound = STATEFULSET_DEADLINE.total_seconds() / 60
     message = (
-        f"{', '.join(stuck_ones)}: rollout stuck (progress deadline exceeded); see "
-        f"kubectl describe and its pods; looked at again every {STUCK_SECONDS:.0f} s"
+        f"{', '.join(stuck_ones)}: rollout stuck (progress deadline exceeded; a StatefulSet: "
+        f"not rolled out {bound:.0f} min after its update); see kubectl describe and its "
+        f"pods; looked at again every {STUCK_SECONDS:.0f} s"
     )
     known = {c.get("type"): c for c in (body.get("status") or {}).get("conditions") or []}
     if (known.get("Ready") or {}).get("message") != message:
