@@ -118,6 +118,7 @@ def decide_group(run: PassContext, group: Admitted) -> GroupOutcome:
         due=identities.due,
         writing=written.owners,
         store_size_warning=size_warning,
+        keys_lost=identities.lost,
         rotation_waits_for=decided.waits_for,
         rotation_holds_until=decided.holds_until,
         oversized=sizes.too_big(measured, p.name),

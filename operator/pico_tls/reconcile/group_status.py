@@ -21,6 +21,7 @@ from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.report import (
     certificate_status,
     exclusion_status,
+    key_lost_condition,
     member_status,
     set_conditions,
 )
@@ -54,6 +55,7 @@ class GroupOutcome:
     due: tuple[datetime, ...] = ()  # when certificates fall due (renewals, unpinning)
     writing: frozenset[tuple[str, str]] = frozenset()  # (kind, name) of owners written to
     store_size_warning: str | None = None  # the Platform's keystore is near 1 MiB (sizes.py)
+    keys_lost: frozenset[tuple[str, str]] = frozenset()  # (kind, name): a new key for a lost one
     rotation_waits_for: tuple[str, ...] = ()  # members left out while their pods run
     rotation_holds_until: datetime | None = None  # TrustBoth holds for desktop re-imports
     oversized: tuple[WriteFailure, ...] = ()  # writes the API would refuse for size
@@ -162,6 +164,7 @@ def _keystore_condition(
     p: PlatformSpec,
     ca: CertificateAuthority | None,
     size_warning: str | None,
+    lost: Condition | None = None,
 ) -> Condition:
     """KeystoreReady; warns (condition message and one Event) when a user's CA, which the
     operator cannot renew, expires within the renewal window, or the Platform's keystore
@@ -171,7 +174,7 @@ def _keystore_condition(
     if expiry is None and size_warning is not None:
         expiry, reason = size_warning, "StoreNearLimit"
     if expiry is None:
-        return Condition(
+        return lost or Condition(
             "KeystoreReady", True, "KeystoreWritten", "Keystore Secrets are up to date"
         )
     known = {c.get("type"): c for c in (body.get("status") or {}).get("conditions") or []}
@@ -223,11 +226,16 @@ def report_group(
     progressing = _progressing(run, outcome, outcome.next_rotation, pending_revocations(trust))
     waiting = _waiting(run, body, outcome)
     members, listed = exclusion_status(excluded, retried, outcome.writing)
+    lost = (  # the Platform's own key
+        key_lost_condition(body, platform_store.identity, ("Platform", p.name) in outcome.keys_lost)
+        if platform_store
+        else None
+    )
     conditions = [
         Condition("Ready", True, "Ready", "All workloads run their current TLS configuration")
         if ready
         else waiting,
-        _keystore_condition(run, body, p, ca, outcome.store_size_warning)
+        _keystore_condition(run, body, p, ca, outcome.store_size_warning, lost)
         if keystore_ok
         else Condition("KeystoreReady", False, "TLSDisabled", "TLS is disabled"),
         Condition(
@@ -274,6 +282,7 @@ def _report_members(
             else "Waiting for the Deployment to roll out",
             ca=ca,
             renew_before=p.tls.renew_before,
+            key_lost=("ExecutionContainer", member.spec.name) in outcome.keys_lost,
         )
     platform_rolled = outcome.rolled_out.get(p.name, False)
     for desktop in outcome.desktops:
@@ -290,4 +299,5 @@ def _report_members(
             else "Waiting for the platform to roll out with the new trust",
             ca=ca,
             renew_before=cert_request_desktop(desktop.spec).renew_before,
+            key_lost=("DesktopClient", desktop.spec.name) in outcome.keys_lost,
         )
