@@ -37,7 +37,7 @@ LAYERS = {
     "metrics": 8.5,  # applies the samples `reconcile` computes
     "handlers": 9,
     "render": 9,
-    "ctl": 9.5,  # people's commands: over kube (block at its end), keystore, spec, builders.names
+    "ctl": 9.5,  # people's commands: over kube.session, keystore, spec, builders.names
     "cli": 10,
     "__init__": 10,
 }
