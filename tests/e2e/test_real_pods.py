@@ -379,7 +379,7 @@ def test_a_real_prometheus_scrapes_the_operator_pod_and_sees_a_renewal(
         renewed = stamp(run.platform()["status"]["notAfter"])
         assert renewed > before
         env.wait("Prometheus sees the renewed expiry", lambda: value() == renewed, timeout=60)
-        metrics = {r["metric"]["__name__"] for r in p.query('{__name__=~"picotls_.+"}')}
+        names = {r["metric"]["__name__"] for r in p.query('{__name__=~"picotls_.+"}')}
         assert {
             "picotls_certificate_renewal_timestamp_seconds",
             "picotls_certificate_ready_status",
@@ -389,7 +389,7 @@ def test_a_real_prometheus_scrapes_the_operator_pod_and_sees_a_renewal(
             "picotls_reconcile_duration_seconds_bucket",
             "picotls_api_requests_total",
             "picotls_leader_status",
-        } <= metrics, metrics
+        } <= names, names
     scrape = "\n".join(
         urllib.request.urlopen(t["scrapeUrl"], timeout=10).read().decode() for t in targets
     )
