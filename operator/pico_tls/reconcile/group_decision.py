@@ -27,7 +27,7 @@ from pico_tls.reconcile.identities import (
     left_out_running,
 )
 from pico_tls.reconcile.passes import PassContext
-from pico_tls.reconcile.rollout import rolled_out, template_hash
+from pico_tls.reconcile.rollout import delivering, rolled_out, template_hash
 from pico_tls.reconcile.writes import decide_writes
 
 
@@ -147,7 +147,7 @@ def _phases(
     state = next_state(
         desired,
         effective,
-        workloads_exist=platform.spec.name in workloads,
+        workloads_exist=delivering(workloads, platform.spec.name),
         material_settled=material_settled,
         rolled_out=all_rolled,
     )

@@ -37,6 +37,7 @@ from pico_tls.reconcile.clashes import NAME_CLASH
 from pico_tls.reconcile.exclusions import Exclusion
 from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.report import KEY_LOST, keystore_problem
+from pico_tls.reconcile.rollout import delivering
 from pico_tls.spec import SpecError
 from pico_tls.spec_model import KeystoreMode
 from pico_tls.validation import check_password
@@ -111,7 +112,7 @@ def _in_use(run: PassContext, party: _Party) -> bool:
         return True
     name = str(body["metadata"]["name"])
     if body.get("kind") != "DesktopClient":
-        return name in run.snapshot.workloads
+        return delivering(run.snapshot.workloads, name)
     platform_store = secrets.get(names.tls_secret(run.snapshot.platform_name))
     aliases: set[str] = run.decoded(platform_store, "aliases", readback.trusted_aliases_from)
     return f"desktop-{name}" in aliases
@@ -246,7 +247,7 @@ def held_identities(
         if entry is None or entry.reason == NAME_CLASH:
             continue
         container = key[0] == "ExecutionContainer"
-        if container and key[1] not in snap.workloads:
+        if container and not delivering(snap.workloads, key[1]):
             continue  # nothing of it runs
         mounted = names.tls_secret(key[1]) if container else names.desktop_secret(key[1])
         stored = _stored(run, mounted)
@@ -270,5 +271,5 @@ def left_out_running(run: PassContext, excluded: Mapping[tuple[str, str], Exclus
         for (kind, name), entry in excluded.items()
         if kind == "ExecutionContainer"
         and entry.reason != NAME_CLASH
-        and name in run.snapshot.workloads
+        and delivering(run.snapshot.workloads, name)
     )

@@ -32,6 +32,16 @@ def template_hash(workload: Mapping[str, Any] | None) -> str | None:
     return str(value) if value is not None else None
 
 
+def delivering(workloads: Mapping[str, Mapping[str, Any]], party: str) -> bool:
+    """Whether the party's pods get the operator's delivery: its own workload exists, or the
+    user's workload it attaches to carries the additions (the mounted-content annotation)."""
+    found = workloads.get(party)
+    if found is None:
+        return False
+    labels = found["metadata"].get("labels") or {}
+    return labels.get(names.MANAGED_BY) == names.FIELD_MANAGER or template_hash(found) is not None
+
+
 def rolled_out(workload: Mapping[str, Any] | None) -> bool:
     """True when a StatefulSet or Deployment runs its current template on every replica."""
     if workload is None:
