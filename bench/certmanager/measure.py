@@ -1,0 +1,309 @@
+"""Measuring two controllers the same way (bench_certmanager.py): API requests from the
+apiserver's audit log by user, CPU and resident memory of a process tree from /proc, Secrets
+polled by name, keystores decoded by one JVM."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from pico_harness.java.tools import StoreSpec, compile_probe, inspect_stores
+
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+
+
+# ---------------------------------------------------------------------------------- audit log
+
+
+def audit_flags(work: Path, users: Sequence[str]) -> tuple[list[str], Path]:
+    """kube-apiserver flags for an audit log of `users`' requests (metadata only, one line per
+    finished request); returns the flags and the log's path."""
+    policy = {
+        "apiVersion": "audit.k8s.io/v1",
+        "kind": "Policy",
+        "omitStages": ["RequestReceived", "ResponseStarted"],
+        "rules": [{"level": "Metadata", "users": list(users)}, {"level": "None"}],
+    }
+    policy_file = work / "audit-policy.yaml"
+    policy_file.write_text(yaml.safe_dump(policy))
+    log = work / "audit.log"
+    flags = [
+        f"--audit-policy-file={policy_file}",
+        f"--audit-log-path={log}",
+        "--audit-log-format=json",
+        "--audit-log-maxsize=0",
+    ]
+    return flags, log
+
+
+@dataclass(frozen=True)
+class Request:
+    user: str
+    verb: str
+    resource: str
+    code: int
+    received: datetime
+
+
+class AuditLog:
+    """The requests of the audit log, read incrementally."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.requests: list[Request] = []
+        self._offset = 0
+
+    def read(self) -> list[Request]:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self._offset)
+                data = f.read()
+        except OSError:
+            return self.requests
+        end = data.rfind(b"\n") + 1
+        self._offset += end
+        for line in data[:end].splitlines():
+            event = json.loads(line)
+            ref = event.get("objectRef") or {}
+            resource = "/".join(p for p in (ref.get("resource"), ref.get("subresource")) if p)
+            self.requests.append(
+                Request(
+                    user=event["user"]["username"],
+                    verb=event["verb"],
+                    resource=resource or event.get("requestURI", ""),
+                    code=int((event.get("responseStatus") or {}).get("code", 0)),
+                    received=datetime.fromisoformat(event["requestReceivedTimestamp"]),
+                )
+            )
+        return self.requests
+
+    def of(self, user: str, since: datetime, until: datetime | None = None) -> list[Request]:
+        return [
+            r
+            for r in self.read()
+            if r.user == user and r.received >= since and (until is None or r.received <= until)
+        ]
+
+    def wait_quiet(self, user: str, quiet: float, limit: float) -> None:
+        """Returns once `user` has made no request for `quiet` seconds (or after `limit`)."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            now = datetime.now(UTC)
+            recent = [r for r in self.read()[-2000:] if r.user == user]
+            if not recent or (now - recent[-1].received).total_seconds() >= quiet:
+                return
+            time.sleep(0.5)
+
+
+def summary(requests: Sequence[Request]) -> dict[str, Any]:
+    by_verb = Counter(r.verb for r in requests)
+    by_call = Counter(f"{r.verb} {r.resource}" for r in requests)
+    return {
+        "total": len(requests),
+        "by_verb": dict(by_verb.most_common()),
+        "by_call": dict(by_call.most_common()),
+        "throttled_429": sum(r.code == 429 for r in requests),
+        "errors": sum(r.code >= 400 and r.code != 429 for r in requests),
+        "conflicts_409": sum(r.code == 409 for r in requests),
+    }
+
+
+# ------------------------------------------------------------------------------ process tree
+
+
+def _stat_fields(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def tree_pids(root: int) -> list[int]:
+    """`root` and every process below it."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                children.setdefault(int(_stat_fields(int(entry))[1]), []).append(int(entry))
+            except (OSError, IndexError):
+                continue
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU of the tree, with the children it has already reaped."""
+    total = 0
+    for pid in tree_pids(root):
+        try:
+            f = _stat_fields(pid)
+        except OSError:
+            continue
+        total += int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def tree_rss_bytes(root: int) -> int:
+    total = 0
+    for pid in tree_pids(root):
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
+
+
+class PeakRss:
+    """Samples a process tree's resident memory in a thread; `peak` since the last reset()."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.pid = pid
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, args=(interval,), daemon=True)
+        self._thread.start()
+
+    def _loop(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self.peak = max(self.peak, tree_rss_bytes(self.pid))
+
+    def reset(self) -> None:
+        self.peak = tree_rss_bytes(self.pid)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+
+
+# ---------------------------------------------------------------------------------- Secrets
+
+
+def secret_names(api_client: Any, namespace: str) -> set[str]:
+    """The names of a namespace's Secrets (a metadata-only list: no data crosses the wire)."""
+    response = api_client.call_api(
+        f"/api/v1/namespaces/{namespace}/secrets",
+        "GET",
+        header_params={"Accept": METADATA_LIST},
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+        _return_http_data_only=True,
+    )
+    return {item["metadata"]["name"] for item in json.loads(response.data)["items"]}
+
+
+def secrets_data(api_client: Any, namespace: str) -> dict[str, dict[str, bytes]]:
+    response = api_client.call_api(
+        f"/api/v1/namespaces/{namespace}/secrets",
+        "GET",
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+        _return_http_data_only=True,
+    )
+    return {
+        item["metadata"]["name"]: {
+            k: base64.b64decode(v) for k, v in (item.get("data") or {}).items()
+        }
+        for item in json.loads(response.data)["items"]
+    }
+
+
+def wait_for_secrets(
+    api_client: Any,
+    namespace: str,
+    complete: Mapping[str, Callable[[Mapping[str, bytes]], bool]],
+    started: float,
+    timeout: float,
+) -> tuple[float | None, dict[str, dict[str, bytes]]]:
+    """Polls every 0.25 s until every named Secret exists and its data passes its check;
+    returns the seconds since `started` of the read that saw them all, and that read."""
+    while time.monotonic() - started < timeout:
+        if set(complete) <= secret_names(api_client, namespace):
+            read_at = time.monotonic()
+            data = secrets_data(api_client, namespace)
+            if all(check(data.get(name, {})) for name, check in complete.items()):
+                return read_at - started, data
+        time.sleep(0.25)
+    return None, {}
+
+
+# ---------------------------------------------------------------------------- JVM validation
+
+
+@dataclass(frozen=True)
+class Keystore:
+    """One keystore of a Secret, as a JVM would be configured to read it."""
+
+    secret: str
+    file: str  # the data key
+    store_type: str
+    store_password: str
+    key_password: str
+
+
+def leaf_fingerprint(pem: bytes) -> str:
+    der = x509.load_pem_x509_certificates(pem)[0].public_bytes(Encoding.DER)
+    return ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
+
+
+def key_kind(pem: bytes) -> str:
+    key = x509.load_pem_x509_certificates(pem)[0].public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"RSA-{key.key_size}"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC-{key.curve.name}"
+    return type(key).__name__
+
+
+def validate(
+    work: Path, data: Mapping[str, Mapping[str, bytes]], stores: Sequence[Keystore]
+) -> dict[str, Any]:
+    """Every keystore loaded by one JVM (strict store type): valid when it loads, holds exactly
+    one key entry whose key the key password recovers, and that entry's certificate is the
+    Secret's tls.crt."""
+    folder = work / f"stores-{time.monotonic_ns()}"
+    folder.mkdir()
+    specs = []
+    for i, st in enumerate(stores):
+        path = folder / f"{i}-{st.file}"
+        path.write_bytes(data[st.secret][st.file])
+        specs.append(StoreSpec(path, st.store_type, st.store_password, st.key_password))
+    began = time.monotonic()
+    seen = inspect_stores(compile_probe(work), specs)
+    jvm_seconds = time.monotonic() - began
+    invalid = []
+    for st, found in zip(stores, seen, strict=True):
+        keys = [e for e in found.entries if e.entry_type == "PrivateKeyEntry"]
+        leaf = leaf_fingerprint(data[st.secret]["tls.crt"])
+        if not (found.loaded and len(keys) == 1 and keys[0].key_recovered) or (
+            keys[0].fingerprint != leaf
+        ):
+            invalid.append(f"{st.secret}/{st.file}: {found.detail or found.entries}")
+    kinds = Counter(key_kind(data[s]["tls.crt"]) for s in {st.secret for st in stores})
+    for path in folder.iterdir():
+        path.unlink()
+    folder.rmdir()
+    return {
+        "stores": len(stores),
+        "valid": len(stores) - len(invalid),
+        "invalid": invalid[:5],
+        "key_types": dict(kinds),
+        "jvm_seconds": round(jvm_seconds, 1),
+    }
