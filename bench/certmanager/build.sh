@@ -48,10 +48,11 @@ if [[ ! -d "$out_dir/crds" ]]; then
     [[ -n "$src" && -d "$src/deploy/crds" ]] || { echo "build.sh: no deploy/crds in $module $version" >&2; exit 1; }
     tmp="$(mktemp -d "$out_dir/.crds.XXXXXX")"
     for f in "$src"/deploy/crds/crd-*.yaml; do
-        # Drop the lines that are only a Helm action ({{- if ...}}, {{- end }}) and any label whose
-        # value is a template; a plain apply needs none of them.
-        grep -Ev '^[[:space:]]*\{\{.*\}\}[[:space:]]*$|:[[:space:]]*.*\{\{' "$f" >"$tmp/$(basename "$f")"
+        # Drop every line with a Helm template (the labels naming the release, a comment that
+        # includes more; other versions wrap the file in {{- if ...}}): a plain apply needs none.
+        grep -v '{{' "$f" >"$tmp/$(basename "$f")"
     done
+    chmod 755 "$tmp"
     mv "$tmp" "$out_dir/crds"
 fi
 echo "$out_dir"
