@@ -21,6 +21,8 @@ RENEW = f"{GROUP}/renew"
 ROTATE_CA = f"{GROUP}/rotate-ca"
 # On the CA Secret: the rotate-ca value already acted on.
 ROTATE_CA_HANDLED = f"{GROUP}/rotate-ca-handled"
+# On a DesktopClient: its user imported the store of the CA rotation with this target fingerprint.
+REIMPORTED = f"{GROUP}/reimported"
 APPLIED_HASH = f"{GROUP}/applied-hash"
 # On a keystore Secret: the digest of the data the operator wrote (besides the keystore bytes),
 # so an Event can tell a hand edit it undoes from a change it makes.

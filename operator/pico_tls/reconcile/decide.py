@@ -54,6 +54,14 @@ def decide(
     # The user Secrets this group reads: those the snapshot read for it (CA, passwords).
     decision.references = set(snapshot.user_secrets)
     outcome = _decide_group(run, group)
+    known = {(f.object_kind, f.object_name) for f in failures}
+    found = outcome.oversized if outcome else ()
+    oversized = [f for f in found if (f.object_kind, f.object_name) not in known]
+    if oversized:  # decided again as if the API had refused them (it would)
+        return decide(
+            snapshot, now, resync_seconds=resync_seconds, decoded=decoded,
+            failures=[*failures, *oversized],
+        )  # fmt: skip
     if outcome is None:
         revoke_while_blocked(run, body, BLOCKED)
         decision.requeue_after = CONFIG_ERROR_SECONDS
