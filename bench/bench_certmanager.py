@@ -52,15 +52,14 @@ from bench.bench_operator import (
 from bench.certmanager import peer
 from bench.certmanager.measure import (
     AuditLog,
-    Keystore,
     PeakRss,
     audit_flags,
     summary,
     tree_cpu_seconds,
     tree_rss_bytes,
-    validate,
     wait_for_secrets,
 )
+from bench.certmanager.validation import Keystore, validate
 
 from pico_harness.cluster.localcluster import ClusterAccess, LocalCluster
 from pico_harness.support.install import (
