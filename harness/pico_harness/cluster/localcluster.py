@@ -501,6 +501,7 @@ class LocalCluster:
 
     Every component runs in its own process group; stop() ends them by pid (SIGTERM, then
     SIGKILL), also from atexit and on SIGTERM/SIGHUP of the Python process.
+    `apiserver_args` are added to kube-apiserver's own (benchmarks: an audit log).
     """
 
     def __init__(
@@ -514,6 +515,7 @@ class LocalCluster:
         die_with_parent: bool = True,
         verbosity: int = 1,
         real_node: bool = False,
+        apiserver_args: Sequence[str] = (),
     ) -> None:
         self._bin_dir_arg = bin_dir
         self._work_dir_arg = work_dir
@@ -538,6 +540,7 @@ class LocalCluster:
         self._lock = threading.Lock()
         # the real node (realnode.py): the apiserver then listens on the node's bridge address
         self.real_node = real_node
+        self.apiserver_args = list(apiserver_args)
         self.node: RealNode | None = None
         self.bind_ip = "127.0.0.1"
 
@@ -793,6 +796,7 @@ class LocalCluster:
                 "--profiling=false",
                 "--event-ttl=15m",
                 f"--v={self.verbosity}",
+                *self.apiserver_args,
             ],
             ports=(port,),
         )
