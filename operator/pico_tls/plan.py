@@ -15,7 +15,15 @@ from typing import Any
 
 from cryptography import x509
 
-from pico_tls.builders import configmaps, names, properties, secret_manifests, stores, workloads
+from pico_tls.builders import (
+    attach,
+    configmaps,
+    names,
+    properties,
+    secret_manifests,
+    stores,
+    workloads,
+)
 from pico_tls.delivery_choice import DeliverySpec
 from pico_tls.keystore import (
     KeystoreContent,
@@ -99,7 +107,9 @@ class GroupPlan:
     configmaps: list[dict[str, Any]]
     workloads: list[dict[str, Any]]  # the StatefulSet and Deployments: they run pods
     services: list[dict[str, Any]]
-    mounted_hashes: dict[str, str]  # workload name -> hash of what its pods mount
+    mounted_hashes: dict[str, str]  # party name -> hash of what its pods mount
+    # Server-side apply configurations for the users' own workloads (spec.workloadRef).
+    attachments: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _options(store: StoreFormatSpec, identity: Identity) -> StoreOptions:
@@ -124,6 +134,7 @@ class _Group:
     old_cas: tuple[x509.Certificate, ...]
     require_client_auth: bool
     held: Sequence[Held] = ()
+    attached: Mapping[str, Body] = field(default_factory=dict)  # party name -> its workload
 
     @property
     def spec(self) -> PlatformSpec:
@@ -170,13 +181,16 @@ def build_plan(
     require_client_auth: bool,
     previous_cas: Sequence[x509.Certificate] = (),
     held: Sequence[Held] = (),
+    attached: Mapping[str, Body] | None = None,
 ) -> GroupPlan:
     """Every object of the group. `identities` maps identity_key() to resolved material;
     `previous_cas` are old CAs every store still trusts while a CA rotation is under way;
-    `held`: members left out of this pass, whose stored certificates the Platform still pins."""
+    `held`: members left out of this pass, whose stored certificates the Platform still pins;
+    `attached`: the users' workloads the parties with a workloadRef attach to, by party name
+    (a party whose workload is not given gets no workload write)."""
     ca = ca if uses_ca(platform.spec) else None
     old_cas = tuple(previous_cas) if ca is not None else ()
-    group = _Group(platform, identities, ca, old_cas, require_client_auth, held)
+    group = _Group(platform, identities, ca, old_cas, require_client_auth, held, attached or {})
     plan = GroupPlan([], [], [], [], [], {})
     _plan_platform(plan, group, containers, desktops)
     for container in containers:
@@ -230,9 +244,19 @@ def _plan_platform(
     )
     plan.mounted_hashes[p.name] = digest
     meta = group.meta(p.name, "platform", p.name, body)
-    plan.workloads.append(workloads.platform_statefulset(p, meta, digest, props))
     headless = group.meta(names.headless_service(p.name), "platform", p.name, body)
-    plan.services.extend(workloads.platform_services(p, meta, headless))
+    if p.workload_ref is None:
+        plan.workloads.append(workloads.platform_statefulset(p, meta, digest, props))
+        plan.services.extend(workloads.platform_services(p, meta, headless))
+        return
+    live = group.attached.get(p.name)
+    if live is None:
+        return
+    patch = attach.party_patch(live, "Platform", p, p.delivery, p.tls, props, digest)
+    if patch is not None:
+        plan.attachments.append(patch)
+        if selector := attach.match_labels(live):
+            plan.services.extend(workloads.platform_services(p, meta, headless, selector))
 
 
 def _plan_container(plan: GroupPlan, group: _Group, member: ContainerMember) -> None:
@@ -272,8 +296,15 @@ def _plan_container(plan: GroupPlan, group: _Group, member: ContainerMember) -> 
         c.delivery_under(p),
     )
     plan.mounted_hashes[c.name] = digest
-    meta = group.meta(c.name, "execution-container", c.name, member.body)
-    plan.workloads.append(workloads.container_deployment(c, p, meta, digest, props))
+    if c.workload_ref is None:
+        meta = group.meta(c.name, "execution-container", c.name, member.body)
+        plan.workloads.append(workloads.container_deployment(c, p, meta, digest, props))
+    elif (live := group.attached.get(c.name)) is not None:
+        patch = attach.party_patch(
+            live, "ExecutionContainer", c, c.delivery_under(p), p.tls, props, digest
+        )
+        if patch is not None:
+            plan.attachments.append(patch)
 
 
 def _plan_desktop(plan: GroupPlan, group: _Group, member: DesktopMember) -> None:

@@ -2,7 +2,8 @@
 
 The operator's own `decide`, on a snapshot that holds only the given custom resources (no
 cluster): keys and certificates are generated fresh. Secret values are redacted unless asked
-for.
+for. StatefulSets and Deployments in the files offered to a Platform (picotls.dev/attach) stand
+for the users' workloads, so the additions to them are printed too (the attach apply).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from typing import Any
 
 import yaml
 
+from pico_tls.builders import names
 from pico_tls.clock import system_clock
 from pico_tls.reconcile.decide import decide
-from pico_tls.reconcile.snapshot import Snapshot, referenced_secrets
-from pico_tls.spec import SpecError
+from pico_tls.reconcile.snapshot import Snapshot, attached_workloads, referenced_secrets
+from pico_tls.spec import ATTACH_KINDS, SpecError
 from pico_tls.spec_model import API_VERSION
 
 
@@ -31,9 +33,29 @@ def load_documents(paths: Iterable[str]) -> Iterator[dict[str, Any]]:
         files = sorted(path.rglob("*.y*ml")) if path.is_dir() else [path]
         for file in files:
             for doc in yaml.safe_load_all(file.read_text()):
-                if isinstance(doc, dict) and doc.get("apiVersion") == API_VERSION:
+                if isinstance(doc, dict) and _wanted(doc):
                     doc.setdefault("metadata", {}).setdefault("namespace", "default")
                     yield doc
+
+
+def _wanted(doc: Mapping[str, Any]) -> bool:
+    """Our custom resources, and the workloads they may attach to (spec.workloadRef)."""
+    return doc.get("apiVersion") == API_VERSION or (
+        doc.get("apiVersion") == "apps/v1" and doc.get("kind") in ATTACH_KINDS
+    )
+
+
+def _attachable(
+    namespace: str, platform: str, by_kind: Mapping[str, list[Mapping[str, Any]]]
+) -> dict[tuple[str, str], Mapping[str, Any]]:
+    """The workloads of the files offered to `platform` (label picotls.dev/attach)."""
+    return {
+        (kind, str(w["metadata"]["name"])): w
+        for kind in ATTACH_KINDS
+        for w in by_kind.get(kind, [])
+        if w["metadata"]["namespace"] == namespace
+        and (w["metadata"].get("labels") or {}).get(names.ATTACH_LABEL) == platform
+    }
 
 
 def _snapshot(
@@ -54,17 +76,20 @@ def _snapshot(
     platforms = tuple(
         b for b in by_kind.get("Platform", []) if b["metadata"]["namespace"] == namespace
     )
-    desktops = members("DesktopClient")
+    desktops, containers = members("DesktopClient"), members("ExecutionContainer")
+    attachable = _attachable(namespace, name, by_kind)
     return Snapshot(
         namespace,
         name,
         platforms,
-        members("ExecutionContainer"),
+        containers,
         desktops,
         user_secrets={
             ref: _placeholder_password_secret(ref, namespace)
             for ref in referenced_secrets(platform, desktops)
         },
+        workloads=attached_workloads((platform, *containers), attachable),
+        attachable=attachable,
     )
 
 

@@ -30,6 +30,7 @@ from pico_tls.spec_model import (
     StoreFormatSpec,
     TlsSpec,
     TrustMode,
+    WorkloadRef,
 )
 from pico_tls.validation import SpecError as SpecError  # raised by every parser here
 from pico_tls.validation import (
@@ -188,11 +189,40 @@ def _meta(body: Mapping[str, Any]) -> tuple[str, str]:
     return str(meta["name"]), str(meta.get("namespace") or "default")
 
 
+ATTACH_KINDS = ("StatefulSet", "Deployment")
+
+
 def _image(spec: Mapping[str, Any]) -> str:
+    """The image, "" when the resource attaches to the user's workload (workloadRef)."""
     image = spec.get("image")
+    if spec.get("workloadRef"):
+        if image or spec.get("podTemplate") or spec.get("imagePullPolicy"):
+            raise SpecError(
+                "spec.workloadRef: set either image (and podTemplate) or workloadRef, not both; "
+                "with workloadRef your own workload carries the image and pod settings"
+            )
+        return ""
     if not image:
-        raise SpecError("spec.image: give the container image of the pico platform")
+        raise SpecError(
+            "spec.image: give the container image of the pico platform, "
+            "or spec.workloadRef to secure your own workload"
+        )
     return str(image)
+
+
+def _workload_ref(spec: Mapping[str, Any]) -> WorkloadRef | None:
+    ref = _section(spec, "workloadRef")
+    if not ref:
+        return None
+    kind, name = str(ref.get("kind", "")), str(ref.get("name") or "")
+    if kind not in ATTACH_KINDS or not name:
+        raise SpecError(
+            "spec.workloadRef: give kind (StatefulSet or Deployment) and the name of your workload"
+        )
+    container = ref.get("containerName")
+    return WorkloadRef(
+        kind, name, str(container) if container else None, bool(ref.get("keepOnDelete", False))
+    )
 
 
 def _delivery(spec: Mapping[str, Any]) -> DeliverySpec | None:
@@ -278,6 +308,7 @@ def parse_platform(body: Mapping[str, Any]) -> PlatformSpec:
         properties=props,
         tls=parsed_tls,
         delivery=delivery,
+        workload_ref=_workload_ref(spec),
     )
 
 
@@ -314,6 +345,7 @@ def parse_container(body: Mapping[str, Any], platform: PlatformSpec | None = Non
         properties=_properties(spec, "spec", bool(delivery and delivery.web_ui_tls)),
         alias=str(tls["alias"]).lower() if tls.get("alias") else None,
         delivery=delivery,
+        workload_ref=_workload_ref(spec),
     )
 
 

@@ -86,16 +86,27 @@ class ServiceSpec:
 
 
 @dataclass(frozen=True)
+class WorkloadRef:
+    """Attach: the user's own StatefulSet or Deployment that runs the pico (spec.workloadRef)."""
+
+    kind: str  # StatefulSet | Deployment
+    name: str
+    container_name: str | None = None  # None: the pod's first container
+    keep_on_delete: bool = False
+
+
+@dataclass(frozen=True)
 class PlatformSpec:
     name: str
     namespace: str
-    image: str
+    image: str  # "" with workload_ref
     image_pull_policy: str | None = None
     pod: PodTemplateSpec = PodTemplateSpec()
     service: ServiceSpec = ServiceSpec()
     properties: Mapping[str, str] = field(default_factory=dict)
     tls: TlsSpec = TlsSpec()
     delivery: DeliverySpec = field(default_factory=DeliverySpec)
+    workload_ref: WorkloadRef | None = None
 
 
 @dataclass(frozen=True)
@@ -103,13 +114,14 @@ class ContainerSpec:
     name: str
     namespace: str
     platform: str
-    image: str
+    image: str  # "" with workload_ref
     image_pull_policy: str | None = None
-    replicas: int = 1
+    replicas: int = 1  # not used with workload_ref: the operator never scales yours
     pod: PodTemplateSpec = PodTemplateSpec()
     properties: Mapping[str, str] = field(default_factory=dict)
     alias: str | None = None
     delivery: DeliverySpec | None = None  # None: the Platform's
+    workload_ref: WorkloadRef | None = None
 
     def delivery_under(self, platform: PlatformSpec) -> DeliverySpec:
         """The container's own delivery choice, else its Platform's."""

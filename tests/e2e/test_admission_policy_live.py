@@ -150,3 +150,80 @@ def test_the_operators_own_writes_pass_retained_secrets_included(
     ca = get(kube_cluster, "secret", "mz-ca", ns)
     assert not ca["metadata"].get("ownerReferences")  # retained: written without an owner
     assert POLICY not in operator.log_text()
+
+
+def attach_as_operator(
+    cluster: Any, body: Mapping[str, Any], *force: str
+) -> subprocess.CompletedProcess[str]:
+    """Server-side apply as the operator's attach field manager (the operator never forces;
+    a stolen token would: `force`)."""
+    return cluster.kubectl(
+        "apply",
+        "--server-side",
+        "--field-manager=pico-tls-attach",
+        *force,
+        AS_OPERATOR,
+        "-f",
+        "-",
+        input_text=yaml.safe_dump(dict(body)),
+        check=False,
+    )
+
+
+def users_deployment(ns: str, name: str, labels: Mapping[str, str]) -> dict[str, Any]:
+    app = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns, "labels": dict(labels)},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": app},
+            "template": {
+                "metadata": {"labels": app},
+                "spec": {"containers": [{"name": "pico", "image": "vendor/pico:1"}]},
+            },
+        },
+    }
+
+
+def addition(ns: str, name: str, **spec: Any) -> dict[str, Any]:
+    """What an attach writes: an env variable on the pico container (plus `spec`)."""
+    env = [{"name": "PICO_PROPERTIES_FILES", "value": "/etc/pico/properties/rcp-tls.properties"}]
+    pico = {"name": "pico", "env": env, **spec.pop("container", {})}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns, **spec.pop("metadata", {})},
+        "spec": {"template": {"spec": {"containers": [pico]}}, **spec},
+    }
+
+
+def test_attached_workloads_pass_only_with_consent_and_only_for_additions(
+    kube_cluster: Any, policy_active: str
+) -> None:
+    ns = policy_active
+    consent = {"picotls.dev/attach": "mz"}
+    for name, labels in (("offered", consent), ("not-offered", {})):
+        # The user's own server-side apply (a client-side one would be taken over by kubectl's
+        # migration of its fields to the next server-side manager, here the operator's).
+        kube_cluster.apply(
+            users_deployment(ns, name, labels), "--server-side", "--field-manager=team"
+        )
+    out = attach_as_operator(kube_cluster, addition(ns, "not-offered"))
+    assert refused(out, "managed-by"), out.stderr
+    out = attach_as_operator(kube_cluster, addition(ns, "offered"))
+    assert out.returncode == 0, out.stderr
+    # Never a new workload, another image, a scale, or the consent label moved or dropped.
+    out = attach_as_operator(kube_cluster, users_deployment(ns, "new-one", consent))
+    assert refused(out, "managed-by"), out.stdout + out.stderr
+    for name, change in (
+        ("offered", {"container": {"image": "evil/image:1"}}),
+        ("offered", {"replicas": 5}),
+        ("offered", {"metadata": {"labels": {"picotls.dev/attach": "other"}}}),
+    ):
+        out = attach_as_operator(kube_cluster, addition(ns, name, **change), "--force-conflicts")
+        assert refused(out, "managed-by"), (name, change, out.stdout + out.stderr)
+    live = get(kube_cluster, "deployment", "offered", ns)
+    assert live["spec"]["replicas"] == 1
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "vendor/pico:1"

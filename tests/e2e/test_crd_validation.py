@@ -116,7 +116,31 @@ INVALID = {
     ),
     "platform-without-image": (
         {**platform(), "spec": {}},
-        "spec.image: Required value",
+        "set exactly one of image",
+    ),
+    "platform-image-and-workload-ref": (
+        {
+            **platform(),
+            "spec": {"image": IMAGE, "workloadRef": {"kind": "StatefulSet", "name": "a"}},
+        },
+        "set exactly one of image",
+    ),
+    "platform-pod-template-with-workload-ref": (
+        {
+            **platform(),
+            "spec": {"workloadRef": {"kind": "StatefulSet", "name": "a"}, "podTemplate": {}},
+        },
+        "with workloadRef set them in your own workload",
+    ),
+    "container-workload-ref-daemonset": (
+        {
+            **container(),
+            "spec": {
+                "platformRef": {"name": "mz"},
+                "workloadRef": {"kind": "DaemonSet", "name": "a"},
+            },
+        },
+        'spec.workloadRef.kind: Unsupported value: "DaemonSet"',
     ),
     "too-many-replicas": (
         container(replicas=101),
@@ -300,6 +324,24 @@ def test_platform_ref_is_immutable(k: Kubectl, make: Any) -> None:
     changed = make(platform_name="mz")
     changed["spec"]["alias" if make is desktop else "replicas"] = "desk" if make is desktop else 3
     ok, output = k.apply(changed)
+    assert ok, output
+
+
+def test_examples_of_attaching_are_accepted(k: Kubectl) -> None:
+    for path in sorted((ROOT / "examples" / "attach").glob("*.yaml")):
+        ok, output = k.run("apply", "-n", k.namespace, "-f", str(path))
+        assert ok, f"{path.name}: {output}"
+
+
+def test_workload_ref_is_neither_added_nor_removed_nor_renamed(k: Kubectl) -> None:
+    ref = {"kind": "StatefulSet", "name": "mine"}
+    ok, output = k.apply({**platform(), "spec": {"workloadRef": ref}})
+    assert ok, output
+    ok, output = k.apply({**platform(), "spec": {"workloadRef": {**ref, "name": "other"}}})
+    assert not ok and "workloadRef.kind and workloadRef.name are immutable" in output, output
+    ok, output = k.apply({**platform(), "spec": {"image": IMAGE}})
+    assert not ok and "workloadRef cannot be added or removed" in output, output
+    ok, output = k.apply({**platform(), "spec": {"workloadRef": {**ref, "keepOnDelete": True}}})
     assert ok, output
 
 

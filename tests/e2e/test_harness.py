@@ -186,3 +186,27 @@ def test_start_stop_three_times_leaves_nothing_behind(tmp_path: Path) -> None:
         assert not [n for n, pid in pids.items() if pid_alive(pid)]
         assert not [p for p in ports if port_in_use(p)]
         assert (tmp_path / f"round-{round_}" / "kube-apiserver.log").exists()
+
+
+@pytest.mark.skipif(
+    bool(os.environ.get("PICO_TLS_KUBECONFIG")), reason="needs the local control plane binaries"
+)
+def test_apiserver_args_are_passed_to_kube_apiserver(tmp_path: Path) -> None:
+    """bench_certmanager counts requests with an audit log set up through apiserver_args."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\n"
+        "rules:\n- level: Metadata\n  resources: [{group: '', resources: [namespaces]}]\n"
+        "- level: None\n"
+    )
+    log = tmp_path / "audit.log"
+    flags = [f"--audit-policy-file={policy}", f"--audit-log-path={log}", "--audit-log-format=json"]
+    with LocalCluster(work_dir=tmp_path / "cluster", nodes=1, apiserver_args=flags) as cluster:
+        cluster.kubectl("get", "namespace", "kube-system")
+        events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert any(
+        e["verb"] == "get"
+        and e["objectRef"].get("name") == "kube-system"
+        and e["userAgent"].startswith("kubectl/")
+        for e in events
+    ), events[-3:]

@@ -354,11 +354,11 @@ def test_a_real_prometheus_scrapes_the_operator_pod_and_sees_a_renewal(
 
         before = env.wait("Prometheus has the Platform's expiry", value, timeout=180)
         assert before == stamp(run.platform()["status"]["notAfter"])
-        names = sorted(q["metadata"]["name"] for q in pods)
+        replicas = sorted(q["metadata"]["name"] for q in pods)
 
         def both_up() -> list[dict[str, Any]] | None:  # the standby's first scrape may lag
             up = [t for t in p.targets() if t["health"] == "up"]
-            return up if sorted(t["labels"]["pod"] for t in up) == names else None
+            return up if sorted(t["labels"]["pod"] for t in up) == replicas else None
 
         targets = env.wait("Prometheus scraped both replicas", both_up, timeout=60)
         for target in targets:

@@ -322,6 +322,8 @@ def test_status_fields(kind: str) -> None:
         if kind == "Platform"
         else set()
     )
+    if kind != "DesktopClient":
+        expected |= {"attachment"}  # an attached workload (spec.workloadRef)
     assert fields == expected
     conditions = status["properties"]["conditions"]
     assert set(conditions["items"]["properties"]) == CONDITION_FIELDS

@@ -51,3 +51,54 @@ def test_without_desktops_there_is_nothing_to_wait_for() -> None:
     world = group("24h", desktops=False)
     rotate(world, passes=8)
     assert phase(world) is None
+
+
+def two_desktops(period: str = "24h") -> World:
+    world = group(period)
+    spec = {"platformRef": {"name": "mz"}, "user": "bob", **EC}
+    world.add(custom("DesktopClient", "bob", spec))
+    world.settle()
+    return world
+
+
+def acknowledge(world: World, desktop: str, value: str) -> None:
+    meta = world.get("DesktopClient", desktop)["metadata"]
+    meta.setdefault("annotations", {})[names.REIMPORTED] = value
+
+
+def target(world: World) -> str:
+    return str(world.status("Platform", "mz")["caRotation"]["targetFingerprint"])
+
+
+def test_the_reimport_event_tells_how_to_acknowledge() -> None:
+    world = two_desktops()
+    rotate(world, passes=1)
+    told = [e for e in world.events if e.reason == "ReimportKey"]
+    assert sorted(e.involved["metadata"]["name"] for e in told) == ["alice", "bob"]
+    for event in told:
+        assert f"{names.REIMPORTED}={target(world)}" in event.message
+
+
+def test_reissue_goes_on_as_soon_as_every_desktop_acknowledged() -> None:
+    world = two_desktops()
+    rotate(world)
+    assert phase(world) == "TrustBoth"
+    acknowledge(world, "alice", target(world))
+    rotate(world, passes=3)  # one of two acknowledged: still holding, bob named
+    assert phase(world) == "TrustBoth"
+    progressing = world.condition("Platform", "mz", "Progressing")
+    assert progressing["reason"] == "CARotationHolding"
+    assert progressing["message"].endswith("not yet: bob"), progressing["message"]
+    acknowledge(world, "bob", target(world).replace(":", "").lower())  # either spelling
+    world.settle()  # well within the 24h period
+    assert phase(world) is None
+    assert world.secret_data("mz-ca")["tls.crt"] in world.secret_data("mz-rcp-tls")["ca.crt"]
+
+
+def test_an_acknowledgement_of_another_rotation_does_not_count() -> None:
+    world = two_desktops()
+    rotate(world)
+    for desktop in ("alice", "bob"):
+        acknowledge(world, desktop, "AB:" * 31 + "AB")  # a fingerprint, not this rotation's
+    rotate(world, passes=3)
+    assert phase(world) == "TrustBoth"

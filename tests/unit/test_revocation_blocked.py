@@ -13,6 +13,9 @@ import pytest
 from pico_harness.support.world import World, custom
 from pico_tls.builders import names
 from pico_tls.keystore import StoreOptions, decode_keystore, detect_format
+from pico_tls.reconcile.decide import decide
+from pico_tls.reconcile.decision import Decision
+from pico_tls.reconcile.exclusions import WriteFailure
 
 EC = {"key": {"algorithm": "ECDSA"}}
 
@@ -117,3 +120,73 @@ def test_a_ca_secret_that_lost_its_label_is_never_overwritten() -> None:
     assert (ready["status"], ready["reason"]) == ("False", "CASecretUnrecognised")
     assert [e.reason for e in decision.events if e.type == "Warning"] == ["CASecretUnrecognised"]
     assert world.reconcile().events == []  # said once
+
+
+# -- the Platform itself blocked: a name clash, a refused write ---------------------------
+
+FOREIGN = [{"kind": "Database", "name": "db1", "uid": "db", "controller": True}]
+
+
+def taken(world: World, kind: str, name: str) -> None:
+    """Another controller took one of the Platform's objects: the Platform clashes."""
+    world.get(kind, name)["metadata"]["ownerReferences"] = FOREIGN
+
+
+def refused(world: World, kind: str, name: str) -> Decision:
+    """A pass decided again after the API refused the write of `kind` `name` (as group.py
+    does), applied to the world."""
+    failure = WriteFailure("Platform", "mz", kind, name, 422, "Invalid", "refused")
+    return world.apply(decide(world.snapshot(), world.now, failures=[failure]))
+
+
+def ready(world: World) -> dict[str, Any]:
+    return world.condition("Platform", "mz", "Ready")
+
+
+def test_a_platform_in_a_name_clash_still_revokes_in_its_own_objects() -> None:
+    world = group()
+    taken(world, "ConfigMap", "mz-rcp-tls")
+    world.reconcile()
+    assert ready(world)["reason"] == "NameClash"
+    world.delete_collected("DesktopClient", "alice")
+    decision = world.reconcile()
+    assert "desktop-alice" not in pins(world)
+    assert {"desktop-bob", "pico-ca"} <= pins(world)
+    assert sorted(w.name for w in decision.writes) == ["mz", "mz-rcp-tls"]
+    assert [e.reason for e in decision.events] == ["Revoked"]
+
+
+def test_a_platform_whose_store_is_taken_says_who_it_still_trusts() -> None:
+    world = group()
+    taken(world, "Secret", "mz-rcp-tls")
+    world.delete_collected("DesktopClient", "alice")
+    decision = world.reconcile()
+    assert decision.writes == []  # never into an object that is not the Platform's
+    assert "desktop-alice" in pins(world)
+    condition = ready(world)
+    assert (condition["status"], condition["reason"]) == ("False", "NameClash")
+    assert condition["message"].endswith("the Platform still trusts CN=alice"), condition
+    warnings = [e for e in decision.events if e.type == "Warning"]
+    assert len(warnings) == 1 and "still trusts CN=alice" in warnings[0].message
+    assert world.reconcile().events == []  # said once
+
+
+def test_a_refused_platform_write_still_revokes() -> None:
+    world = group()
+    world.delete_collected("DesktopClient", "alice")
+    decision = refused(world, "ConfigMap", "mz-rcp-tls")
+    assert "desktop-alice" not in pins(world)
+    assert sorted(w.name for w in decision.writes) == ["mz", "mz-rcp-tls"]
+    assert ready(world)["reason"] == "WriteFailed"
+
+
+def test_a_refused_write_of_the_store_itself_says_who_is_still_trusted() -> None:
+    world = group()
+    world.delete_collected("DesktopClient", "alice")
+    decision = refused(world, "Secret", "mz-rcp-tls")
+    assert decision.writes == []
+    assert "desktop-alice" in pins(world)
+    condition = ready(world)
+    assert (condition["status"], condition["reason"]) == ("False", "WriteFailed")
+    assert "the Platform still trusts CN=alice" in condition["message"]
+    assert [e.reason for e in decision.events] == ["WriteFailed"]

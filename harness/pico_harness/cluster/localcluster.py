@@ -501,6 +501,7 @@ class LocalCluster:
 
     Every component runs in its own process group; stop() ends them by pid (SIGTERM, then
     SIGKILL), also from atexit and on SIGTERM/SIGHUP of the Python process.
+    `apiserver_args` are added to kube-apiserver's own (benchmarks: an audit log).
     """
 
     def __init__(
@@ -540,6 +541,7 @@ class LocalCluster:
         self._lock = threading.Lock()
         # the real node (realnode.py): the apiserver then listens on the node's bridge address
         self.real_node = real_node
+        self.apiserver_args = list(apiserver_args)
         self.node: RealNode | None = None
         self.bind_ip = "127.0.0.1"
 

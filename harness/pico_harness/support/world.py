@@ -226,9 +226,10 @@ class WorldKube:
     ) -> list[Any]:
         self.calls.append(f"list {kind.plural}")
         found = self.world.of_kind(PLURALS[kind.plural])
-        if label_selector:
-            key, value = label_selector.split("=")
-            found = [o for o in found if (o["metadata"].get("labels") or {}).get(key) == value]
+        for term in (label_selector or "").split(","):
+            if term:
+                key, value = term.split("=")
+                found = [o for o in found if (o["metadata"].get("labels") or {}).get(key) == value]
         return copy.deepcopy(found)
 
     def list_metadata(self, kind: Any, namespace: str) -> list[dict[str, Any]]:

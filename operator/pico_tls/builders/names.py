@@ -10,6 +10,12 @@ from pico_tls.spec_model import API_VERSION, GROUP, PlatformSpec
 from pico_tls.spec_model import PROPERTIES_MOUNT as _PROPERTIES_MOUNT
 
 FIELD_MANAGER = "pico-tls-operator"
+# Attached workloads (spec.workloadRef): the user's StatefulSet or Deployment, which the
+# operator never owns; its additions are applied under a field manager of their own.
+ATTACH_MANAGER = "pico-tls-attach"
+ATTACH_LABEL = f"{GROUP}/attach"  # on the user's workload: the Platform it consents to
+ATTACHED_BY = f"{GROUP}/attached-by"  # on an attached workload: "<Kind>/<name>" attaching it
+KEEP_ON_DELETE = f"{GROUP}/keep-on-delete"  # on an attached workload: workloadRef.keepOnDelete
 MANAGED_BY = "app.kubernetes.io/managed-by"
 PLATFORM_LABEL = f"{GROUP}/platform"
 COMPONENT_LABEL = f"{GROUP}/component"
@@ -21,6 +27,8 @@ RENEW = f"{GROUP}/renew"
 ROTATE_CA = f"{GROUP}/rotate-ca"
 # On the CA Secret: the rotate-ca value already acted on.
 ROTATE_CA_HANDLED = f"{GROUP}/rotate-ca-handled"
+# On a DesktopClient: its user imported the store of the CA rotation with this target fingerprint.
+REIMPORTED = f"{GROUP}/reimported"
 APPLIED_HASH = f"{GROUP}/applied-hash"
 # On a keystore Secret: the digest of the data the operator wrote (besides the keystore bytes),
 # so an Event can tell a hand edit it undoes from a change it makes.

@@ -17,6 +17,7 @@ from pico_tls.delivery_choice import DeliverySpec
 from pico_tls.spec_model import ContainerSpec, PlatformSpec, PodTemplateSpec
 
 EC_WEB_PORT = 9090
+KEYSTORE_VOLUME = "pico-tls"
 STORE_PASSWORD_ENV = PASSWORD_ENV[form_content.STORE]
 KEY_PASSWORD_ENV = PASSWORD_ENV[form_content.KEY]
 
@@ -66,10 +67,8 @@ def _pod_template(
     env: list[dict[str, Any]] = [dict(e) for e in pod.env] + delivered.env
     mounts, volumes = list(delivered.mounts), list(delivered.volumes)
     if tls_secret is not None:
-        mounts.append({"name": "pico-tls", "mountPath": mount_path, "readOnly": True})
-        volumes.append(
-            {"name": "pico-tls", "secret": {"secretName": tls_secret, "defaultMode": 0o440}}
-        )
+        mounts.append(keystore_mount(mount_path))
+        volumes.append(keystore_volume(tls_secret))
     container: dict[str, Any] = {
         "name": container_name,
         "image": image,
@@ -109,11 +108,31 @@ def _pod_template(
     }
 
 
+def keystore_mount(mount_path: str) -> dict[str, Any]:
+    return {"name": KEYSTORE_VOLUME, "mountPath": mount_path, "readOnly": True}
+
+
+def keystore_volume(tls_secret: str) -> dict[str, Any]:
+    return {"name": KEYSTORE_VOLUME, "secret": {"secretName": tls_secret, "defaultMode": 0o440}}
+
+
 def _delivered(
     name: str, props: Mapping[str, str], choice: DeliverySpec, tls_secret: str | None, mount: str
 ) -> PodDelivery:
     settings = form_content.pico_settings(props, web_ui_tls=choice.web_ui_tls)
     return pod_delivery(settings, choice, tls_secret, mount, names.properties_configmap(name))
+
+
+def pod_additions(
+    name: str, props: Mapping[str, str], choice: DeliverySpec, tls_secret: str | None, mount: str
+) -> PodDelivery:
+    """Everything a pod of party `name` gets for TLS, the keystore volume included (what the
+    operator adds to an attached workload)."""
+    out = _delivered(name, props, choice, tls_secret, mount)
+    if tls_secret is not None:
+        out.mounts.append(keystore_mount(mount))
+        out.volumes.append(keystore_volume(tls_secret))
+    return out
 
 
 def platform_statefulset(
@@ -163,12 +182,18 @@ def platform_statefulset(
 
 
 def platform_services(
-    platform: PlatformSpec, meta: dict[str, Any], headless_meta: dict[str, Any]
+    platform: PlatformSpec,
+    meta: dict[str, Any],
+    headless_meta: dict[str, Any],
+    attached_selector: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    selector = _selector("platform", platform.name)
+    """The Platform's Services; for an attached workload they select its pods (its
+    `matchLabels`) and target the port numbers (its ports need not be named rcp and web)."""
+    selector = dict(attached_selector or _selector("platform", platform.name))
+    rcp, web = platform.service.rcp_port, platform.service.web_port
     ports = [
-        {"name": "rcp", "port": platform.service.rcp_port, "targetPort": "rcp"},
-        {"name": "web", "port": platform.service.web_port, "targetPort": "web"},
+        {"name": "rcp", "port": rcp, "targetPort": rcp if attached_selector else "rcp"},
+        {"name": "web", "port": web, "targetPort": web if attached_selector else "web"},
     ]
     service = {
         "apiVersion": "v1",

@@ -91,6 +91,9 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     owned = f"{MANAGED_BY}={FIELD_MANAGER}"
     for group, plural in OWNED_KINDS:
         settings.watching.label_selectors[group, plural] = owned
+    # Workloads: ours and the users' attached ones (both labelled with their platform).
+    for group, plural in WORKLOAD_KINDS:
+        settings.watching.label_selectors[group, plural] = PLATFORM_LABEL
     tasks = [asyncio.create_task(scheduler.run())]
     alive = _always_alive
     if election.enabled:  # a Kube of its own: renewals never wait behind a pass's requests
@@ -108,12 +111,8 @@ def _always_alive() -> bool:
     return True
 
 
-OWNED_KINDS = (
-    ("v1", "secrets"),
-    ("v1", "configmaps"),
-    ("apps", "statefulsets"),
-    ("apps", "deployments"),
-)
+OWNED_KINDS = (("v1", "secrets"), ("v1", "configmaps"))
+WORKLOAD_KINDS = (("apps", "statefulsets"), ("apps", "deployments"))
 
 
 def reconciler_entry(
@@ -209,12 +208,13 @@ def member_changed(event: kopf.RawEvent, spec: kopf.Spec, namespace: str | None,
 
 @kopf.on.event("v1", "secrets", labels=OWNED)
 @kopf.on.event("v1", "configmaps", labels=OWNED)
-@kopf.on.event("apps", "v1", "statefulsets", labels=OWNED)
-@kopf.on.event("apps", "v1", "deployments", labels=OWNED)
+@kopf.on.event("apps", "v1", "statefulsets", labels={PLATFORM_LABEL: kopf.PRESENT})
+@kopf.on.event("apps", "v1", "deployments", labels={PLATFORM_LABEL: kopf.PRESENT})
 def owned_changed(
     event: kopf.RawEvent, labels: kopf.Labels, namespace: str | None, **_: Any
 ) -> None:
-    """Our own objects (repair, rollout progress), when the change matters to a pass."""
+    """Our own objects and the attached workloads (repair, rollout progress), when the change
+    matters to a pass."""
     _changed(event, namespace, labels.get(PLATFORM_LABEL))
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pico_tls.builders.names import FIELD_MANAGER, MANAGED_BY
+from pico_tls.builders.names import ATTACH_LABEL, ATTACH_MANAGER, FIELD_MANAGER, MANAGED_BY
 from pico_tls.kube import watch
 from pico_tls.kube.errors import KubeError
 from pico_tls.kube.kinds import EVENT, LEASE, METADATA_LIST, Kind, kind_of
@@ -129,6 +129,19 @@ class Kube:
             content_type="application/apply-patch+yaml",
         )
         self.on_written(result)
+        return result
+
+    def apply_attached(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        """Server-side apply to a user's workload with the attach field manager, never forced:
+        a field another manager owns with another value is a 409 naming that manager."""
+        kind, meta = kind_of(manifest), manifest["metadata"]
+        result: dict[str, Any] = self.request(
+            "PATCH",
+            kind.path(meta["namespace"], meta["name"]),
+            body=json.dumps(manifest),
+            query=[("fieldManager", ATTACH_MANAGER)],
+            content_type="application/apply-patch+yaml",
+        )
         return result
 
     def create(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -248,8 +261,11 @@ class Kube:
                     yield json.loads(line)
 
 
+_SLIM_LABELS = (MANAGED_BY, ATTACH_LABEL)  # ours; the consent of a workload's owner to attach
+
+
 def _slim(meta: Mapping[str, Any]) -> dict[str, Any]:
-    ours = {k: v for k, v in (meta.get("labels") or {}).items() if k == MANAGED_BY}
+    ours = {k: v for k, v in (meta.get("labels") or {}).items() if k in _SLIM_LABELS}
     slim = {"name": meta.get("name"), "labels": ours}
     if meta.get("ownerReferences"):
         slim["ownerReferences"] = meta["ownerReferences"]

@@ -11,6 +11,7 @@ from typing import Any
 
 from pico_tls.material import Passwords
 from pico_tls.parties import ContainerMember, DesktopMember, Member, PlatformMember
+from pico_tls.reconcile import attachments, revocation
 from pico_tls.reconcile.clashes import NAME_CLASH, name_clash
 from pico_tls.reconcile.exclusions import (
     WRITE_FAILED,
@@ -88,7 +89,11 @@ def _platform(
     snapshot = run.snapshot
     clash = name_clash(body, _everyone(snapshot), snapshot.namespace_objects)
     if clash is not None:
-        reject(run, body, clash, NAME_CLASH)
+        # A revocation goes into the Platform's own objects, when they are still its own.
+        if revocation.writable(run, body):
+            reject(run, body, clash, NAME_CLASH)
+            return Refused(CONFIG_ERROR_SECONDS, revocable=True)
+        reject(run, body, clash + revocation.still_trusted(run, body), NAME_CLASH)
         return Refused(CONFIG_ERROR_SECONDS)
     try:
         platform = Member(body, parse_platform(body))
@@ -97,7 +102,15 @@ def _platform(
         return Refused(None, revocable=True)
     refused = [f for f in failures if f.owner_kind == "Platform"]
     if refused:
-        platform_write_failed(run, body, refused[0])
+        objects = {(f.object_kind, f.object_name) for f in failures}
+        if revocation.writable(run, body, objects):
+            platform_write_failed(run, body, refused[0])
+            return Refused(CONFIG_ERROR_SECONDS, revocable=True)
+        platform_write_failed(run, body, refused[0], revocation.still_trusted(run, body))
+        return Refused(CONFIG_ERROR_SECONDS)
+    unattached = attachments.problem(snapshot, body, run.now)
+    if unattached is not None:
+        reject(run, body, unattached[1], unattached[0])
         return Refused(CONFIG_ERROR_SECONDS)
     return platform
 
@@ -169,4 +182,7 @@ def _problem(
         return Exclusion(*_key(body), NAME_CLASH, clash)
     if isinstance(found, _Invalid):
         return Exclusion(*_key(body), INVALID_SPEC, found.error)
+    unattached = attachments.problem(run.snapshot, body, run.now)
+    if unattached is not None:
+        return Exclusion(*_key(body), *unattached)
     return None

@@ -54,6 +54,8 @@ def _transient(err: KubeError) -> bool:
 
 
 def _owner(write: Write) -> tuple[str, str] | None:
+    if write.attached_by is not None:
+        return write.attached_by
     refs = write.manifest["metadata"].get("ownerReferences") or []
     return (str(refs[0]["kind"]), str(refs[0]["name"])) if refs else None
 
@@ -85,6 +87,9 @@ def _key_material(write: Write) -> bool:
 
 def _write(kube: Kube, write: Write, versions: Versions) -> None:
     """Apply, or for key material create / replace at the version read."""
+    if write.to_users_workload:
+        kube.apply_attached(write.manifest)  # a 409 names the manager owning a field
+        return
     if not _key_material(write):
         kube.apply(write.manifest)
         return
@@ -112,6 +117,16 @@ def _patch_status(kube: Kube, patch: StatusPatch, versions: Versions) -> None:
     versions[key] = new
 
 
+def _detach_refused(kube: Kube, write: Write, err: KubeError, now: datetime) -> None:
+    """A detach the API refused (its resource is gone): a Warning Event on the workload."""
+    message = (
+        f"could not take back the TLS additions ({err.status} {err.api_reason}: "
+        f"{redact(err.message)}); remove them by applying an empty configuration with the "
+        "field manager pico-tls-attach"
+    )
+    kube.event(write.manifest, "Warning", "DetachFailed", message, now=now)
+
+
 def apply_decision(
     kube: Kube, decision: Decision, now: datetime, snapshot: Snapshot | None = None
 ) -> Applied:
@@ -129,6 +144,9 @@ def apply_decision(
             try:
                 _write(kube, action, versions)
             except KubeError as err:
+                if action.detach and not (err.namespace_terminating or _transient(err)):
+                    _detach_refused(kube, action, err, now)
+                    continue
                 if owner is None or err.namespace_terminating or _transient(err):
                     raise  # not the member's doing: the scheduler retries with backoff
                 done.failures.append(_failure(action, owner, err))

@@ -1,11 +1,13 @@
-"""Which watch events of the operator's own objects matter to a pass.
+"""Which watch events of the operator's own objects (and of the custom resources) matter to a
+pass.
 
 A Deployment or StatefulSet changes its status several times while it rolls out (replicas
 created, updated, ready, available, conditions); `decide` reads of that status only whether the
 workload runs its current template everywhere (`rollout.rolled_out`) and whether its rollout is
-stuck (`rollout.stuck`). `relevant_state` is what `decide` can see of an object: for workloads
-those two answers beside the metadata and spec, for the other kinds the whole object. An event
-that leaves it unchanged starts no pass (`ChangeFilter`). Bookkeeping fields (resourceVersion,
+stuck (`rollout.stuck`: a Deployment's controller gave up, or a StatefulSet's deadline passed,
+a time no event brings). `relevant_state` is what `decide` can see of an object: for workloads
+those answers beside the metadata and spec, for the other kinds the whole object. An event that
+leaves it unchanged starts no pass (`ChangeFilter`). Bookkeeping fields (resourceVersion,
 managedFields) never count. Pure but for the filter's memory.
 """
 
@@ -17,7 +19,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pico_tls.reconcile.rollout import rolled_out, stuck
+from pico_tls.reconcile.rollout import rolled_out
 from pico_tls.spec_model import GROUP
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
@@ -31,7 +33,7 @@ def relevant_state(body: Mapping[str, Any]) -> str:
     meta = {k: v for k, v in (body.get("metadata") or {}).items() if k not in BOOKKEEPING}
     seen: dict[str, Any] = {**body, "metadata": meta}
     if body.get("kind") in WORKLOAD_KINDS:
-        seen["status"] = {"rolledOut": rolled_out(body), "stuck": stuck(body)}
+        seen["status"] = {"rolledOut": rolled_out(body), "gaveUp": _gave_up(body)}
         annotations = meta.get("annotations") or {}  # the controller's revision is not read
         meta["annotations"] = {k: v for k, v in annotations.items() if k.startswith(OURS)}
     text = json.dumps(seen, sort_keys=True, default=str)
@@ -77,6 +79,18 @@ class ChangeFilter:
                 return self._written.get(key) == digest
 
         return written
+
+
+def _gave_up(body: Mapping[str, Any]) -> bool:
+    """A Deployment's controller gave up its rollout (`rollout.stuck` reads the same condition;
+    a StatefulSet's deadline is a time, which no event brings: decide's safety net looks)."""
+    conditions = (body.get("status") or {}).get("conditions") or []
+    return any(
+        c.get("type") == "Progressing"
+        and c.get("status") == "False"
+        and c.get("reason") == "ProgressDeadlineExceeded"
+        for c in conditions
+    )
 
 
 def _key(body: Mapping[str, Any]) -> ObjectKey:

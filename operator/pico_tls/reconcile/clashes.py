@@ -33,9 +33,12 @@ def writes_of(body: Body) -> set[ObjectKey]:
         ("Secret", names.state_secret(tls)),
         ("ConfigMap", names.properties_configmap(name)),
     }
+    own_workload = not (body.get("spec") or {}).get("workloadRef")  # else the user's, attached
     if kind == "ExecutionContainer":
-        return out | {("Deployment", name)}
-    out |= {("StatefulSet", name), ("Service", name), ("Service", names.headless_service(name))}
+        return out | ({("Deployment", name)} if own_workload else set())
+    out |= {("Service", name), ("Service", names.headless_service(name))}
+    if own_workload:
+        out.add(("StatefulSet", name))
     spec_tls = (body.get("spec") or {}).get("tls") or {}
     trust = spec_tls.get("trust") or {}
     if not trust.get("caSecretRef") and trust.get("mode", "CertificateAuthority") != "Pinned":

@@ -16,6 +16,7 @@ from pico_tls.keystore import KeystoreError
 from pico_tls.keystore.parallel import Encoder, encode_serial
 from pico_tls.pki.certs import PkiError
 from pico_tls.reconcile.admission import CONFIG_ERROR_SECONDS, Admitted, Refused, admit
+from pico_tls.reconcile.attachments import detach_orphans
 from pico_tls.reconcile.decision import Decision
 from pico_tls.reconcile.exclusions import WriteFailure
 from pico_tls.reconcile.group_decision import decide_group
@@ -54,7 +55,9 @@ def decide(
     body = snapshot.platform
     if body is None or body["metadata"].get("deletionTimestamp"):
         _orphaned(run)
+        detach_orphans(run, snapshot.containers)
         return decision
+    detach_orphans(run, (body, *snapshot.containers))
     group = admit(run, body, failures)
     if isinstance(group, Refused):
         if group.revocable:
@@ -64,6 +67,14 @@ def decide(
     # The user Secrets this group reads: those the snapshot read for it (CA, passwords).
     decision.references = set(snapshot.user_secrets)
     outcome = _decide_group(run, group)
+    known = {(f.object_kind, f.object_name) for f in failures}
+    found = outcome.oversized if outcome else ()
+    oversized = [f for f in found if (f.object_kind, f.object_name) not in known]
+    if oversized:  # decided again as if the API had refused them (it would)
+        return decide(
+            snapshot, now, resync_seconds=resync_seconds, decoded=decoded,
+            failures=[*failures, *oversized],
+        )  # fmt: skip
     if outcome is None:
         revoke_while_blocked(run, body, BLOCKED)
         decision.requeue_after = CONFIG_ERROR_SECONDS
@@ -101,7 +112,8 @@ def _decide_group(run: PassContext, group: Admitted) -> GroupOutcome | None:
 def _poll(run: PassContext, group: Admitted, outcome: GroupOutcome) -> float:
     """Seconds until the next pass while something is in progress: a stuck rollout is looked
     at every minute, a rotation waiting for a left-out member or holding for desktops when
-    that can change; rollouts come by watch events (ROLLOUT_POLL_SECONDS: the safety net)."""
+    that can change; rollouts come by watch events (ROLLOUT_SAFETY_SECONDS: the safety net, also
+    when a StatefulSet passes its deadline, which no event announces)."""
     if outcome.stuck(run):
         return STUCK_SECONDS
     retries = [e.retry_at for e in group.excluded.values() if e.retry_at is not None]

@@ -16,9 +16,16 @@ Body = Mapping[str, Any]
 
 @dataclass(frozen=True)
 class Write:
-    """Server-side apply of one manifest."""
+    """Server-side apply of one manifest; to a user's workload (attach, detach) with the
+    attach field manager, never forced."""
 
     manifest: dict[str, Any]
+    attached_by: tuple[str, str] | None = None  # (kind, name) of the attaching resource
+    detach: bool = False  # the empty configuration: takes the additions back
+
+    @property
+    def to_users_workload(self) -> bool:
+        return self.attached_by is not None or self.detach
 
     @property
     def name(self) -> str:
@@ -64,6 +71,12 @@ class Decision:
 
     def write(self, manifest: dict[str, Any]) -> None:
         self.actions.append(Write(manifest))
+
+    def attach(self, manifest: dict[str, Any], owner: tuple[str, str]) -> None:
+        self.actions.append(Write(manifest, attached_by=owner))
+
+    def detach(self, manifest: dict[str, Any]) -> None:
+        self.actions.append(Write(manifest, detach=True))
 
     def event(self, involved: Body, event_type: str, reason: str, message: str) -> None:
         self.actions.append(Event(involved, event_type, reason, message))

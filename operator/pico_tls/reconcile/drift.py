@@ -14,18 +14,18 @@ from typing import Any
 SKIPPED = frozenset({"resources"})
 
 
-def _covers(live: Any, wanted: Any) -> bool:
+def covers(live: Any, wanted: Any) -> bool:
     if isinstance(wanted, Mapping):
         return isinstance(live, Mapping) and all(
-            k in SKIPPED or (k in live and _covers(live[k], v)) for k, v in wanted.items()
+            k in SKIPPED or (k in live and covers(live[k], v)) for k, v in wanted.items()
         )
     if isinstance(wanted, list) and wanted and all(isinstance(w, Mapping) for w in wanted):
         if not isinstance(live, list):
             return False
         if all("name" in w for w in wanted):  # containers, env: by name, others may add
             by_name = {item.get("name"): item for item in live if isinstance(item, Mapping)}
-            return all(w["name"] in by_name and _covers(by_name[w["name"]], w) for w in wanted)
-        return len(live) == len(wanted) and all(map(_covers, live, wanted))
+            return all(w["name"] in by_name and covers(by_name[w["name"]], w) for w in wanted)
+        return len(live) == len(wanted) and all(map(covers, live, wanted))
     return bool(live == wanted)
 
 
@@ -39,9 +39,9 @@ def drifted_fields(live: Mapping[str, Any], manifest: Mapping[str, Any]) -> list
     live_template = live_spec.get("template") or {}
     wanted_pod, live_pod = template.get("spec") or {}, live_template.get("spec") or {}
     for field in ("containers", "initContainers"):
-        if field in wanted_pod and not _covers(live_pod.get(field), wanted_pod[field]):
+        if field in wanted_pod and not covers(live_pod.get(field), wanted_pod[field]):
             out.append(f"spec.template.spec.{field}{_images(live_pod.get(field))}")
-    if not _covers(live_template.get("metadata") or {}, template.get("metadata") or {}):
+    if not covers(live_template.get("metadata") or {}, template.get("metadata") or {}):
         out.append("spec.template.metadata")
     return out
 

@@ -43,14 +43,16 @@ class WriteFailure:
     code: int
     reason: str  # the API's Status reason (Invalid, Forbidden, ...) or the HTTP reason
     message: str  # already redacted
+    sent: bool = True  # False: refused before sending, the API would refuse it (sizes.py)
 
     @property
     def owner(self) -> tuple[str, str]:
         return self.owner_kind, self.owner_name
 
     def describe(self) -> str:
+        refused = "refused" if self.sent else "would refuse"
         return (
-            f"the API refused {self.object_kind} {self.object_name} "
+            f"the API {refused} {self.object_kind} {self.object_name} "
             f"({self.code} {self.reason}): {self.message}"
         )
 

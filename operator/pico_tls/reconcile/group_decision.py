@@ -15,7 +15,7 @@ from datetime import datetime
 from pico_tls.material import Identity
 from pico_tls.parties import PlatformMember, uses_ca
 from pico_tls.plan import GroupPlan, build_plan
-from pico_tls.reconcile import carotation, keymaterial, phases, sizes
+from pico_tls.reconcile import carotation, keymaterial, phases, reimport, sizes
 from pico_tls.reconcile.admission import Admitted
 from pico_tls.reconcile.carotation import Rotation
 from pico_tls.reconcile.clientauth import ClientAuthState, next_state
@@ -27,7 +27,7 @@ from pico_tls.reconcile.identities import (
     left_out_running,
 )
 from pico_tls.reconcile.passes import PassContext
-from pico_tls.reconcile.rollout import rolled_out, template_hash
+from pico_tls.reconcile.rollout import delivering, rolled_out, template_hash
 from pico_tls.reconcile.writes import decide_writes
 
 
@@ -76,6 +76,7 @@ def decide_group(run: PassContext, group: Admitted) -> GroupOutcome:
             require_client_auth=require_client_auth,
             previous_cas=rotation.trusted_previous if rotation else (),
             held=held,
+            attached=run.snapshot.workloads,  # the users' workloads of workloadRefs
         )
 
     effective = phases.recorded_client_auth(run, platform)
@@ -103,6 +104,8 @@ def decide_group(run: PassContext, group: Admitted) -> GroupOutcome:
     phases.write_record(
         plan.state_secrets, p, phases.PhaseRecord(decided.next_rotation, flag, handled)
     )
+    measured = sizes.measure(plan)  # every Secret and ConfigMap, not only the keystore
+    size_warning = size_warning or sizes.near_limit(measured)
     written = decide_writes(run, plan)
     return GroupOutcome(
         platform,
@@ -116,8 +119,10 @@ def decide_group(run: PassContext, group: Admitted) -> GroupOutcome:
         due=identities.due,
         writing=written.owners,
         store_size_warning=size_warning,
+        keys_lost=identities.lost,
         rotation_waits_for=decided.waits_for,
         rotation_holds_until=decided.holds_until,
+        oversized=sizes.too_big(measured, p.name),
     )
 
 
@@ -142,28 +147,14 @@ def _phases(
     state = next_state(
         desired,
         effective,
-        workloads_exist=platform.spec.name in workloads,
+        workloads_exist=delivering(workloads, platform.spec.name),
         material_settled=material_settled,
         rolled_out=all_rolled,
     )
     # The next rotation phase is built by the next pass, once this one runs everywhere,
     # including members left out whose pods still run (their stores lag behind), and not
     # before the desktop re-import period of TrustBoth has passed.
-    holds_until = _reimport_hold(run, platform, rotation) if settled else None
+    holds_until = reimport.hold(run, platform, rotation) if settled else None
     following = carotation.advance(rotation, settled and not waiting and holds_until is None)
     promoted = keymaterial.promote_staged(run, platform, identities, settled)
     return Phases(state, following, promoted, waiting if settled else (), holds_until)
-
-
-def _reimport_hold(
-    run: PassContext, platform: PlatformMember, rotation: Rotation | None
-) -> datetime | None:
-    """Until when TrustBoth holds so desktop users can import their key again
-    (tls.desktopReimportPeriod from the rotation's start), or None."""
-    period = platform.spec.tls.desktop_reimport_period
-    if rotation is None or rotation.phase is not carotation.RotationPhase.TRUST_BOTH:
-        return None
-    if not run.snapshot.desktops or not period or not rotation.since:
-        return None
-    until = datetime.fromisoformat(rotation.since.replace("Z", "+00:00")) + period
-    return until if run.now < until else None

@@ -12,18 +12,20 @@ from pico_tls.builders import names
 from pico_tls.parties import ContainerMember, DesktopMember, PlatformMember, cert_request_desktop
 from pico_tls.pki.certs import CertificateAuthority
 from pico_tls.plan import GroupPlan
+from pico_tls.reconcile import reimport
 from pico_tls.reconcile.carotation import Rotation, phase_message
 from pico_tls.reconcile.clientauth import ClientAuthState, Phase
 from pico_tls.reconcile.desktop_trust import desktop_trust, pending_revocations
-from pico_tls.reconcile.exclusions import Exclusion
+from pico_tls.reconcile.exclusions import Exclusion, WriteFailure
 from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.report import (
     certificate_status,
     exclusion_status,
+    key_lost_condition,
     member_status,
     set_conditions,
 )
-from pico_tls.reconcile.rollout import stuck
+from pico_tls.reconcile.rollout import STATEFULSET_DEADLINE, stuck
 from pico_tls.reconcile.status import Condition, iso
 from pico_tls.spec_model import PlatformSpec
 
@@ -53,8 +55,10 @@ class GroupOutcome:
     due: tuple[datetime, ...] = ()  # when certificates fall due (renewals, unpinning)
     writing: frozenset[tuple[str, str]] = frozenset()  # (kind, name) of owners written to
     store_size_warning: str | None = None  # the Platform's keystore is near 1 MiB (sizes.py)
+    keys_lost: frozenset[tuple[str, str]] = frozenset()  # (kind, name): a new key for a lost one
     rotation_waits_for: tuple[str, ...] = ()  # members left out while their pods run
     rotation_holds_until: datetime | None = None  # TrustBoth holds for desktop re-imports
+    oversized: tuple[WriteFailure, ...] = ()  # writes the API would refuse for size
 
     @property
     def settled(self) -> bool:
@@ -73,7 +77,7 @@ class GroupOutcome:
         return [
             f"{workloads[name]['kind']} {name}"
             for name, done in sorted(self.rolled_out.items())
-            if not done and name not in written and stuck(workloads.get(name))
+            if not done and name not in written and stuck(workloads.get(name), run.now)
         ]
 
 
@@ -130,7 +134,9 @@ def _progressing(
         reason = "CARotationHolding"
         message = (
             f"CA rotation holds in TrustBoth until {iso(outcome.rotation_holds_until)} "
-            "(tls.desktopReimportPeriod): desktop users import their key again meanwhile"
+            "(tls.desktopReimportPeriod) or until every desktop acknowledged its re-import "
+            f"({names.REIMPORTED}={rotation.target}); not yet: "
+            f"{', '.join(reimport.waiting_desktops(run, rotation))}"
         )
     elif rotation is not None:
         reason, message = f"CARotation{rotation.phase.value}", phase_message(rotation)
@@ -158,6 +164,7 @@ def _keystore_condition(
     p: PlatformSpec,
     ca: CertificateAuthority | None,
     size_warning: str | None,
+    lost: Condition | None = None,
 ) -> Condition:
     """KeystoreReady; warns (condition message and one Event) when a user's CA, which the
     operator cannot renew, expires within the renewal window, or the Platform's keystore
@@ -167,7 +174,7 @@ def _keystore_condition(
     if expiry is None and size_warning is not None:
         expiry, reason = size_warning, "StoreNearLimit"
     if expiry is None:
-        return Condition(
+        return lost or Condition(
             "KeystoreReady", True, "KeystoreWritten", "Keystore Secrets are up to date"
         )
     known = {c.get("type"): c for c in (body.get("status") or {}).get("conditions") or []}
@@ -181,9 +188,11 @@ def _waiting(run: PassContext, body: Mapping[str, Any], outcome: GroupOutcome) -
     stuck_ones = outcome.stuck(run)
     if not stuck_ones:
         return Condition("Ready", False, "RollingOut", "Waiting for workloads to roll out")
+    bound = STATEFULSET_DEADLINE.total_seconds() / 60
     message = (
-        f"{', '.join(stuck_ones)}: rollout stuck (progress deadline exceeded); see "
-        f"kubectl describe and its pods; looked at again every {STUCK_SECONDS:.0f} s"
+        f"{', '.join(stuck_ones)}: rollout stuck (progress deadline exceeded; a StatefulSet: "
+        f"not rolled out {bound:.0f} min after its update); see kubectl describe and its "
+        f"pods; looked at again every {STUCK_SECONDS:.0f} s"
     )
     known = {c.get("type"): c for c in (body.get("status") or {}).get("conditions") or []}
     if (known.get("Ready") or {}).get("message") != message:
@@ -217,11 +226,16 @@ def report_group(
     progressing = _progressing(run, outcome, outcome.next_rotation, pending_revocations(trust))
     waiting = _waiting(run, body, outcome)
     members, listed = exclusion_status(excluded, retried, outcome.writing)
+    lost = (  # the Platform's own key
+        key_lost_condition(body, platform_store.identity, ("Platform", p.name) in outcome.keys_lost)
+        if platform_store
+        else None
+    )
     conditions = [
         Condition("Ready", True, "Ready", "All workloads run their current TLS configuration")
         if ready
         else waiting,
-        _keystore_condition(run, body, p, ca, outcome.store_size_warning)
+        _keystore_condition(run, body, p, ca, outcome.store_size_warning, lost)
         if keystore_ok
         else Condition("KeystoreReady", False, "TLSDisabled", "TLS is disabled"),
         Condition(
@@ -268,6 +282,7 @@ def _report_members(
             else "Waiting for the Deployment to roll out",
             ca=ca,
             renew_before=p.tls.renew_before,
+            key_lost=("ExecutionContainer", member.spec.name) in outcome.keys_lost,
         )
     platform_rolled = outcome.rolled_out.get(p.name, False)
     for desktop in outcome.desktops:
@@ -284,4 +299,5 @@ def _report_members(
             else "Waiting for the platform to roll out with the new trust",
             ca=ca,
             renew_before=cert_request_desktop(desktop.spec).renew_before,
+            key_lost=("DesktopClient", desktop.spec.name) in outcome.keys_lost,
         )

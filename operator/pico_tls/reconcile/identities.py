@@ -37,7 +37,8 @@ from pico_tls.reconcile.carotation import Rotation
 from pico_tls.reconcile.clashes import NAME_CLASH
 from pico_tls.reconcile.exclusions import Exclusion
 from pico_tls.reconcile.passes import PassContext
-from pico_tls.reconcile.report import keystore_problem
+from pico_tls.reconcile.report import KEY_LOST, keystore_problem
+from pico_tls.reconcile.rollout import delivering
 from pico_tls.spec import SpecError
 from pico_tls.spec_model import KeystoreMode
 from pico_tls.validation import check_password
@@ -102,18 +103,35 @@ class _Party:
     passwords: Passwords | None  # the user's, else kept or new
 
 
+def _in_use(run: PassContext, party: _Party) -> bool:
+    """Whether the party had a key before this pass: its status recorded a certificate, one of
+    its Secrets exists, its workload exists, or the Platform's store pins it (a desktop)."""
+    body, secrets = party.owner.body, run.snapshot.secrets
+    if (body.get("status") or {}).get("certificateFingerprint"):
+        return True
+    if party.mounted in secrets or names.state_secret(party.mounted) in secrets:
+        return True
+    name = str(body["metadata"]["name"])
+    if body.get("kind") != "DesktopClient":
+        return delivering(run.snapshot.workloads, name)
+    platform_store = secrets.get(names.tls_secret(run.snapshot.platform_name))
+    aliases: set[str] = run.decoded(platform_store, "aliases", readback.trusted_aliases_from)
+    return f"desktop-{name}" in aliases
+
+
 def _identity(
     run: PassContext, party: _Party, accepted: Sequence[x509.Certificate]
-) -> tuple[Identity, tuple[datetime, ...]]:
-    """The party's identity, and when it falls due again (renewal, end of a pinned
-    previous certificate)."""
+) -> tuple[Identity, tuple[datetime, ...], bool]:
+    """The party's identity, when it falls due again (renewal, end of a pinned previous
+    certificate), and whether its key was lost (a new one made for a key in use)."""
     owner, mounted, request, issuer = party.owner, party.mounted, party.request, party.issuer
     stored = _stored(run, mounted)
-    if stored.key is None and (owner.body.get("status") or {}).get("certificateFingerprint"):
+    lost = stored.key is None and _in_use(run, party)
+    if lost:
         run.decision.event(
             owner.body,
             "Warning",
-            "KeyLost",
+            KEY_LOST,
             f"Secrets {names.state_secret(mounted)} and {mounted} hold no readable key any more: "
             "made a new one; every peer gets its new certificate",
         )
@@ -136,7 +154,7 @@ def _identity(
         due.append(renewal)
     if identity.previous is not None:  # unpinned once it expires
         due.append(identity.previous.not_valid_after_utc)
-    return identity, tuple(due)
+    return identity, tuple(due), lost
 
 
 @dataclass(frozen=True)
@@ -145,6 +163,7 @@ class GroupIdentities:
 
     by_key: dict[str, Identity]
     due: tuple[datetime, ...]  # renewal times (the requeue time comes from the earliest)
+    lost: frozenset[tuple[str, str]] = frozenset()  # (kind, name) of owners whose key was lost
 
 
 def group_identities(
@@ -206,10 +225,13 @@ def group_identities(
     ]
     by_key: dict[str, Identity] = {}
     due: list[datetime] = []
+    lost: set[tuple[str, str]] = set()
     for party in parties:
-        by_key[party.key], when = _identity(run, party, accepted)
+        by_key[party.key], when, was_lost = _identity(run, party, accepted)
         due += when
-    return GroupIdentities(by_key, tuple(due))
+        if was_lost:
+            lost.add((str(party.owner.body["kind"]), str(party.owner.body["metadata"]["name"])))
+    return GroupIdentities(by_key, tuple(due), frozenset(lost))
 
 
 def held_identities(
@@ -227,7 +249,7 @@ def held_identities(
         if entry is None or entry.reason == NAME_CLASH:
             continue
         container = key[0] == "ExecutionContainer"
-        if container and key[1] not in snap.workloads:
+        if container and not delivering(snap.workloads, key[1]):
             continue  # nothing of it runs
         mounted = names.tls_secret(key[1]) if container else names.desktop_secret(key[1])
         stored = _stored(run, mounted)
@@ -251,5 +273,5 @@ def left_out_running(run: PassContext, excluded: Mapping[tuple[str, str], Exclus
         for (kind, name), entry in excluded.items()
         if kind == "ExecutionContainer"
         and entry.reason != NAME_CLASH
-        and name in run.snapshot.workloads
+        and delivering(run.snapshot.workloads, name)
     )

@@ -14,7 +14,7 @@ from pico_tls.builders import names, secret_manifests
 from pico_tls.material import Identity
 from pico_tls.parties import PlatformMember
 from pico_tls.pki.certs import CertificateAuthority, PkiError, create_ca, sha256_fingerprint
-from pico_tls.reconcile import carotation, phases, readback
+from pico_tls.reconcile import carotation, phases, readback, reimport
 from pico_tls.reconcile.carotation import Rotation
 from pico_tls.reconcile.keysupply import CA_KEY
 from pico_tls.reconcile.passes import PassContext
@@ -228,7 +228,7 @@ def rotation(
             f"CA rotation started: trusting the new CA {found.target} and the old {old} "
             "before any certificate changes",
         )
-        _tell_desktops(run)
+        reimport.tell_desktops(run, found)
     return found
 
 
@@ -258,21 +258,6 @@ def _held_cas(data: Mapping[str, bytes]) -> list[CertificateAuthority]:
         except (KeyError, PkiError):
             continue
     return found
-
-
-def _tell_desktops(run: PassContext) -> None:
-    """Desktop users import their store by hand: the one written now trusts both CAs, and
-    from Reissue on the Platform presents a certificate of the new CA."""
-    for body in run.snapshot.desktops:
-        secret = names.desktop_secret(str(body["metadata"]["name"]))
-        run.decision.event(
-            body,
-            "Normal",
-            "ReimportKey",
-            f"CA rotation started: import the keystore of Secret {secret} again now (it trusts "
-            "the old and the new CA); the Platform presents a certificate of the new CA once "
-            "every pod trusts both, and a store imported before now will refuse it",
-        )
 
 
 def _warn_if_older(

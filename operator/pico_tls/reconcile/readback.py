@@ -82,17 +82,26 @@ def from_keystore_secret(data: Mapping[str, bytes]) -> StoredMaterial:
 
 def trusted_from(data: Mapping[str, bytes]) -> list[x509.Certificate]:
     """The trusted certificates of a mounted keystore Secret ([] when unreadable)."""
+    return [cert for _, cert in _trusted_entries(data)]
+
+
+def trusted_aliases_from(data: Mapping[str, bytes]) -> set[str]:
+    """The aliases of a mounted keystore Secret's trusted entries (empty when unreadable)."""
+    return {alias for alias, _ in _trusted_entries(data)}
+
+
+def _trusted_entries(data: Mapping[str, bytes]) -> tuple[tuple[str, x509.Certificate], ...]:
     passwords = passwords_from(data)
     blob = data.get("keystore.p12") or data.get("keystore.jks")
     if passwords is None or blob is None:
-        return []
+        return ()
     try:
         content = decode_keystore(
             blob, StoreOptions(detect_format(blob), passwords.store, passwords.key)
         )
     except KeystoreError:
-        return []
-    return [cert for _, cert in content.trusted]
+        return ()
+    return content.trusted
 
 
 def with_pinned_versions(

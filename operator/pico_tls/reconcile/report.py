@@ -17,6 +17,7 @@ from pico_tls.reconcile.status import Condition, iso, merge_conditions, with_kst
 
 Body = Mapping[str, Any]
 INVALID_SPEC = "InvalidSpec"
+KEY_LOST = "KeyLost"  # a key in use held by no Secret any more: a new one was made
 # Member reasons the user has something to fix (a Warning Event besides the condition).
 WARNED = {"PlatformNotFound"}
 
@@ -71,11 +72,14 @@ def reject(run: PassContext, body: Body, message: str, reason: str = INVALID_SPE
     set_conditions(run, body, [Condition("Ready", False, reason, message)], stalled=True)
 
 
-def platform_write_failed(run: PassContext, body: Body, failure: WriteFailure) -> None:
+def platform_write_failed(
+    run: PassContext, body: Body, failure: WriteFailure, note: str = ""
+) -> None:
     """A write of the Platform's own objects the API refused: Ready=False, one Warning Event
-    per new message; the pass stops and is retried with backoff."""
+    per new message (`note` adds to it); the pass stops and is retried with backoff."""
     message = (
-        f"{failure.describe()}; nothing more is written until it succeeds (retried with backoff)"
+        f"{failure.describe()}; nothing more is written until it succeeds (retried with "
+        f"backoff){note}"
     )
     if _known(body, "Ready").get("message") != message:
         run.decision.event(body, "Warning", WRITE_FAILED, message)
@@ -137,6 +141,23 @@ def certificate_status(
     return status
 
 
+def key_lost_condition(body: Body, identity: Identity, lost: bool) -> Condition | None:
+    """KeystoreReady with reason KeyLost: in the pass that made a new key for a lost one, and
+    after it while the certificate in use is still the one made then."""
+    fingerprint = sha256_fingerprint(identity.certificate)
+    if lost:
+        message = (
+            f"The key was lost (no Secret held a readable one any more): made a new key, "
+            f"certificate {fingerprint}; peers trust it once they rolled out"
+        )
+        return Condition("KeystoreReady", True, KEY_LOST, message)
+    before = _known(body, "KeystoreReady")
+    recorded = (body.get("status") or {}).get("certificateFingerprint")
+    if before.get("reason") == KEY_LOST and recorded == fingerprint:
+        return Condition("KeystoreReady", True, KEY_LOST, str(before.get("message") or ""))
+    return None
+
+
 def member_status(
     run: PassContext,
     body: Body,
@@ -147,6 +168,7 @@ def member_status(
     message: str,
     ca: CertificateAuthority | None = None,
     renew_before: timedelta | None = None,
+    key_lost: bool = False,
 ) -> None:
     if reason in WARNED and _known(body, "Ready").get("message") != message:
         run.decision.event(body, "Warning", reason, message)  # once per new message
@@ -154,7 +176,8 @@ def member_status(
     status: dict[str, Any] = {}
     if identity is not None:
         conditions.append(
-            Condition("KeystoreReady", True, "KeystoreWritten", "Keystore Secret is up to date")
+            key_lost_condition(body, identity, key_lost)
+            or Condition("KeystoreReady", True, "KeystoreWritten", "Keystore Secret is up to date")
         )
         status = certificate_status(body, identity, ca, renew_before)
     set_conditions(run, body, conditions, status)

@@ -1,16 +1,20 @@
 """Revocation that never fails open. While a group is blocked (an invalid Platform spec, an
-unreadable CA key, a user CA that cannot issue, a bad password Secret) nothing is planned, yet
+unreadable CA key, a user CA that cannot issue, a bad password Secret, a name clash, a refused
+write of the Platform's) nothing is planned, yet
 a deleted DesktopClient or ExecutionContainer must lose the Platform's trust at once. So the
 Platform's stored keystore is rewritten from what it holds: the same key entry and CAs, less
 every pinned certificate no member of the group holds any more (state or mounted Secret); the
 StatefulSet rolls with the mounted-content hash a normal pass would compute, so unblocking
-the group rolls nothing again. Where even that is impossible, a Warning says so. Pure."""
+the group rolls nothing again. Only the Platform's own Secret and StatefulSet are written;
+where that is impossible (not its own, or the write the API refused), the Platform's Ready
+message and its Warning name who is still trusted. Pure."""
 
 from __future__ import annotations
 
 import base64
 import copy
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
@@ -29,21 +33,33 @@ from pico_tls.keystore.model import Pkcs12Profile
 from pico_tls.pki.certs import PkiError, certs_from_pem, sha256_fingerprint
 from pico_tls.reconcile import owned, readback
 from pico_tls.reconcile.passes import PassContext
+from pico_tls.reconcile.rollout import owner_uids
 
 Body = Mapping[str, Any]
 # Fields the API server sets; never part of what the operator applies.
 _SERVER_META = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields")
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """The Platform's mounted Secret, its keystore, and the pins no member holds any more."""
+
+    secret: Body
+    data: Mapping[str, bytes]
+    content: KeystoreContent
+    options: StoreOptions
+    revoked: list[tuple[str, x509.Certificate]]
+
+    @property
+    def who(self) -> str:
+        return ", ".join(sorted({_subject(c) for _, c in self.revoked}))
+
+
 def revoke_while_blocked(run: PassContext, platform: Body, why: str) -> None:
     """Drop the pins of deleted members from the Platform's stored keystore (see above)."""
     name = str(platform["metadata"]["name"])
-    secret = run.snapshot.secrets.get(names.tls_secret(name))
-    if secret is None:
-        return  # nothing is trusted
-    data = secret_manifests.decode_data(secret)
     try:
-        content, options = _stored_store(platform, data)
+        stored = _stored(run, platform)
     except (KeystoreError, PkiError, ValueError) as err:
         run.decision.event(
             platform,
@@ -53,23 +69,65 @@ def revoke_while_blocked(run: PassContext, platform: Body, why: str) -> None:
             "deleted members may still be trusted by the Platform until this is fixed",
         )
         return
-    held = _held(run) | {sha256_fingerprint(c) for c in readback.cas_from(data)}
-    revoked = [(a, c) for a, c in content.trusted if sha256_fingerprint(c) not in held]
-    if not revoked:
+    if stored is None or not stored.revoked or not writable(run, platform):
         return
-    kept = tuple(entry for entry in content.trusted if entry not in revoked)
-    new = KeystoreContent(content.key_entry, kept)
-    fingerprint = content_fingerprint(new, options)
-    run.decision.write(_secret(secret, data, encode_keystore(new, options), fingerprint))
+    kept = tuple(entry for entry in stored.content.trusted if entry not in stored.revoked)
+    new = KeystoreContent(stored.content.key_entry, kept)
+    fingerprint = content_fingerprint(new, stored.options)
+    blob = encode_keystore(new, stored.options)
+    run.decision.write(_secret(stored.secret, stored.data, blob, fingerprint))
     rolled = _statefulset(run, name, fingerprint)
-    who = ", ".join(sorted({_subject(c) for _, c in revoked}))
     run.decision.event(
         platform,
         "Warning",
         "Revoked",
-        f"{why}; still, the certificates of deleted members ({who}) were removed from "
+        f"{why}; still, the certificates of deleted members ({stored.who}) were removed from "
         f"Secret {names.tls_secret(name)}" + ("; the Platform rolls" if rolled else ""),
     )
+
+
+def writable(run: PassContext, platform: Body, refused: Collection[tuple[str, str]] = ()) -> bool:
+    """Whether a revocation may be written: the mounted Secret and the StatefulSet are the
+    Platform's own (owner reference) and the API did not refuse either (`refused`: the
+    (kind, name) of refused writes)."""
+    name, uid = str(platform["metadata"]["name"]), str(platform["metadata"].get("uid"))
+    mine = (
+        ("Secret", names.tls_secret(name), run.snapshot.secrets),
+        ("StatefulSet", name, run.snapshot.workloads),
+    )
+    for kind, obj_name, found in mine:
+        obj = found.get(obj_name)
+        if (kind, obj_name) in refused or (obj and uid not in owner_uids(obj["metadata"])):
+            return False
+    return True
+
+
+def still_trusted(run: PassContext, platform: Body) -> str:
+    """For a message when no revocation can be written: who the Platform's store still
+    trusts although they left the group ("" when nobody)."""
+    try:
+        stored = _stored(run, platform)
+    except (KeystoreError, PkiError, ValueError):
+        return (
+            "; the Platform's keystore cannot be read: certificates of deleted members may "
+            "still be trusted"
+        )
+    if stored is None or not stored.revoked:
+        return ""
+    return f"; no revocation can be written meanwhile: the Platform still trusts {stored.who}"
+
+
+def _stored(run: PassContext, platform: Body) -> _Stored | None:
+    """What the Platform's mounted Secret holds, or None when there is none (nothing is
+    trusted); raises when it cannot be read."""
+    secret = run.snapshot.secrets.get(names.tls_secret(str(platform["metadata"]["name"])))
+    if secret is None:
+        return None
+    data = secret_manifests.decode_data(secret)
+    content, options = _stored_store(platform, data)
+    held = _held(run) | {sha256_fingerprint(c) for c in readback.cas_from(data)}
+    revoked = [(a, c) for a, c in content.trusted if sha256_fingerprint(c) not in held]
+    return _Stored(secret, data, content, options, revoked)
 
 
 def _stored_store(
@@ -138,13 +196,18 @@ def _secret(
     return manifest
 
 
+def _ours(workload: Body) -> bool:
+    labels = workload["metadata"].get("labels") or {}
+    return labels.get(names.MANAGED_BY) == names.FIELD_MANAGER
+
+
 def _statefulset(run: PassContext, name: str, fingerprint: str) -> bool:
     """The Platform's StatefulSet with the mounted-content hash of the new store and the
     stored properties (what a normal pass computes); False when there is none."""
     live = run.snapshot.workloads.get(name)
     configmap = run.snapshot.configmaps.get(names.tls_secret(name))
-    if live is None or configmap is None:
-        return False
+    if live is None or configmap is None or not _ours(live):
+        return False  # an attached workload is the user's: it rolls with the next normal pass
     text = (configmap.get("data") or {}).get(names.PROPERTIES_FILE, "")
     manifest = _applied(live)
     template = manifest["spec"]["template"].setdefault("metadata", {})

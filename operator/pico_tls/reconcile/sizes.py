@@ -4,7 +4,7 @@ member. Pure."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from pico_tls.builders import names
 from pico_tls.parties import DesktopMember, PlatformMember
 from pico_tls.plan import GroupPlan, PlannedStore
+from pico_tls.reconcile.exclusions import WriteFailure
 from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.report import reject
 
@@ -20,6 +21,7 @@ WARN_AT = SECRET_LIMIT * 3 // 4  # a Warning well before the limit
 MARGIN = 16 * 1024  # room kept below the limit (metadata, estimates)
 ENTRY_OVERHEAD = 160  # bytes a keystore entry adds besides its certificate (alias, bags, MAC)
 STORE_FULL = "StoreFull"
+TOO_LARGE = "RequestEntityTooLarge"  # the API's reason for such a write
 
 
 def secret_size(manifest: Mapping[str, Any]) -> int:
@@ -90,7 +92,7 @@ def fit(
     warning = None
     if size >= WARN_AT:
         warning = (
-            f"Secret {names.tls_secret(p.name)} holds over {size // 32768 * 32} KiB of the API's "
+            f"Secret {names.tls_secret(p.name)} holds over {_kib(size)} KiB of the API's "
             f"1024 KiB limit ({len(kept)} desktops pinned); past it the newest desktops "
             "are refused"
         )
@@ -100,3 +102,61 @@ def fit(
 def _age(member: DesktopMember) -> tuple[str, str]:
     meta = member.body["metadata"]
     return str(meta.get("creationTimestamp", "")), str(meta.get("uid", ""))
+
+
+# -- every Secret and ConfigMap of the plan -----------------------------------------------
+
+
+Measured = list[tuple[str, Mapping[str, Any], int]]
+
+
+def measure(plan: GroupPlan) -> Measured:
+    """(kind, metadata, bytes of data) of each Secret and ConfigMap the plan holds."""
+    return list(_written(plan))
+
+
+def _written(plan: GroupPlan) -> Iterator[tuple[str, Mapping[str, Any], int]]:
+    for manifest in plan.state_secrets:
+        yield "Secret", manifest["metadata"], secret_size(manifest)
+    for store in plan.stores:
+        yield "Secret", store.meta, store_size(store)
+    for manifest in plan.configmaps:
+        yield "ConfigMap", manifest["metadata"], secret_size(manifest)
+
+
+def too_big(measured: Measured, platform: str) -> tuple[WriteFailure, ...]:
+    """The plan's Secrets and ConfigMaps the API would refuse for their size, as refused
+    writes of their owners (the Platform's when they have none: the retained ones), so the
+    owner is left out (a member) or stops the group (the Platform) before anything is sent."""
+    found = []
+    for kind, meta, size in measured:
+        if size <= SECRET_LIMIT - MARGIN:
+            continue
+        refs = meta.get("ownerReferences") or []
+        owner = (str(refs[0]["kind"]), str(refs[0]["name"])) if refs else ("Platform", platform)
+        message = (
+            f"its data would hold {size // 1024} KiB, over the API's {SECRET_LIMIT // 1024} KiB "
+            "limit; make what it holds smaller (properties, pinned members)"
+        )
+        name = str(meta["name"])
+        found.append(WriteFailure(*owner, kind, name, 413, TOO_LARGE, message, sent=False))
+    return tuple(found)
+
+
+def near_limit(measured: Measured) -> str | None:
+    """A warning when one of the plan's Secrets or ConfigMaps nears the limit."""
+    near = [(kind, meta, size) for kind, meta, size in measured if size >= WARN_AT]
+    if not near:
+        return None
+    kind, meta, size = max(near, key=lambda found: found[2])
+    return (
+        f"{kind} {meta['name']} holds over {_kib(size)} KiB of the API's "
+        f"{SECRET_LIMIT // 1024} KiB limit; past it its owner is left out"
+    )
+
+
+def _kib(size: int) -> int:
+    """KiB in steps of 1/32 of the limit (32 KiB), so a message (and its one Warning) changes
+    only with a step, not with every certificate."""
+    step = SECRET_LIMIT // 32
+    return size // step * step // 1024

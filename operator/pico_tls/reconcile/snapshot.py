@@ -44,13 +44,18 @@ class Snapshot:
     secrets: Mapping[str, Body] = field(default_factory=dict)
     configmaps: Mapping[str, Body] = field(default_factory=dict)
     services: Mapping[str, Body] = field(default_factory=dict)
-    workloads: Mapping[str, Body] = field(default_factory=dict)  # StatefulSets, Deployments
+    # The StatefulSets and Deployments that run the parties' pods, by the party's name: the
+    # operator's own (named like their party) and the attached ones (spec.workloadRef).
+    workloads: Mapping[str, Body] = field(default_factory=dict)
     # The user's Secrets the specs name (CA, passwords); None: not found.
     user_secrets: Mapping[str, Body | None] = field(default_factory=dict)
     # Every ExecutionContainer and DesktopClient of the namespace, not being deleted, and the
     # metadata of every object of the kinds the operator writes, by (kind, name): name clashes.
     namespace_members: tuple[Body, ...] = ()
     namespace_objects: Mapping[tuple[str, str], Body] = field(default_factory=dict)
+    # The users' workloads labelled picotls.dev/attach=<this platform>, by (kind, name): the
+    # ones the group's workloadRefs attach to are also in `workloads`, under the party's name.
+    attachable: Mapping[tuple[str, str], Body] = field(default_factory=dict)
 
     @property
     def platform(self) -> Body | None:
@@ -93,16 +98,26 @@ def read_snapshot(kube: Kube, namespace: str, platform_name: str) -> Snapshot:
 
     containers, desktops = members("ExecutionContainer"), members("DesktopClient")
     selector = f"{names.PLATFORM_LABEL}={platform_name}"
+    # Workloads: ours only (attached ones carry the platform label too: they are watched by it).
+    ours = f"{selector},{names.MANAGED_BY}={names.FIELD_MANAGER}"
 
     def owned(*kinds: Kind) -> dict[str, Body]:
         out: dict[str, Body] = {}
         for kind in kinds:
-            out.update(by_name(kube.list_objects(kind, namespace, selector)))
+            workload = kind in (STATEFULSET, DEPLOYMENT)
+            out.update(by_name(kube.list_objects(kind, namespace, ours if workload else selector)))
         return out
 
     platform = next((p for p in platforms if p["metadata"]["name"] == platform_name), None)
+    attachable = {
+        (str(item["kind"]), str(item["metadata"]["name"])): item
+        for kind in (STATEFULSET, DEPLOYMENT)
+        for item in kube.list_objects(kind, namespace, f"{names.ATTACH_LABEL}={platform_name}")
+    }
     if platform is None or platform["metadata"].get("deletionTimestamp"):
-        return Snapshot(namespace, platform_name, platforms, containers, desktops)
+        return Snapshot(
+            namespace, platform_name, platforms, containers, desktops, attachable=attachable
+        )
     return Snapshot(
         namespace,
         platform_name,
@@ -112,7 +127,8 @@ def read_snapshot(kube: Kube, namespace: str, platform_name: str) -> Snapshot:
         secrets=owned(SECRET),
         configmaps=owned(CONFIGMAP),
         services=owned(SERVICE),
-        workloads=owned(STATEFULSET, DEPLOYMENT),
+        workloads=owned(STATEFULSET, DEPLOYMENT)
+        | attached_workloads((platform, *containers), attachable),
         user_secrets={
             name: kube.get(SECRET, namespace, name)
             for name in referenced_secrets(platform, desktops)
@@ -123,4 +139,25 @@ def read_snapshot(kube: Kube, namespace: str, platform_name: str) -> Snapshot:
             for kind, kind_name in WRITTEN_KINDS
             for item in kube.list_metadata(kind, namespace)
         },
+        attachable=attachable,
     )
+
+
+def workload_ref(body: Body) -> tuple[str, str] | None:
+    """(kind, name) of the workload a raw Platform or ExecutionContainer attaches to."""
+    ref = (body.get("spec") or {}).get("workloadRef")
+    if not isinstance(ref, Mapping) or not ref.get("kind") or not ref.get("name"):
+        return None
+    return str(ref["kind"]), str(ref["name"])
+
+
+def attached_workloads(
+    bodies: Sequence[Body], attachable: Mapping[tuple[str, str], Body]
+) -> dict[str, Body]:
+    """The attachable workloads the custom resources' workloadRefs name, by resource name."""
+    out: dict[str, Body] = {}
+    for body in bodies:
+        ref = workload_ref(body)
+        if ref is not None and ref in attachable:
+            out[str(body["metadata"]["name"])] = attachable[ref]
+    return out

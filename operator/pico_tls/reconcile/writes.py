@@ -14,6 +14,7 @@ from pico_tls.keystore import KeystoreError, content_fingerprint, decode_keystor
 from pico_tls.pki.certs import cert_to_pem
 from pico_tls.plan import GroupPlan, PlannedStore
 from pico_tls.reconcile import owned
+from pico_tls.reconcile.attachments import decide_attachments
 from pico_tls.reconcile.drift import drifted_fields
 from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.rollout import owner_uids, rolled_out, template_hash
@@ -74,10 +75,19 @@ def decide_writes(run: PassContext, plan: GroupPlan) -> Written:
             written.append(manifest["metadata"])
         settled[name] = not written_now and rolled_out(before)
         if manifest["kind"] == "StatefulSet":  # the Platform's Services follow its workload
-            for service in plan.services:
-                if _write_if_changed(run, service, snap.services):
-                    written.append(service["metadata"])
+            _write_services(run, plan, written)
+    if plan.attachments:
+        owners = {str(b["metadata"]["name"]): b for b in (snap.platform, *snap.containers) if b}
+        settled |= decide_attachments(run, plan.attachments, owners)
+        if not any(m["kind"] == "StatefulSet" for m in plan.workloads):  # attached Platform
+            _write_services(run, plan, written)
     return Written(settled, frozenset(filter(None, map(_owner, written))))
+
+
+def _write_services(run: PassContext, plan: GroupPlan, written: list[Mapping[str, Any]]) -> None:
+    for service in plan.services:
+        if _write_if_changed(run, service, run.snapshot.services):
+            written.append(service["metadata"])
 
 
 def _owner(meta: Mapping[str, Any]) -> tuple[str, str] | None:
