@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from pico_tls.keystore import (
     StoreOptions,
     content_fingerprint,
     decode_keystore,
+    parallel,
 )
 from pico_tls.keystore.parallel import StorePool, encode_serial
 from pico_tls.pki import KeyAlgorithm, generate_key, self_signed_certificate
@@ -75,3 +77,18 @@ def test_a_pass_encoding_with_the_pool_writes_the_same_objects(pool: StorePool) 
     world.apply(with_pool)
     world.roll_out()
     assert world.decide().writes == []  # the stores the pool wrote read back as up to date
+
+
+def test_worker_count_follows_a_cpu_limit_and_is_capped(tmp_path: Path) -> None:
+    """A node's 64 CPUs never start 64 worker processes: a `cpu.max` quota lowers the count,
+    and MAX_WORKERS bounds it (each worker costs memory inside the operator's limit)."""
+    cpu_max = tmp_path / "cpu.max"
+    cpu_max.write_text("150000 100000\n")
+    assert parallel._cpu_quota(cpu_max) == 1.5
+    cpu_max.write_text("max 100000\n")
+    assert parallel._cpu_quota(cpu_max) is None
+    assert parallel._cpu_quota(tmp_path / "absent") is None
+    assert parallel.worker_count(64, None) == parallel.MAX_WORKERS == 4
+    assert parallel.worker_count(64, 1.5) == 2
+    assert parallel.worker_count(1, None) == parallel.worker_count(8, 0.1) == 1
+    assert 1 <= parallel.usable_cpus() <= parallel.MAX_WORKERS

@@ -11,11 +11,13 @@ unencrypted PKCS#8 over the pool's local pipe; never logged, never in an excepti
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -59,12 +61,33 @@ def _encode_wire(wire: Wire) -> bytes:
     return encode_keystore(content, options)
 
 
+MAX_WORKERS = 4  # each worker process holds ~45 MiB: 4 stay well inside the 512 MiB limit
+
+
 def usable_cpus() -> int:
-    """The CPUs this process may run on (a container's cpuset), at least 1."""
+    """The CPUs this process may use, at least 1 and at most MAX_WORKERS: the container's
+    cpuset, lowered by a CPU limit (cgroup v2 `cpu.max`), never the node's count alone."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+        cpus = os.cpu_count() or 1
+    return worker_count(cpus, _cpu_quota(Path("/sys/fs/cgroup/cpu.max")))
+
+
+def worker_count(cpus: int, quota: float | None) -> int:
+    """`cpus` lowered to a CPU quota (rounded up), within 1..MAX_WORKERS."""
+    if quota is not None:
+        cpus = min(cpus, math.ceil(quota))
+    return max(1, min(cpus, MAX_WORKERS))
+
+
+def _cpu_quota(cpu_max: Path) -> float | None:
+    """CPUs allowed by a cgroup v2 `cpu.max` ("<quota> <period>", "max" for none)."""
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        return None
 
 
 class StorePool:
