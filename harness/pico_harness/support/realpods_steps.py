@@ -100,28 +100,17 @@ def ca_rotation(run: Run, value: str = "r1") -> Window:
         status = run.platform()["status"]
         return bool(status["caFingerprint"] != old and not status.get("caRotation"))
 
-    annotate = (
-        "annotate",
-        "--overwrite",
-        "platform",
-        "mz",
-        "-n",
-        run.ns,
-        f"picotls.dev/rotate-ca={value}",
-    )
+    annotate = _annotate_mz(run, f"picotls.dev/rotate-ca={value}")
     return run.step("CA rotation", lambda: run.env.kubectl(*annotate), rotated)
 
 
+def _annotate_mz(run: Run, annotation: str) -> tuple[str, ...]:
+    """kubectl arguments that set `annotation` on the example Platform (over an earlier value)."""
+    return ("annotate", "--overwrite", "platform", "mz", "-n", run.ns, annotation)
+
+
 def renewal(run: Run, value: str = "r1") -> Window:
-    annotate = (
-        "annotate",
-        "--overwrite",
-        "platform",
-        "mz",
-        "-n",
-        run.ns,
-        f"picotls.dev/renew={value}",
-    )
+    annotate = _annotate_mz(run, f"picotls.dev/renew={value}")
     return run.step(
         "renewal (platform)",
         lambda: run.env.kubectl(*annotate),

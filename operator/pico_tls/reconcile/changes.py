@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pico_tls.reconcile.rollout import rolled_out
+from pico_tls.reconcile.rollout import deadline_exceeded, rolled_out
 from pico_tls.spec_model import GROUP
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
@@ -33,7 +33,8 @@ def relevant_state(body: Mapping[str, Any]) -> str:
     meta = {k: v for k, v in (body.get("metadata") or {}).items() if k not in BOOKKEEPING}
     seen: dict[str, Any] = {**body, "metadata": meta}
     if body.get("kind") in WORKLOAD_KINDS:
-        seen["status"] = {"rolledOut": rolled_out(body), "gaveUp": _gave_up(body)}
+        # a StatefulSet's deadline is a time, which no event brings: decide's safety net looks
+        seen["status"] = {"rolledOut": rolled_out(body), "gaveUp": deadline_exceeded(body)}
         annotations = meta.get("annotations") or {}  # the controller's revision is not read
         meta["annotations"] = {k: v for k, v in annotations.items() if k.startswith(OURS)}
     text = json.dumps(seen, sort_keys=True, default=str)
@@ -79,18 +80,6 @@ class ChangeFilter:
                 return self._written.get(key) == digest
 
         return written
-
-
-def _gave_up(body: Mapping[str, Any]) -> bool:
-    """A Deployment's controller gave up its rollout (`rollout.stuck` reads the same condition;
-    a StatefulSet's deadline is a time, which no event brings: decide's safety net looks)."""
-    conditions = (body.get("status") or {}).get("conditions") or []
-    return any(
-        c.get("type") == "Progressing"
-        and c.get("status") == "False"
-        and c.get("reason") == "ProgressDeadlineExceeded"
-        for c in conditions
-    )
 
 
 def _key(body: Mapping[str, Any]) -> ObjectKey:

@@ -70,6 +70,11 @@ def stuck(workload: Mapping[str, Any] | None, now: datetime) -> bool:
     if workload.get("kind") == "StatefulSet":
         since = applied_at(workload)
         return since is not None and not rolled_out(workload) and now - since > STATEFULSET_DEADLINE
+    return deadline_exceeded(workload)
+
+
+def deadline_exceeded(workload: Mapping[str, Any]) -> bool:
+    """A Deployment's controller gave up its rollout (progress deadline exceeded)."""
     conditions = (workload.get("status") or {}).get("conditions") or []
     return any(
         c.get("type") == "Progressing"
