@@ -35,3 +35,24 @@ def test_next_state(desired, effective, exist, settled, rolled, expect_flag, exp
 def test_status_shape():
     state = next_state(True, True, workloads_exist=True, material_settled=True, rolled_out=True)
     assert state.as_status() == {"desired": True, "effective": True, "phase": "Enforced"}
+
+
+@pytest.mark.parametrize(
+    ("desired", "shown", "expect_phase"),
+    [
+        # A roll that leaves the flag alone (renewal, CA rotation) does not reopen the switch.
+        (True, "Enforced", Phase.ENFORCED),
+        (False, "Disabled", Phase.DISABLED),
+        # A switch still rolling out, or a status that was lost, shows the rollout.
+        (True, "Enforcing", Phase.ENFORCING),
+        (True, None, Phase.ENFORCING),
+        (False, "Relaxing", Phase.RELAXING),
+        (False, None, Phase.RELAXING),
+    ],
+)
+def test_a_finished_switch_stays_finished_through_other_rolls(desired, shown, expect_phase):
+    state = next_state(
+        desired, desired, workloads_exist=True, material_settled=False, rolled_out=False,
+        shown=shown,
+    )  # fmt: skip
+    assert (state.effective, state.phase) == (desired, expect_phase)

@@ -282,7 +282,17 @@ class Faults:
         raise TimeoutError(f"{kind}/{name} was never created by the operator")
 
     def delete_state_secret(self) -> None:
-        name = self.rng.choice(self.state_secrets)
+        """Deletes a state Secret whose mounted Secret holds a copy of its key. One whose
+        mounted Secret is not written yet holds the only copy, of a key nobody has used: that
+        deletion loses the key for real (a new one is right), so the operator is killed instead."""
+        found = self.cluster.kubectl("get", "secrets", "-n", self.ns, "-o", "name", check=False)
+        present = set(found.stdout.split()) if found.returncode == 0 else set()
+        copied = [n for n in self.state_secrets if f"secret/{n.removesuffix('-state')}" in present]
+        if not copied:
+            self.target = "(no state Secret with a written keystore: operator killed instead)"
+            self.kill_operator()
+            return
+        name = self.rng.choice(copied)
         self.target = f"secret/{name}"
         self.cluster.kubectl("delete", "secret", name, "-n", self.ns, "--ignore-not-found")
 

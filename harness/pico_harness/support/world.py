@@ -160,12 +160,14 @@ class World:
             _keep_foreign_data(old, new)
         self.add(new)
 
-    def roll_out(self) -> None:
-        """Every workload runs its current template on every replica (what the kubelet does)."""
+    def roll_out(self) -> bool:
+        """Every workload runs its current template on every replica (what the kubelet does);
+        True when one did not before (its status changed: a watch would start a pass)."""
+        changed = False
         for obj in self.of_kind(*WORKLOAD_KINDS):
             replicas = obj["spec"].get("replicas", 1)
             generation = obj["metadata"]["generation"]
-            obj["status"] = {
+            status = {
                 "observedGeneration": generation,
                 "replicas": replicas,
                 "updatedReplicas": replicas,
@@ -173,13 +175,17 @@ class World:
                 "currentRevision": f"r{generation}",
                 "updateRevision": f"r{generation}",
             }
+            changed = changed or obj.get("status") != status
+            obj["status"] = status
+        return changed
 
     def settle(self, passes: int = 12) -> int:
-        """Reconcile and roll out until a pass decides nothing; returns the passes it took."""
+        """Reconcile and roll out until a pass decides nothing and nothing was left to roll;
+        returns the passes it took."""
         for count in range(1, passes + 1):
             decision = self.reconcile()
-            self.roll_out()
-            if not decision.actions:
+            rolled = self.roll_out()
+            if not decision.actions and not rolled:
                 return count
         raise AssertionError(f"still deciding after {passes} passes: {describe(decision)}")
 

@@ -2,8 +2,8 @@
 
 On: every party first gets its keys and trust (rolled where they changed); only once every
 workload has finished rolling is `pico.rcp.tls.require_clientauth=true` written and rolled.
-Off: the flag goes first. The phase lives in the Platform's status, so a restarted operator
-resumes where it stopped.
+Off: the flag goes first. The flag in force is recorded in the Platform's state Secret
+(phases.py), so a restarted operator resumes where it stopped; the phase only reports it.
 """
 
 from __future__ import annotations
@@ -37,12 +37,15 @@ def next_state(
     workloads_exist: bool,
     material_settled: bool,
     rolled_out: bool,
+    shown: str | None = None,
 ) -> ClientAuthState:
     """Decide the flag to write in this pass.
 
     `effective` is the flag from status (None before the first pass), `material_settled` says
     this pass wrote no keystore or trust change, `rolled_out` that every workload runs its
-    current template.
+    current template, `shown` the phase status showed last: a finished switch (Enforced,
+    Disabled) stays finished through later rolls that leave the flag alone (a renewal, a CA
+    rotation), so the phase and its Events tell only of the flag.
     """
     if effective is None and not workloads_exist:
         effective = desired  # nothing runs yet: start directly in the desired state
@@ -54,5 +57,7 @@ def next_state(
     if not desired and effective:
         return ClientAuthState(False, False, Phase.RELAXING)
     if desired:
-        return ClientAuthState(True, True, Phase.ENFORCED if rolled_out else Phase.ENFORCING)
-    return ClientAuthState(False, False, Phase.DISABLED if rolled_out else Phase.RELAXING)
+        done = rolled_out or shown == Phase.ENFORCED
+        return ClientAuthState(True, True, Phase.ENFORCED if done else Phase.ENFORCING)
+    done = rolled_out or shown == Phase.DISABLED
+    return ClientAuthState(False, False, Phase.DISABLED if done else Phase.RELAXING)

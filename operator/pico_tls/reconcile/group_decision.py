@@ -150,6 +150,7 @@ def _phases(
         workloads_exist=delivering(workloads, platform.spec.name),
         material_settled=material_settled,
         rolled_out=all_rolled,
+        shown=((platform.body.get("status") or {}).get("clientAuth") or {}).get("phase"),
     )
     # The next rotation phase is built by the next pass, once this one runs everywhere,
     # including members left out whose pods still run (their stores lag behind), and not
