@@ -13,7 +13,7 @@ from pico_harness.support.world import NOW, World, custom, describe
 from pico_tls.builders import names
 from pico_tls.keystore import StoreOptions, decode_keystore, detect_format
 from pico_tls.pki.certs import certs_from_pem, sha256_fingerprint, signed_by
-from pico_tls.reconcile.decision import Decision, StatusPatch
+from pico_tls.reconcile.decision import Decision, Event, StatusPatch
 
 EC = {"key": {"algorithm": "ECDSA"}}
 
@@ -380,3 +380,20 @@ def test_a_missing_password_secret_is_reported_and_retried_not_crashed_on() -> N
     warnings = [e.reason for e in decision.events if e.type == "Warning"]
     assert warnings == ["PasswordSecretInvalid"]
     assert world.reconcile().events == []  # reported once, not on every retry
+
+
+def test_a_new_member_gets_one_event_for_its_key_and_store() -> None:
+    """Under load every request counts: a new party's key, certificate and Secret are told in
+    one Event (SecretCreated), not one for the key and one for the Secret."""
+    world = settled()
+    world.add(custom("ExecutionContainer", "ec2", {"platformRef": {"name": "mz"}, "image": "i"}))
+    world.add(custom("DesktopClient", "carol", {"platformRef": {"name": "mz"}, "user": "carol"}))
+    decision = world.reconcile()
+    for name in ("ec2", "carol"):
+        told = [
+            (a.reason, a.message)
+            for a in decision.actions
+            if isinstance(a, Event) and a.involved["metadata"]["name"] == name
+        ]
+        assert [reason for reason, _ in told] == ["SecretCreated"], told
+        assert "key and a certificate valid until" in told[0][1]

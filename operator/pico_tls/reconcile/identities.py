@@ -146,7 +146,7 @@ def _identity(
         stage=issuer is None,  # self-signed certificates are pinned by their peers
         new_key=partial(run.keys.new_key, party.key),
     )
-    if notes:
+    if notes and (mounted in run.snapshot.secrets or lost):  # else SecretCreated tells it
         run.decision.event(owner.body, "Normal", "KeyMaterial", f"{mounted}: {'; '.join(notes)}")
     due: list[datetime] = []
     renewal = renewal_time(identity.certificate, request.renew_before)

@@ -116,8 +116,9 @@ def _write_store(run: PassContext, store: PlannedStore, keystore: bytes) -> None
 def _store_event(current: Body | None, store: PlannedStore) -> tuple[str, str]:
     """What really happened to a keystore Secret: made, put back after a hand edit (the
     operator wants what it wrote last time), or changed by the operator (and how)."""
-    if current is None:
-        return "SecretCreated", "wrote"
+    if current is None:  # one Event for a new party: its key, certificate and store
+        until = store.identity.certificate.not_valid_after_utc.strftime("%Y-%m-%d")
+        return "SecretCreated", f"wrote its key and a certificate valid until {until}"
     annotations = current["metadata"].get("annotations") or {}
     if annotations.get(names.DATA_DIGEST) == store.data_digest:
         return "SecretRestored", "restored what the operator wrote (it had been edited)"
