@@ -23,7 +23,8 @@ from pico_tls.builders import names
 from pico_tls.clock import system_clock
 from pico_tls.reconcile.decide import decide
 from pico_tls.reconcile.snapshot import Snapshot, attached_workloads, referenced_secrets
-from pico_tls.spec import ATTACH_KINDS, SpecError
+from pico_tls.spec import SpecError
+from pico_tls.spec_fields import ATTACH_KINDS
 from pico_tls.spec_model import API_VERSION
 
 

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from pico_tls.delivery_choice import DeliveryForm, PasswordEncoding
-from pico_tls.spec import SpecError, managed_key, parse_container, parse_platform
+from pico_tls.spec import SpecError, parse_container, parse_platform
+from pico_tls.spec_fields import managed_key
 
 
 def platform(**spec: Any) -> dict[str, Any]:

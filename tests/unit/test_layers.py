@@ -22,6 +22,7 @@ LAYERS = {
     "material": 3,
     "spec_model": 3,  # what a parsed custom resource is
     "config": 3,
+    "spec_fields": 3.5,  # readers of single fields, for the parsers
     "spec": 4,  # the parsers that fill spec_model (builders use the model, never the parsers)
     "builders": 4,
     "parties": 5,

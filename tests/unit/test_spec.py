@@ -6,7 +6,8 @@ import pytest
 
 from pico_tls.keystore import Pkcs12Profile, StoreFormat
 from pico_tls.pki.keys import KeyAlgorithm
-from pico_tls.spec import SpecError, parse_container, parse_desktop, parse_duration, parse_platform
+from pico_tls.spec import SpecError, parse_container, parse_desktop, parse_platform
+from pico_tls.spec_fields import parse_duration
 from pico_tls.spec_model import KeystoreMode, TrustMode
 
 

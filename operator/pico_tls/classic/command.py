@@ -17,7 +17,8 @@ from pico_tls.classic.options import ENCODINGS, ClassicError, Mode, Options
 from pico_tls.delivery_choice import PasswordEncoding
 from pico_tls.keystore import KeystoreError, Pkcs12Profile, StoreFormat
 from pico_tls.pki import CertificateAuthority, KeyAlgorithm, PkiError, load_ca
-from pico_tls.spec import SpecError, parse_duration
+from pico_tls.spec import SpecError
+from pico_tls.spec_fields import parse_duration
 
 PROG = "pico-tls keystores"
 E = TypeVar("E", bound=StrEnum)
