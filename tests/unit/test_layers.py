@@ -26,6 +26,7 @@ LAYERS = {
     "spec": 4,  # the parsers that fill spec_model (builders use the model, never the parsers)
     "builders": 4,
     "parties": 5,
+    "plan_model": 5.5,  # what a group's plan is
     "plan": 6,
     "classic": 7,
     "kube": 7,

@@ -18,7 +18,8 @@ from pico_tls.parties import (
 )
 from pico_tls.pki.certs import CertificateAuthority, create_ca
 from pico_tls.pki.keys import KeyAlgorithm, generate_key, key_to_pem
-from pico_tls.plan import GroupPlan, build_plan
+from pico_tls.plan import build_plan
+from pico_tls.plan_model import GroupPlan
 from pico_tls.spec import parse_container, parse_desktop, parse_platform
 
 NOW = datetime.now(UTC)  # the clock of these tests

@@ -14,7 +14,8 @@ from datetime import datetime
 
 from pico_tls.material import Identity
 from pico_tls.parties import PlatformMember, uses_ca
-from pico_tls.plan import GroupPlan, build_plan
+from pico_tls.plan import build_plan
+from pico_tls.plan_model import GroupPlan
 from pico_tls.reconcile import carotation, keymaterial, phases, reimport, sizes
 from pico_tls.reconcile.admission import Admitted
 from pico_tls.reconcile.carotation import Rotation

@@ -11,7 +11,7 @@ from typing import Any
 from pico_tls.builders import names
 from pico_tls.parties import ContainerMember, DesktopMember, PlatformMember, cert_request_desktop
 from pico_tls.pki.certs import CertificateAuthority
-from pico_tls.plan import GroupPlan
+from pico_tls.plan_model import GroupPlan
 from pico_tls.reconcile import reimport
 from pico_tls.reconcile.carotation import Rotation, phase_message
 from pico_tls.reconcile.clientauth import ClientAuthState, Phase

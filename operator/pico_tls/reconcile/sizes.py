@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from pico_tls.builders import names
 from pico_tls.parties import DesktopMember, PlatformMember
-from pico_tls.plan import GroupPlan, PlannedStore
+from pico_tls.plan_model import GroupPlan, PlannedStore
 from pico_tls.reconcile.exclusions import WriteFailure
 from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.report import reject

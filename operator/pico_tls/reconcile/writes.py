@@ -12,7 +12,7 @@ from typing import Any
 from pico_tls.builders import names
 from pico_tls.keystore import KeystoreError, content_fingerprint, decode_keystore
 from pico_tls.pki.certs import cert_to_pem
-from pico_tls.plan import GroupPlan, PlannedStore
+from pico_tls.plan_model import GroupPlan, PlannedStore
 from pico_tls.reconcile import owned
 from pico_tls.reconcile.attachments import decide_attachments
 from pico_tls.reconcile.drift import drifted_fields
