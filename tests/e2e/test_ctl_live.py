@@ -77,6 +77,11 @@ def desktop_user(cluster: Any, ns: str, desktop: str, path: Path) -> Path:
     return result
 
 
+def progress_reason(cluster: Any, ns: str) -> str | None:
+    conditions = get(cluster, "platform", "mz", ns)["status"].get("conditions") or []
+    return next((c.get("reason") for c in conditions if c["type"] == "Progressing"), None)
+
+
 def test_ctl_commands_on_the_examples(
     kube_cluster: Any,
     operator: Any,
@@ -186,8 +191,26 @@ def test_ctl_commands_on_the_examples(
     assert after["renewRequest"] == "r1"
     assert after["certificateFingerprint"] != before["certificateFingerprint"]
 
-    # rotate-ca --wait: the three phases, followed to the end
+    # rotate-ca --wait: the three phases, followed to the end, first with TrustBoth held for
+    # desktop users (tls.desktopReimportPeriod 1h) until both say they imported again
+    refused = ctl(kube_cluster, "reimported", "alice", "-n", ns)
+    assert refused.returncode != 0 and "no CA rotation under way" in refused.stderr, refused.stderr
+    period = '{"spec": {"tls": {"desktopReimportPeriod": "1h"}}}'
+    kube_cluster.kubectl("patch", "platform", "mz", "-n", ns, "--type=merge", "-p", period)
+    wait_ready(kube_cluster, "platform", "mz", ns)
     old_ca = get(kube_cluster, "platform", "mz", ns)["status"]["caFingerprint"]
+    ok(ctl(kube_cluster, "rotate-ca", "mz", "-n", ns, "--value", "c0"))
+    kube_cluster.wait_until("TrustBoth held for the desktops", lambda: progress_reason(
+        kube_cluster, ns) == "CARotationHolding", timeout=120)  # fmt: skip
+    said = ok(ctl(kube_cluster, "reimported", "alice", "bob", "-n", ns))
+    target = get(kube_cluster, "platform", "mz", ns)["status"]["caRotation"]["targetFingerprint"]
+    assert f"desktopclient/bob: re-import acknowledged for the CA {target}" in said, said
+    kube_cluster.wait_until("rotation done long before the hour", lambda: not get(
+        kube_cluster, "platform", "mz", ns)["status"].get("caRotation"), timeout=180)  # fmt: skip
+    assert get(kube_cluster, "platform", "mz", ns)["status"]["caFingerprint"] != old_ca
+    old_ca = get(kube_cluster, "platform", "mz", ns)["status"]["caFingerprint"]
+    kube_cluster.kubectl("patch", "platform", "mz", "-n", ns, "--type=merge", "-p",
+                         period.replace('"1h"', '"0s"'))  # fmt: skip
     rotated = ok(ctl(kube_cluster, "rotate-ca", "mz", "-n", ns, "--wait", "--value", "c1"))
     assert "platform/mz: done" in rotated, rotated
     final = get(kube_cluster, "platform", "mz", ns)["status"]

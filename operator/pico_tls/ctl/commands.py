@@ -9,11 +9,20 @@ from pico_tls.ctl import (
     completion,
     desktop_cmd,
     inspect_cmd,
+    reimport_cmd,
     status_cmd,
     triggers,
 )
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    for module in (status_cmd, desktop_cmd, inspect_cmd, triggers, bundle_cmd, completion):
+    for module in (
+        status_cmd,
+        desktop_cmd,
+        inspect_cmd,
+        triggers,
+        reimport_cmd,
+        bundle_cmd,
+        completion,
+    ):
         module.register(subparsers)

@@ -13,6 +13,7 @@ NAMES = {  # what a command's positional arguments name (kubectl resource types)
     "status": "platforms",
     "rotate-ca": "platforms",
     "desktop-key": "desktopclients",
+    "reimported": "desktopclients",
     "renew": "platforms,executioncontainers,desktopclients",
     "inspect": "secrets",
 }

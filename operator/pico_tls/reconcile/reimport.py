@@ -32,8 +32,8 @@ def tell_desktops(run: PassContext, rotation: Rotation) -> None:
             f"CA rotation started: import the keystore of Secret {names.desktop_secret(name)} "
             "again now (it trusts the old and the new CA); the Platform presents a certificate "
             "of the new CA once every pod trusts both, and a store imported before now will "
-            f"refuse it. Then: kubectl annotate pdc {name} --overwrite "
-            f"{names.REIMPORTED}={rotation.target}",
+            f"refuse it. Then: kubectl pico-tls reimported {name} (or kubectl annotate pdc "
+            f"{name} --overwrite {names.REIMPORTED}={rotation.target})",
         )
 
 
