@@ -397,3 +397,23 @@ def test_a_new_member_gets_one_event_for_its_key_and_store() -> None:
         ]
         assert [reason for reason, _ in told] == ["SecretCreated"], told
         assert "key and a certificate valid until" in told[0][1]
+
+
+def test_the_next_rotation_phase_is_asked_for_when_nothing_rolls() -> None:
+    """A pass that records the next CA-rotation phase with every workload rolled out gets no
+    watch event after it (its own write, nothing rolling): it asks for the next pass itself,
+    not the 30 s safety net (which made each phase of a rotation wait ~30 s)."""
+    world = World()
+    world.add(user_ca_secret("corp CA 1"))
+    tls = {**EC, "trust": {"mode": "CertificateAuthority", "caSecretRef": {"name": "corp-ca"}}}
+    world.add(custom("Platform", "mz", {"image": "img", "tls": tls}))
+    world.add(custom("ExecutionContainer", "ec1", {"platformRef": {"name": "mz"}, "image": "i"}))
+    world.settle()
+    world.add(user_ca_secret("corp CA 2"))
+    rolling = world.reconcile()  # TrustBoth: stores with both CAs, pods roll
+    assert rolling.requeue_after == 30.0  # the rollouts' watch events start the next pass
+    world.roll_out()
+    advancing = world.reconcile()  # everything runs TrustBoth: Reissue is recorded
+    assert world.status("Platform", "mz")["caRotation"]["phase"] == "Reissue"
+    assert not [w for w in advancing.writes if w.kind in ("Deployment", "StatefulSet")]
+    assert advancing.requeue_after == 1.0

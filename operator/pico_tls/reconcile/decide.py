@@ -32,6 +32,10 @@ ROLLOUT_POLL_SECONDS = 2.0  # the shortest wait for a timed look while something
 # While something rolls out, the watch of the workloads starts the next pass when a rollout
 # ends (handlers.owned_changed); this is only the safety net in case an event is lost.
 ROLLOUT_SAFETY_SECONDS = 30.0
+# A pass that finds every workload rolled out and records the next CA-rotation phase leaves
+# the building of that phase to the next pass; no watch event starts that one (the record is
+# the operator's own write, and nothing rolls), so it is asked for here.
+NEXT_PHASE_SECONDS = 1.0
 DEFAULT_RESYNC_SECONDS = 600.0
 BLOCKED = "The group is blocked (see the Platform's Ready condition)"
 
@@ -112,8 +116,9 @@ def _decide_group(run: PassContext, group: Admitted) -> GroupOutcome | None:
 def _poll(run: PassContext, group: Admitted, outcome: GroupOutcome) -> float:
     """Seconds until the next pass while something is in progress: a stuck rollout is looked
     at every minute, a rotation waiting for a left-out member or holding for desktops when
-    that can change; rollouts come by watch events (ROLLOUT_SAFETY_SECONDS: the safety net, also
-    when a StatefulSet passes its deadline, which no event announces)."""
+    that can change, the next phase at once when nothing rolls; rollouts come by watch events
+    (ROLLOUT_SAFETY_SECONDS: the safety net, also when a StatefulSet passes its deadline, which
+    no event announces)."""
     if outcome.stuck(run):
         return STUCK_SECONDS
     retries = [e.retry_at for e in group.excluded.values() if e.retry_at is not None]
@@ -122,6 +127,8 @@ def _poll(run: PassContext, group: Admitted, outcome: GroupOutcome) -> float:
     if outcome.rotation_holds_until is not None:
         held = (outcome.rotation_holds_until - run.now).total_seconds()
         return max(ROLLOUT_POLL_SECONDS, held)
+    if outcome.settled and outcome.next_rotation != outcome.rotation:
+        return NEXT_PHASE_SECONDS
     return ROLLOUT_SAFETY_SECONDS
 
 
