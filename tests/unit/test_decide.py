@@ -350,13 +350,19 @@ def user_ca_secret(name: str, days: int = 3650) -> dict[str, Any]:
     }
 
 
-def test_a_replaced_user_ca_rotates_with_overlap_and_is_never_renewed_by_us() -> None:
+def user_ca_group() -> World:
+    """A settled Platform and container whose CA is the user's (Secret corp-ca)."""
     world = World()
     world.add(user_ca_secret("corp CA 1"))
     tls = {**EC, "trust": {"mode": "CertificateAuthority", "caSecretRef": {"name": "corp-ca"}}}
     world.add(custom("Platform", "mz", {"image": "img", "tls": tls}))
     world.add(custom("ExecutionContainer", "ec1", {"platformRef": {"name": "mz"}, "image": "i"}))
     world.settle()
+    return world
+
+
+def test_a_replaced_user_ca_rotates_with_overlap_and_is_never_renewed_by_us() -> None:
+    world = user_ca_group()
     assert world.find("Secret", "mz-ca") is None  # the user's CA, not one of ours
     old = mounted_cas(world, "mz-rcp-tls")
     world.add(user_ca_secret("corp CA 2"))
@@ -403,12 +409,7 @@ def test_the_next_rotation_phase_is_asked_for_when_nothing_rolls() -> None:
     """A pass that records the next CA-rotation phase with every workload rolled out gets no
     watch event after it (its own write, nothing rolling): it asks for the next pass itself,
     not the 30 s safety net (which made each phase of a rotation wait ~30 s)."""
-    world = World()
-    world.add(user_ca_secret("corp CA 1"))
-    tls = {**EC, "trust": {"mode": "CertificateAuthority", "caSecretRef": {"name": "corp-ca"}}}
-    world.add(custom("Platform", "mz", {"image": "img", "tls": tls}))
-    world.add(custom("ExecutionContainer", "ec1", {"platformRef": {"name": "mz"}, "image": "i"}))
-    world.settle()
+    world = user_ca_group()
     world.add(user_ca_secret("corp CA 2"))
     rolling = world.reconcile()  # TrustBoth: stores with both CAs, pods roll
     assert rolling.requeue_after == 30.0  # the rollouts' watch events start the next pass
