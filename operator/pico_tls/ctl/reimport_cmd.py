@@ -31,10 +31,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("desktops", nargs="+", metavar="DESKTOP", help="DesktopClient names")
 
 
+def platform_of(desktop: Mapping[str, Any]) -> str:
+    return str(((desktop.get("spec") or {}).get("platformRef") or {}).get("name"))
+
+
 def rotation_target(desktop: Mapping[str, Any], platform: Mapping[str, Any] | None) -> str:
     """The CA fingerprint a desktop acknowledges: its Platform's rotation target."""
-    name = desktop["metadata"]["name"]
-    platform_name = ((desktop.get("spec") or {}).get("platformRef") or {}).get("name")
+    name, platform_name = desktop["metadata"]["name"], platform_of(desktop)
     if platform is None:
         raise CtlError(f"DesktopClient {name}: its Platform {platform_name} was not found")
     rotation = (platform.get("status") or {}).get("caRotation") or {}
@@ -51,8 +54,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     namespace = ctx.one_namespace()
     for name in args.desktops:
         desktop = find(ctx, "DesktopClient", name)
-        platform_name = str(((desktop.get("spec") or {}).get("platformRef") or {}).get("name"))
-        target = rotation_target(desktop, ctx.api.get("Platform", namespace, platform_name))
+        platform = ctx.api.get("Platform", namespace, platform_of(desktop))
+        target = rotation_target(desktop, platform)
         ctx.api.annotate("DesktopClient", namespace, name, REIMPORTED, target)
         print(f"{namespace}/desktopclient/{name}: re-import acknowledged for the CA {target}")
     return 0
