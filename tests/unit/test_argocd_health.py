@@ -6,21 +6,11 @@ from __future__ import annotations
 
 from pico_harness.support import kstatus
 from pico_harness.support.argocd_lua import health
-from pico_harness.support.world import World, custom
+from pico_harness.support.world import World, custom, settled_group
 from pico_tls.builders import names
 
 AGREES = {"Current": "Healthy", "InProgress": "Progressing", "Failed": "Degraded"}
 EC = {"key": {"algorithm": "ECDSA"}}
-
-
-def settled_world() -> World:
-    world = World()
-    world.add(custom("Platform", "mz", {"image": "img", "tls": dict(EC)}))
-    world.add(custom("ExecutionContainer", "ec1", {"platformRef": {"name": "mz"}, "image": "i"}))
-    spec = {"platformRef": {"name": "mz"}, "user": "alice", **EC}
-    world.add(custom("DesktopClient", "alice", spec))
-    world.settle()
-    return world
 
 
 def objects(world: World) -> list[dict]:
@@ -28,7 +18,7 @@ def objects(world: World) -> list[dict]:
 
 
 def test_settled_resources_of_every_kind_are_healthy() -> None:
-    world = settled_world()
+    world = settled_group()
     found = {o["kind"]: health(o) for o in objects(world)}
     assert {k: s for k, (s, _) in found.items()} == {
         "Platform": "Healthy",
@@ -39,7 +29,7 @@ def test_settled_resources_of_every_kind_are_healthy() -> None:
 
 
 def test_a_ca_rotation_is_progressing_with_its_phase_and_agrees_with_kstatus() -> None:
-    world = settled_world()
+    world = settled_group()
     world.get("Platform", "mz")["metadata"]["annotations"] = {names.ROTATE_CA: "1"}
     seen = []
     for _ in range(10):
@@ -58,7 +48,7 @@ def test_a_ca_rotation_is_progressing_with_its_phase_and_agrees_with_kstatus() -
 
 
 def test_an_unobserved_spec_is_progressing() -> None:
-    world = settled_world()
+    world = settled_group()
     world.get("Platform", "mz")["metadata"]["generation"] = 2
     assert health(world.get("Platform", "mz")) == (
         "Progressing",
@@ -67,7 +57,7 @@ def test_an_unobserved_spec_is_progressing() -> None:
 
 
 def test_what_the_user_must_fix_is_degraded_with_the_reason() -> None:
-    world = settled_world()
+    world = settled_group()
     world.get("Platform", "mz")["spec"]["tls"]["duration"] = "1h"
     world.get("Platform", "mz")["metadata"]["generation"] = 2
     world.add(

@@ -387,7 +387,7 @@ WRITE_VERBS = ["list", "watch", "create", "patch"]
 REQUIRED_PERMISSIONS: dict[tuple[str, str], list[str]] = {
     ("", "secrets"): ["get", *WRITE_VERBS, "update"],  # update: key material at a resourceVersion
     ("", "configmaps"): WRITE_VERBS,
-    ("", "services"): ["list", "create", "patch"],
+    ("", "services"): ["list", "watch", "create", "patch"],
     ("apps", "statefulsets"): WRITE_VERBS,
     ("apps", "deployments"): WRITE_VERBS,
     ("", "events"): ["create"],

@@ -4,19 +4,14 @@ made (snapshots, no cluster)."""
 
 from __future__ import annotations
 
-from pico_harness.support.world import World, custom, describe
+from pico_harness.support.world import World, describe, settled_group
 from pico_tls.builders import names
 
 EC = {"key": {"algorithm": "ECDSA"}}
 
 
 def settled() -> World:
-    world = World()
-    world.add(custom("Platform", "mz", {"image": "img", "tls": dict(EC)}))
-    world.add(custom("ExecutionContainer", "ec1", {"platformRef": {"name": "mz"}, "image": "i"}))
-    spec = {"platformRef": {"name": "mz"}, "user": "alice", **EC}
-    world.add(custom("DesktopClient", "alice", spec))
-    world.settle()
+    world = settled_group()
     world.events.clear()
     return world
 

@@ -10,21 +10,11 @@ from typing import Any
 import pytest
 
 from pico_harness.support import kstatus
-from pico_harness.support.world import World, custom
+from pico_harness.support.world import World, settled_group
 from pico_tls.builders import names
 from pico_tls.reconcile.decision import Decision, StatusPatch
 
 EC = {"key": {"algorithm": "ECDSA"}}
-
-
-def settled_world() -> World:
-    world = World()
-    world.add(custom("Platform", "mz", {"image": "img", "tls": dict(EC)}))
-    world.add(custom("ExecutionContainer", "ec1", {"platformRef": {"name": "mz"}, "image": "i"}))
-    spec = {"platformRef": {"name": "mz"}, "user": "alice", **EC}
-    world.add(custom("DesktopClient", "alice", spec))
-    world.settle()
-    return world
 
 
 def conditions(*pairs: tuple[str, str]) -> dict[str, Any]:
@@ -65,7 +55,7 @@ def passes_until_settled(world: World, busy: Any, limit: int = 12) -> list[tuple
 
 
 def test_a_ca_rotation_reads_in_progress_until_done_never_current_between_phases() -> None:
-    world = settled_world()
+    world = settled_group()
     assert kstatus.compute(world.get("Platform", "mz")) == "Current"
     world.get("Platform", "mz")["metadata"]["annotations"] = {names.ROTATE_CA: "1"}
     samples = passes_until_settled(world, lambda st: st.get("caRotation") is not None)
@@ -75,7 +65,7 @@ def test_a_ca_rotation_reads_in_progress_until_done_never_current_between_phases
 
 
 def test_a_client_auth_rollout_reads_in_progress_until_enforced() -> None:
-    world = settled_world()
+    world = settled_group()
     world.get("Platform", "mz")["spec"]["tls"]["requireClientAuth"] = True
     world.get("Platform", "mz")["metadata"]["generation"] = 2
     samples = passes_until_settled(
@@ -88,7 +78,7 @@ def test_a_client_auth_rollout_reads_in_progress_until_enforced() -> None:
 
 
 def test_switching_client_auth_off_reads_in_progress_from_the_flag_flip_on() -> None:
-    world = settled_world()
+    world = settled_group()
     world.get("Platform", "mz")["spec"]["tls"]["requireClientAuth"] = True
     world.settle()
     assert world.status("Platform", "mz")["clientAuth"]["phase"] == "Enforced"
@@ -101,7 +91,7 @@ def test_switching_client_auth_off_reads_in_progress_from_the_flag_flip_on() -> 
 
 
 def test_an_invalid_spec_reads_failed_and_names_the_problem() -> None:
-    world = settled_world()
+    world = settled_group()
     world.get("Platform", "mz")["spec"]["tls"]["duration"] = "1h"
     world.get("Platform", "mz")["metadata"]["generation"] = 2
     world.reconcile()

@@ -62,7 +62,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
   verbs: [list, watch, create, patch]
 - apiGroups: [""]
   resources: [services]
-  verbs: [list, create, patch]
+  verbs: [list, watch, create, patch]
 - apiGroups: [apps]
   resources: [statefulsets, deployments]
   verbs: [list, watch, create, patch]

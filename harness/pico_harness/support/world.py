@@ -238,6 +238,14 @@ class WorldKube:
                 found = [o for o in found if (o["metadata"].get("labels") or {}).get(key) == value]
         return copy.deepcopy(found)
 
+    def list_at(
+        self, kind: Any, namespace: str, label_selector: str | None = None
+    ) -> tuple[list[Any], int]:
+        """The list and the newest resourceVersion of the world (what the list was read at)."""
+        found = self.list_objects(kind, namespace, label_selector)
+        versions = [int(o["metadata"]["resourceVersion"]) for o in self.world.objects.values()]
+        return found, max(versions, default=0)
+
     def list_metadata(self, kind: Any, namespace: str) -> list[dict[str, Any]]:
         self.calls.append(f"list metadata {kind.plural}")
         found = self.world.of_kind(PLURALS[kind.plural])
@@ -300,3 +308,17 @@ class WorldKube:
     ) -> None:
         self.calls.append(f"event {reason}")
         self.world.events.append(Event(involved, event_type, reason, message))
+
+
+def settled_group() -> World:
+    """Platform `mz` (ECDSA keys), ExecutionContainer `ec1` and DesktopClient `alice`, after
+    the passes that leave nothing to do."""
+    ecdsa = {"key": {"algorithm": "ECDSA"}}
+    world = World()
+    world.add(custom("Platform", "mz", {"image": "img", "tls": dict(ecdsa)}))
+    world.add(custom("ExecutionContainer", "ec1", {"platformRef": {"name": "mz"}, "image": "i"}))
+    world.add(
+        custom("DesktopClient", "alice", {"platformRef": {"name": "mz"}, "user": "alice", **ecdsa})
+    )
+    world.settle()
+    return world

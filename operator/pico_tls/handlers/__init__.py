@@ -25,6 +25,7 @@ from pico_tls.election import Elector
 from pico_tls.health import Health
 from pico_tls.keystore.parallel import StorePool
 from pico_tls.kube import Fenced, Kube, KubeError
+from pico_tls.kube.cache import ObjectCache
 from pico_tls.metrics import METRICS, follow_leader
 from pico_tls.reconcile.apply import WriteConflict
 from pico_tls.reconcile.changes import ChangeFilter
@@ -38,6 +39,7 @@ _state: dict[str, Any] = {}
 CONFLICT_RETRIES = 3  # passes read again at once after a 409, before backing off
 OWNED = {MANAGED_BY: FIELD_MANAGER}
 CHANGES = ChangeFilter()  # what of our own objects' events a pass would see
+CACHE = ObjectCache()  # what the watches delivered: passes read it instead of LISTing
 
 
 def _scheduler() -> Scheduler | None:
@@ -63,14 +65,16 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.scanning.disabled = True
     kube = Kube()
     kube.on_response = METRICS.count_request
-    kube.on_written = CHANGES.saw  # our own writes start no pass when their events come
+    kube.on_written = _written  # our own writes start no pass when their events come
     if config.metrics_port:
         try:
             METRICS.serve(config.metrics_port)
         except OSError as err:  # the port is taken: reconcile anyway, without metrics
             log.warning("no metrics endpoint on port %d: %s", config.metrics_port, err)
     pool = StorePool()  # keystores of a pass encoded on every core
-    reconciler = GroupReconciler(kube, resync_seconds=config.resync_seconds, encoder=pool)
+    reconciler = GroupReconciler(
+        kube, resync_seconds=config.resync_seconds, encoder=pool, cache=CACHE
+    )
     watches = SecretWatches(kube, _user_secret_changed)
     election = leader.ElectionConfig.from_env()
     lease = f"{election.namespace}/{election.lease_name}" if election.enabled else ""
@@ -111,7 +115,12 @@ def _always_alive() -> bool:
     return True
 
 
-OWNED_KINDS = (("v1", "secrets"), ("v1", "configmaps"))
+def _written(body: Any) -> None:
+    CHANGES.saw(body)
+    CACHE.put(body)
+
+
+OWNED_KINDS = (("v1", "secrets"), ("v1", "configmaps"), ("v1", "services"))
 WORKLOAD_KINDS = (("apps", "statefulsets"), ("apps", "deployments"))
 
 
@@ -191,8 +200,28 @@ def _changed(event: kopf.RawEvent, namespace: str | None, platform: str | None) 
     operator's own write: known already (its response came first), or dropped when its
     response comes before the pass is due (`ChangeFilter.echo`)."""
     body, deleted = event["object"], event.get("type") == "DELETED"
+    # kopf calls event handlers only once every watch has listed and the indexers below
+    # have cached what it listed: from now on the cache holds everything watched.
+    CACHE.ready = True
+    if deleted:
+        CACHE.drop(body)
     if CHANGES.matters(body, deleted=deleted):
         _enqueue(namespace, platform, unless=None if deleted else CHANGES.echo(body))
+
+
+# Indexers run for every listed or changed object before any event handler, and kopf holds
+# the event handlers until every watch's first listing has been indexed: the cache is complete
+# when `_changed` first runs. They keep nothing in kopf's indices (they return None).
+@kopf.index(GROUP, VERSION, "platforms", id="cache-platforms")
+@kopf.index(GROUP, VERSION, "executioncontainers", id="cache-executioncontainers")
+@kopf.index(GROUP, VERSION, "desktopclients", id="cache-desktopclients")
+@kopf.index("v1", "secrets", labels=OWNED, id="cache-secrets")
+@kopf.index("v1", "configmaps", labels=OWNED, id="cache-configmaps")
+@kopf.index("v1", "services", labels=OWNED, id="cache-services")
+@kopf.index("apps", "v1", "statefulsets", labels={PLATFORM_LABEL: kopf.PRESENT}, id="cache-sts")
+@kopf.index("apps", "v1", "deployments", labels={PLATFORM_LABEL: kopf.PRESENT}, id="cache-deploy")
+async def cache_object(body: kopf.Body, **_: Any) -> None:
+    CACHE.put(dict(body))
 
 
 @kopf.on.event(GROUP, VERSION, "platforms")
@@ -208,6 +237,7 @@ def member_changed(event: kopf.RawEvent, spec: kopf.Spec, namespace: str | None,
 
 @kopf.on.event("v1", "secrets", labels=OWNED)
 @kopf.on.event("v1", "configmaps", labels=OWNED)
+@kopf.on.event("v1", "services", labels=OWNED)
 @kopf.on.event("apps", "v1", "statefulsets", labels={PLATFORM_LABEL: kopf.PRESENT})
 @kopf.on.event("apps", "v1", "deployments", labels={PLATFORM_LABEL: kopf.PRESENT})
 def owned_changed(

@@ -95,6 +95,12 @@ class Kube:
     def list_objects(
         self, kind: Kind, namespace: str, label_selector: str | None = None
     ) -> list[dict[str, Any]]:
+        return self.list_at(kind, namespace, label_selector)[0]
+
+    def list_at(
+        self, kind: Kind, namespace: str, label_selector: str | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The objects, and the resourceVersion the list was read at (-1: not a number)."""
         query = [("labelSelector", label_selector)] if label_selector else []
         result = self.request("GET", kind.path(namespace), query=query)
         items: list[dict[str, Any]] = result.get("items") or []
@@ -102,7 +108,8 @@ class Kube:
         for item in items:  # list responses leave kind and apiVersion off their items
             item.setdefault("kind", item_kind)
             item.setdefault("apiVersion", result.get("apiVersion"))
-        return items
+        at = str((result.get("metadata") or {}).get("resourceVersion") or "")
+        return items, int(at) if at.isdigit() else -1
 
     def list_metadata(self, kind: Kind, namespace: str) -> list[dict[str, Any]]:
         """Every object of `kind` in `namespace`, metadata only (never Secret data) and only what

@@ -11,7 +11,8 @@ from datetime import datetime
 from pico_tls.clock import Clock, system_clock
 from pico_tls.keystore.parallel import Encoder, encode_serial
 from pico_tls.kube import PLATFORM, Kube, KubeError
-from pico_tls.reconcile.apply import apply_decision
+from pico_tls.kube.cache import ObjectCache
+from pico_tls.reconcile.apply import WriteConflict, apply_decision
 from pico_tls.reconcile.decide import DEFAULT_RESYNC_SECONDS, decide
 from pico_tls.reconcile.exclusions import WriteFailure
 from pico_tls.reconcile.failures import (
@@ -51,8 +52,14 @@ class GroupReconciler:
         resync_seconds: float = DEFAULT_RESYNC_SECONDS,
         clock: Clock = system_clock,
         encoder: Encoder = encode_serial,  # the operator: a StorePool (every core)
+        cache: ObjectCache | None = None,  # the operator: what its watches delivered
     ) -> None:
         self.kube = kube
+        self.cache = cache
+        # When each group was last read from the API (LISTs); the cache serves it in between.
+        self._listed: dict[tuple[str, str], datetime] = {}
+        self._cache_ready_at: datetime | None = None
+        self._must_list: set[tuple[str, str]] = set()  # groups whose last pass failed
         self.resync_seconds = resync_seconds
         self.clock = clock
         self._decoded = DecodedSecrets()
@@ -70,9 +77,14 @@ class GroupReconciler:
         failures: list[WriteFailure] = []
         outcome = Outcome()
         keys = GENERATE
+        group = (namespace, platform_name)
         for _ in range(MAX_DECISIONS):
             try:
-                snapshot = read_snapshot(self.kube, namespace, platform_name)
+                cached = self._from_cache(group, now)
+                snapshot = read_snapshot(self.kube, *group, self.cache, cached)
+                if not cached:
+                    self._listed[group] = now
+                    self._must_list.discard(group)
                 keys = prepare(wanted_keys(snapshot), have=keys)  # every core
                 decision = decide(
                     snapshot,
@@ -84,11 +96,16 @@ class GroupReconciler:
                     encoder=self.encoder,
                 )
             except Exception as err:
+                self._must_list.add(group)  # the next try reads from the API
                 self._report_failure(namespace, platform_name, err, now)
                 raise  # the scheduler backs off
             if decision.references is not None:
                 self._remember_references(namespace, platform_name, decision.references)
-            applied = apply_decision(self.kube, decision, now, snapshot)
+            try:
+                applied = apply_decision(self.kube, decision, now, snapshot)
+            except (WriteConflict, KubeError):
+                self._must_list.add(group)  # someone wrote meanwhile: read the API again
+                raise
             samples = group_samples(snapshot, decision)
             outcome = Outcome(decision.requeue_after, outcome.writes + applied.writes, samples)
             if any(f.owner_kind == "Platform" for f in failures):
@@ -97,6 +114,17 @@ class GroupReconciler:
                 return outcome
             failures += applied.failures
         return Outcome(min(outcome.requeue_after or 5.0, 5.0), outcome.writes, outcome.samples)
+
+    def _from_cache(self, group: tuple[str, str], now: datetime) -> bool:
+        """Read from the cache unless it is not ready yet, or the group has not been read from
+        the API for a resync period (a watch may have missed a deletion while reconnecting),
+        or its last pass failed."""
+        if self.cache is None or not self.cache.ready or group in self._must_list:
+            return False
+        if self._cache_ready_at is None:
+            self._cache_ready_at = now  # the watches' first listings stand for a LIST
+        listed = self._listed.get(group, self._cache_ready_at)
+        return (now - listed).total_seconds() < self.resync_seconds
 
     def _report_failure(
         self, namespace: str, platform_name: str, err: Exception, now: datetime

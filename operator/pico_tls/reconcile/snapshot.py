@@ -19,6 +19,8 @@ from pico_tls.kube import (
     Kind,
     Kube,
 )
+from pico_tls.kube.cache import CACHED, ObjectCache
+from pico_tls.reconcile.clashes import writes_of
 from pico_tls.reconcile.rollout import by_name
 
 Body = Mapping[str, Any]
@@ -78,13 +80,46 @@ def referenced_secrets(platform: Body | None, desktops: Sequence[Body]) -> list[
     return sorted({n for n in found if n})
 
 
-def read_snapshot(kube: Kube, namespace: str, platform_name: str) -> Snapshot:
-    platforms = tuple(kube.list_objects(PLATFORM, namespace))
+class _Reads:
+    """Where a pass reads: the cache of what the watches delivered, or the API (whose LISTs
+    then correct the cache)."""
+
+    def __init__(self, kube: Kube, cache: ObjectCache | None, from_cache: bool) -> None:
+        self.kube, self.cache = kube, cache
+        self.from_cache = from_cache and cache is not None
+
+    def list(self, kind: Kind, namespace: str, selector: str | None = None) -> list[Body]:
+        if self.cache is None:
+            return list(self.kube.list_objects(kind, namespace, selector))
+        if self.from_cache:
+            return self.cache.list(kind, namespace, selector)
+        items, at = self.kube.list_at(kind, namespace, selector)
+        self.cache.correct(kind, namespace, selector, items, at)
+        return list(items)
+
+    def cached(self, kind_name: str, namespace: str, name: str) -> Body | None:
+        kind = next((k for k, n in CACHED.items() if n == kind_name), None)
+        if self.cache is None or kind is None:
+            return None
+        return self.cache.get(kind, namespace, name)
+
+
+def read_snapshot(
+    kube: Kube,
+    namespace: str,
+    platform_name: str,
+    cache: ObjectCache | None = None,
+    from_cache: bool = False,
+) -> Snapshot:
+    """The group's snapshot; `from_cache`: what the watches delivered stands in for LISTs,
+    and the namespace is listed only for names the cache cannot vouch for."""
+    reads = _Reads(kube, cache, from_cache)
+    platforms = tuple(reads.list(PLATFORM, namespace))
 
     everyone = tuple(
         item
         for kind in (CONTAINER, DESKTOP)
-        for item in kube.list_objects(kind, namespace)
+        for item in reads.list(kind, namespace)
         if not item["metadata"].get("deletionTimestamp")
     )
 
@@ -105,15 +140,12 @@ def read_snapshot(kube: Kube, namespace: str, platform_name: str) -> Snapshot:
         out: dict[str, Body] = {}
         for kind in kinds:
             workload = kind in (STATEFULSET, DEPLOYMENT)
-            out.update(by_name(kube.list_objects(kind, namespace, ours if workload else selector)))
+            out.update(by_name(reads.list(kind, namespace, ours if workload else selector)))
         return out
 
     platform = next((p for p in platforms if p["metadata"]["name"] == platform_name), None)
-    attachable = {
-        (str(item["kind"]), str(item["metadata"]["name"])): item
-        for kind in (STATEFULSET, DEPLOYMENT)
-        for item in kube.list_objects(kind, namespace, f"{names.ATTACH_LABEL}={platform_name}")
-    }
+    group = tuple(b for b in (platform, *containers, *desktops) if b is not None)
+    attachable = _attachable(reads, namespace, platform_name, group)
     if platform is None or platform["metadata"].get("deletionTimestamp"):
         return Snapshot(
             namespace, platform_name, platforms, containers, desktops, attachable=attachable
@@ -134,13 +166,50 @@ def read_snapshot(kube: Kube, namespace: str, platform_name: str) -> Snapshot:
             for name in referenced_secrets(platform, desktops)
         },
         namespace_members=everyone,
-        namespace_objects={
-            (kind_name, str(item["metadata"]["name"])): item
-            for kind, kind_name in WRITTEN_KINDS
-            for item in kube.list_metadata(kind, namespace)
-        },
+        namespace_objects=_namespace_objects(reads, namespace, group),
         attachable=attachable,
     )
+
+
+def _attachable(
+    reads: _Reads, namespace: str, platform: str, group: Sequence[Body]
+) -> dict[tuple[str, str], Body]:
+    """The users' workloads labelled to attach to `platform`. From the cache when it holds
+    every workload the group's workloadRefs name (the others matter only once they carry our
+    additions, and with them our platform label, which the watch selects)."""
+    refs = {r for r in map(workload_ref, group) if r is not None}
+    if any(reads.cached(kind, namespace, name) is None for kind, name in refs):
+        reads = _Reads(reads.kube, reads.cache, from_cache=False)
+    return {
+        (str(item["kind"]), str(item["metadata"]["name"])): item
+        for kind in (STATEFULSET, DEPLOYMENT)
+        for item in reads.list(kind, namespace, f"{names.ATTACH_LABEL}={platform}")
+    }
+
+
+def _namespace_objects(
+    reads: _Reads, namespace: str, group: Sequence[Body]
+) -> dict[tuple[str, str], Body]:
+    """The metadata of the namespace's objects a name-clash check or a workloadRef may meet:
+    every object when reading from the API; from the cache, only the names the group writes or
+    attaches to, with a metadata LIST of a kind only when one of its names is not cached."""
+    if not reads.from_cache:
+        return {
+            (kind_name, str(item["metadata"]["name"])): item
+            for kind, kind_name in WRITTEN_KINDS
+            for item in reads.kube.list_metadata(kind, namespace)
+        }
+    wanted = {key for body in group for key in writes_of(body)}
+    wanted |= {r for r in map(workload_ref, group) if r is not None}
+    out: dict[tuple[str, str], Body] = {}
+    for kind, kind_name in WRITTEN_KINDS:
+        held = {n: reads.cached(kind_name, namespace, n) for k, n in wanted if k == kind_name}
+        if all(body is not None for body in held.values()):
+            out.update({(kind_name, n): b for n, b in held.items() if b is not None})
+            continue
+        for item in reads.kube.list_metadata(kind, namespace):
+            out[(kind_name, str(item["metadata"]["name"]))] = item
+    return out
 
 
 def workload_ref(body: Body) -> tuple[str, str] | None:

@@ -1,0 +1,146 @@
+"""`ObjectCache`: the operator's own objects and the custom resources as its watches delivered
+them, so a pass reads them without a LIST.
+
+Filled from three places: the watches' events (`put`, `drop`), the responses to the operator's
+own writes (`put`: a pass sees what it wrote even before the watch brings it), and the LISTs of
+a pass that reads from the API (`correct`). Each kind holds only what its watch selects
+(`in_scope`, the same label rules as the watches'), and a newer resourceVersion always wins, so
+a late event or response never brings back an older state or a deleted object. Thread-safe.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pico_tls.builders.names import FIELD_MANAGER, MANAGED_BY, PLATFORM_LABEL
+from pico_tls.kube.kinds import (
+    CONFIGMAP,
+    CONTAINER,
+    DEPLOYMENT,
+    DESKTOP,
+    PLATFORM,
+    SECRET,
+    SERVICE,
+    STATEFULSET,
+    Kind,
+)
+
+Body = Mapping[str, Any]
+Key = tuple[str, str, str]  # (kind, namespace, name)
+OWNED_KINDS = ("Secret", "ConfigMap", "Service")  # watched by our managed-by label
+WORKLOAD_KINDS = ("StatefulSet", "Deployment")  # watched by the platform label
+CACHED: dict[Kind, str] = {
+    SECRET: "Secret",
+    CONFIGMAP: "ConfigMap",
+    SERVICE: "Service",
+    STATEFULSET: "StatefulSet",
+    DEPLOYMENT: "Deployment",
+    PLATFORM: "Platform",
+    CONTAINER: "ExecutionContainer",
+    DESKTOP: "DesktopClient",
+}
+TOMBSTONES = 10_000  # dropped objects remembered, so their late events are ignored
+
+
+def in_scope(body: Body) -> bool:
+    """Whether the watch of `body`'s kind delivers it (the watches' label selectors)."""
+    kind, labels = body.get("kind"), (body.get("metadata") or {}).get("labels") or {}
+    if kind in OWNED_KINDS:
+        return labels.get(MANAGED_BY) == FIELD_MANAGER
+    if kind in WORKLOAD_KINDS:
+        return PLATFORM_LABEL in labels
+    return kind in CACHED.values()
+
+
+def matches(body: Body, selector: str | None) -> bool:
+    """`body`'s labels satisfy an equality selector (`a=b,c=d`; `a` alone: present)."""
+    labels = (body.get("metadata") or {}).get("labels") or {}
+    for term in filter(None, (selector or "").split(",")):
+        key, sep, value = term.partition("=")
+        if key not in labels or (sep and labels[key] != value):
+            return False
+    return True
+
+
+def version(body: Body) -> int:
+    text = str((body.get("metadata") or {}).get("resourceVersion") or "")
+    return int(text) if text.isdigit() else -1
+
+
+def key_of(body: Body) -> Key:
+    meta = body.get("metadata") or {}
+    return str(body.get("kind")), str(meta.get("namespace")), str(meta.get("name"))
+
+
+class ObjectCache:
+    def __init__(self) -> None:
+        self._objects: dict[Key, Body] = {}
+        # resourceVersion at which each dropped object left, so its late events are ignored
+        self._gone: OrderedDict[Key, int] = OrderedDict()
+        self._lock = threading.Lock()
+        self.ready = False  # every watch has delivered its first listing
+
+    def put(self, body: Body) -> None:
+        """Keep `body` unless what is held is newer; out of scope: forget the object."""
+        key, at = key_of(body), version(body)
+        if key[0] not in CACHED.values():
+            return
+        with self._lock:
+            held = self._objects.get(key)
+            if self._gone.get(key, -1) >= at or (held is not None and version(held) > at):
+                return
+            if in_scope(body):
+                self._objects[key] = body
+            else:
+                self._objects.pop(key, None)
+
+    def drop(self, body: Body) -> None:
+        """The object was deleted, or left its watch's selection, at `body`'s version."""
+        key, at = key_of(body), version(body)
+        with self._lock:
+            held = self._objects.get(key)
+            if held is not None and version(held) <= at:
+                del self._objects[key]
+            self._gone[key] = max(at, self._gone.pop(key, -1))
+            while len(self._gone) > TOMBSTONES:
+                self._gone.popitem(last=False)
+
+    def list(self, kind: Kind, namespace: str, selector: str | None = None) -> list[Body]:
+        name = CACHED[kind]
+        with self._lock:
+            found = [
+                body
+                for (k, ns, _), body in self._objects.items()
+                if k == name and ns == namespace and matches(body, selector)
+            ]
+        # copies, as a LIST would give: nothing a pass does can change the cache
+        return [copy.deepcopy(b) for b in sorted(found, key=lambda b: str(b["metadata"]["name"]))]
+
+    def get(self, kind: Kind, namespace: str, name: str) -> Body | None:
+        with self._lock:
+            found = self._objects.get((CACHED[kind], namespace, name))
+        return copy.deepcopy(found)
+
+    def correct(
+        self, kind: Kind, namespace: str, selector: str | None, items: Iterable[Body], at: int
+    ) -> None:
+        """A LIST at resourceVersion `at` returned `items`: keep them, and forget the cached
+        objects of that selection it did not return unless they are newer than the LIST."""
+        listed = list(items)
+        seen = {key_of(b) for b in listed}
+        for body in listed:
+            self.put(body)
+        with self._lock:
+            for key in [
+                key
+                for key, body in self._objects.items()
+                if key[:2] == (CACHED[kind], namespace)
+                and key not in seen
+                and matches(body, selector)
+                and version(body) <= at
+            ]:
+                del self._objects[key]
