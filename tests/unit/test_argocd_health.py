@@ -10,7 +10,6 @@ from pico_harness.support.world import World, custom, settled_group
 from pico_tls.builders import names
 
 AGREES = {"Current": "Healthy", "InProgress": "Progressing", "Failed": "Degraded"}
-EC = {"key": {"algorithm": "ECDSA"}}
 
 
 def objects(world: World) -> list[dict]:

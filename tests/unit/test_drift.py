@@ -7,8 +7,6 @@ from __future__ import annotations
 from pico_harness.support.world import World, describe, settled_group
 from pico_tls.builders import names
 
-EC = {"key": {"algorithm": "ECDSA"}}
-
 
 def settled() -> World:
     world = settled_group()

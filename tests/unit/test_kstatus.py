@@ -14,8 +14,6 @@ from pico_harness.support.world import World, settled_group
 from pico_tls.builders import names
 from pico_tls.reconcile.decision import Decision, StatusPatch
 
-EC = {"key": {"algorithm": "ECDSA"}}
-
 
 def conditions(*pairs: tuple[str, str]) -> dict[str, Any]:
     return {"conditions": [{"type": t, "status": s} for t, s in pairs]}

@@ -17,7 +17,6 @@ from pico_tls.kube.kinds import SECRET
 from pico_tls.reconcile.group import GroupReconciler
 from pico_tls.reconcile.snapshot import Snapshot, read_snapshot
 
-EC = {"key": {"algorithm": "ECDSA"}}
 OURS = {names.MANAGED_BY: names.FIELD_MANAGER, names.PLATFORM_LABEL: "mz"}
 
 

@@ -17,7 +17,7 @@ NEEDED: dict[Key, set[str]] = {
     ("", "secrets", ""): {"get", "list", "watch", "create", "patch", "update"},  # update: key
     # material at the resourceVersion read
     ("", "configmaps", ""): {"list", "watch", "create", "patch"},
-    ("", "services", ""): {"list", "create", "patch"},
+    ("", "services", ""): {"list", "watch", "create", "patch"},
     ("apps", "statefulsets", ""): {"list", "watch", "create", "patch"},
     ("apps", "deployments", ""): {"list", "watch", "create", "patch"},
     ("", "events", ""): {"create"},
