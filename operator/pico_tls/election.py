@@ -1,7 +1,8 @@
-"""The leader election loop: every `retry_period`, read the Lease and renew or take it when the
-rules of `leader.next_move` say so (conditional writes: the Lease's resourceVersion decides
-who wins a race). Logs every change of standing; a replica that lost the Lease stops
-dispatching passes and claims nothing until its running passes have ended."""
+"""The leader election loop: every `retry_period`, read the Lease and renew or take it when
+the rules of `leader.next_move` say so (conditional writes: the Lease's resourceVersion decides
+who wins a race). The leader renews on top of what its last write returned, without reading;
+a refusal makes it read again. Logs every change of standing; a replica that lost the Lease
+stops dispatching passes and claims nothing until its running passes have ended."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from pico_tls.kube import LEASE, Kube, KubeError
 from pico_tls.leader import (
@@ -54,6 +56,9 @@ class Elector:
         self._stopping_since: float | None = None
         self._announced = False
         self._closing = False  # shutting down: claim and renew nothing more
+        # The Lease as our last write of it left it: while we lead, a renewal writes on top
+        # of it without reading first (a 409 means someone else wrote: read it again).
+        self._written: dict[str, Any] | None = None
 
     @property
     def lease(self) -> str:
@@ -78,11 +83,13 @@ class Elector:
         the fence if it renews (a renewal lands after it was sent, never before)."""
         if self._closing:
             return
-        body = self.kube.get(LEASE, self.config.namespace, self.config.lease_name)
+        body, self._written = self._written, None
+        if body is None or not self.leadership.leading():
+            body = self.kube.get(LEASE, self.config.namespace, self.config.lease_name)
         stopping = self._stopping_since is not None
         if body is None:
             if not stopping:
-                self.kube.create(lease_body(self.config, None, Move.TAKE, _wall()))
+                self._written = self.kube.create(lease_body(self.config, None, Move.TAKE, _wall()))
                 self.leadership.renewed(sent, self.config.timings.renew_deadline)
             return
         record = LeaseRecord.from_lease(body)
@@ -94,7 +101,8 @@ class Elector:
         if move is Move.WAIT:
             self.leadership.seen(record.holder)
             return
-        self.kube.replace(lease_body(self.config, record, move, _wall()), record.version)
+        written = lease_body(self.config, record, move, _wall())
+        self._written = self.kube.replace(written, record.version)
         self.leadership.renewed(sent, self.config.timings.renew_deadline)
 
     def settle(self) -> None:

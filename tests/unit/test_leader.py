@@ -225,3 +225,33 @@ def test_release_hands_the_lease_to_a_standby_at_once() -> None:
     clock.now += TIMINGS.retry_period
     step(b)
     assert b.leadership.leading()
+
+
+class CountingStore(LeaseStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def get(self, kind: Any, namespace: str, name: str) -> dict[str, Any] | None:
+        self.reads += 1
+        return super().get(kind, namespace, name)
+
+
+def test_the_leader_renews_without_reading_and_reads_again_after_a_refusal() -> None:
+    store, clock = CountingStore(), Clock()
+    a, b = replica(store, clock, "a"), replica(store, clock, "b")
+    step(a)  # reads, finds none, creates it
+    for _ in range(5):
+        clock.now += 2
+        step(a)
+    assert store.reads == 1 and a.leadership.leading()
+    assert store.body is not None and store.version == 6
+    store.body["metadata"]["resourceVersion"] = "edited"  # someone else wrote it
+    clock.now += 2
+    step(a)  # its renewal is refused (409): the fence stays up until renew_deadline
+    clock.now += 2
+    step(a)
+    assert store.reads == 2 and a.leadership.leading()
+    step(b)
+    assert not b.leadership.leading()  # a standby reads every time
+    assert store.reads == 3
