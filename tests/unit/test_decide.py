@@ -405,6 +405,26 @@ def test_a_new_member_gets_one_event_for_its_key_and_store() -> None:
         assert "key and a certificate valid until" in told[0][1]
 
 
+def test_a_bulk_of_new_members_is_told_in_one_event_on_the_platform() -> None:
+    """More than five new parties in one pass (a bulk apply): one SecretsCreated Event on the
+    Platform names them, none goes to each; five or fewer keep theirs (above)."""
+    world = settled()
+    for n in range(4):
+        spec = {"platformRef": {"name": "mz"}, "image": "i"}
+        world.add(custom("ExecutionContainer", f"ec-{n}", spec))
+        spec = {"platformRef": {"name": "mz"}, "user": f"user{n}"}
+        world.add(custom("DesktopClient", f"user{n}", spec))
+    decision = world.reconcile()
+    told = [(e.involved["metadata"]["name"], e.reason, e.message) for e in decision.events]
+    created = [(name, msg) for name, reason, msg in told if reason == "SecretsCreated"]
+    assert [name for name, _ in created] == ["mz"]
+    assert {name for name, _, _ in told} == {"mz"}, told  # the members get none
+    message = created[0][1]
+    assert "8 new parties: " in message and "certificate (valid until 20" in message
+    for n in range(4):
+        assert f"ExecutionContainer ec-{n}" in message and f"DesktopClient user{n}" in message
+
+
 def test_the_next_rotation_phase_is_asked_for_when_nothing_rolls() -> None:
     """A pass that records the next CA-rotation phase with every workload rolled out gets no
     watch event after it (its own write, nothing rolling): it asks for the next pass itself,

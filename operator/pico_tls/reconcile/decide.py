@@ -27,6 +27,7 @@ from pico_tls.reconcile.readback import DecodeCache, uncached
 from pico_tls.reconcile.report import GroupConfigError, keystore_problem, member_status
 from pico_tls.reconcile.revocation import revoke_while_blocked
 from pico_tls.reconcile.snapshot import Snapshot
+from pico_tls.reconcile.writes import gather_created
 
 ROLLOUT_POLL_SECONDS = 2.0  # the shortest wait for a timed look while something is in progress
 # While something rolls out, the watch of the workloads starts the next pass when a rollout
@@ -79,6 +80,7 @@ def decide(
             snapshot, now, resync_seconds=resync_seconds, decoded=decoded,
             failures=[*failures, *oversized],
         )  # fmt: skip
+    gather_created(decision, body)
     if outcome is None:
         revoke_while_blocked(run, body, BLOCKED)
         decision.requeue_after = CONFIG_ERROR_SECONDS

@@ -15,11 +15,16 @@ from pico_tls.pki.certs import cert_to_pem
 from pico_tls.plan_model import GroupPlan, PlannedStore
 from pico_tls.reconcile import owned
 from pico_tls.reconcile.attachments import decide_attachments
+from pico_tls.reconcile.decision import Decision
 from pico_tls.reconcile.drift import drifted_fields
 from pico_tls.reconcile.passes import PassContext
 from pico_tls.reconcile.rollout import owner_uids, rolled_out, template_hash
 
 Body = Mapping[str, Any]
+CREATED = "SecretCreated"  # a new party's Secret, key and certificate: one Event on it
+GATHERED = "SecretsCreated"  # more than BULK of them in one pass: one Event on the Platform
+BULK = 5
+NAMED = 12  # parties a gathered Event names
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,7 @@ def _store_event(current: Body | None, store: PlannedStore) -> tuple[str, str]:
     operator wants what it wrote last time), or changed by the operator (and how)."""
     if current is None:  # one Event for a new party: its key, certificate and store
         until = store.identity.certificate.not_valid_after_utc.strftime("%Y-%m-%d")
-        return "SecretCreated", f"wrote its key and a certificate valid until {until}"
+        return CREATED, f"wrote its key and a certificate valid until {until}"
     annotations = current["metadata"].get("annotations") or {}
     if annotations.get(names.DATA_DIGEST) == store.data_digest:
         return "SecretRestored", "restored what the operator wrote (it had been edited)"
@@ -184,3 +189,22 @@ def _data_matches(store: PlannedStore, data: Mapping[str, bytes]) -> bool:
     except KeystoreError:
         return False
     return content_fingerprint(content, store.options) == store.fingerprint
+
+
+def gather_created(decision: Decision, platform: Body) -> None:
+    """A pass that makes more than BULK new parties (a bulk apply) tells them in one Event on
+    the Platform instead of one on each: their status says the rest, and every Event is a
+    request to the API."""
+    created = [a for a in decision.events if a.reason == CREATED]
+    if len(created) <= BULK:
+        return
+    gathered = {id(e) for e in created}
+    decision.actions = [a for a in decision.actions if id(a) not in gathered]
+    parties = [f"{e.involved['kind']} {e.involved['metadata']['name']}" for e in created]
+    more = f" and {len(parties) - NAMED} more" if len(parties) > NAMED else ""
+    until = sorted({e.message.rsplit(" ", 1)[-1] for e in created})
+    message = (
+        f"wrote the key, a certificate (valid until {', '.join(until)}) and the Secret of "
+        f"{len(parties)} new parties: {', '.join(parties[:NAMED])}{more}"
+    )
+    decision.event(platform, "Normal", GATHERED, message)
