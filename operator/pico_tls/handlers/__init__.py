@@ -225,13 +225,17 @@ async def cache_object(body: kopf.Body, **_: Any) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, "platforms")
-def platform_changed(event: kopf.RawEvent, name: str, namespace: str | None, **_: Any) -> None:
+async def platform_changed(
+    event: kopf.RawEvent, name: str, namespace: str | None, **_: Any
+) -> None:
     _changed(event, namespace, name)
 
 
 @kopf.on.event(GROUP, VERSION, "executioncontainers")
 @kopf.on.event(GROUP, VERSION, "desktopclients")
-def member_changed(event: kopf.RawEvent, spec: kopf.Spec, namespace: str | None, **_: Any) -> None:
+async def member_changed(
+    event: kopf.RawEvent, spec: kopf.Spec, namespace: str | None, **_: Any
+) -> None:
     _changed(event, namespace, (spec.get("platformRef") or {}).get("name"))
 
 
@@ -240,7 +244,7 @@ def member_changed(event: kopf.RawEvent, spec: kopf.Spec, namespace: str | None,
 @kopf.on.event("v1", "services", labels=OWNED)
 @kopf.on.event("apps", "v1", "statefulsets", labels={PLATFORM_LABEL: kopf.PRESENT})
 @kopf.on.event("apps", "v1", "deployments", labels={PLATFORM_LABEL: kopf.PRESENT})
-def owned_changed(
+async def owned_changed(
     event: kopf.RawEvent, labels: kopf.Labels, namespace: str | None, **_: Any
 ) -> None:
     """Our own objects and the attached workloads (repair, rollout progress), when the change
