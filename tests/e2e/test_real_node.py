@@ -101,6 +101,13 @@ class TestPodsOnTheRealNode:
             "wait", "--for=condition=Ready", "pod/echo-server", "-n", ns, "--timeout=90s"
         )
         cluster_ip = cluster.access.get_json("service", "echo", "-n", ns)["spec"]["clusterIP"]
+        # A Ready pod is not yet an endpoint kube-proxy has programmed (until then the
+        # Service's rule rejects: "connection refused"); wait for its DNAT rule.
+        server = cluster.access.get_json("pod", "echo-server", "-n", ns)["status"]["podIP"]
+        cluster.access.wait_until(
+            "kube-proxy's rule for the echo endpoint",
+            lambda: any(f"--to-destination {server}:8080" in r for r in nodenet.rules_text()),
+        )
         cluster.access.apply(_pod("client", image, "dial", "echo:80", "5s"), "-n", ns)
         phase, log = _finished(cluster, ns, "client")
         assert phase == "Succeeded", log
