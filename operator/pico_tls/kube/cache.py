@@ -47,6 +47,7 @@ CACHED: dict[Kind, str] = {
     CONTAINER: "ExecutionContainer",
     DESKTOP: "DesktopClient",
 }
+BY_NAME: dict[str, Kind] = {name: kind for kind, name in CACHED.items()}
 TOMBSTONES = 10_000  # dropped objects remembered, so their late events are ignored
 
 

@@ -19,7 +19,7 @@ from pico_tls.kube import (
     Kind,
     Kube,
 )
-from pico_tls.kube.cache import CACHED, ObjectCache
+from pico_tls.kube.cache import BY_NAME, ObjectCache
 from pico_tls.reconcile.clashes import writes_of
 from pico_tls.reconcile.rollout import by_name
 
@@ -98,7 +98,7 @@ class _Reads:
         return list(items)
 
     def cached(self, kind_name: str, namespace: str, name: str) -> Body | None:
-        kind = next((k for k, n in CACHED.items() if n == kind_name), None)
+        kind = BY_NAME.get(kind_name)
         if self.cache is None or kind is None:
             return None
         return self.cache.get(kind, namespace, name)
